@@ -1,0 +1,3 @@
+"""Reddit sentiment collector: Reddit -> collector -> analyzer -> store -> API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""App factory. The lifespan owns store, executor and scheduler and closes them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from .. import __version__
+from ..analyzer import Analyzer
+from ..collector import RedditCollector
+from ..cycle import CollectionCycle
+from ..scheduler import CollectionService
+from ..settings import Role, Settings, get_settings
+from ..store import create_store
+from ..store.base import Store, StoreUnavailable
+from .routes import collections, dashboard, health, posts
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _cycle_factory(settings: Settings, store: Store) -> Callable[[], CollectionCycle] | None:
+    if settings.role is Role.API:
+        log.info("ROLE=api: this process serves the API and does not collect")
+        return None
+    reason = settings.collection_not_configured_reason()
+    if reason:
+        log.warning("%s; the API is served, nothing will be collected", reason)
+        return None
+
+    def build() -> CollectionCycle:
+        return CollectionCycle(
+            settings, store, Analyzer(settings.analyzer_max_chars), RedditCollector(settings)
+        )
+
+    return build
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app_store = store or create_store(settings)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, app_store.open)
+        interrupted = await loop.run_in_executor(None, app_store.interrupt_running_runs)
+        if interrupted:
+            log.warning(
+                "%d collection run(s) left running by a previous process marked interrupted",
+                interrupted,
+            )
+        service = CollectionService(settings, app_store, _cycle_factory(settings, app_store))
+        service.start()
+        app.state.settings, app.state.store, app.state.service = settings, app_store, service
+        log.info(
+            "started: storage=%s subreddits=%s interval=%ss first collection in %ss",
+            app_store.name,
+            ",".join(settings.subreddits) or "-",
+            settings.collection_interval_seconds,
+            settings.collection_start_delay_seconds,
+        )
+        try:
+            yield
+        finally:
+            await service.shutdown()
+            await app_store.aclose()
+            log.info("stopped")
+
+    app = FastAPI(
+        title="Reddit sentiment collector",
+        version=__version__,
+        description="Collects Reddit posts and comments on a schedule, scores them with VADER "
+        "and serves sentiment dashboards that stay fast while collection runs.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key"],
+        )
+    for router in (health.router, dashboard.router, posts.router, collections.router):
+        app.include_router(router, prefix=API_PREFIX)
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        details: list[dict[str, Any]] = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in error.errors()
+        ]
+        message = "; ".join(
+            f"{'.'.join(str(p) for p in d['loc'][1:]) or d['loc'][0]}: {d['msg']}" for d in details
+        )
+        return JSONResponse(status_code=422, content={"detail": details, "message": message})
+
+    @app.exception_handler(StoreUnavailable)
+    async def unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
+        log.error("store unavailable: %s", error)
+        return JSONResponse(status_code=503, content={"detail": f"storage unavailable: {error}"})

@@ -1,0 +1,74 @@
+"""Domain records -> API models."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ..models import (
+    CollectionRun,
+    Item,
+    ItemOut,
+    LabelCounts,
+    RunErrorOut,
+    RunOut,
+    SubredditCountsOut,
+)
+from ..store.base import Aggregate
+
+
+def ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def item_out(item: Item) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        kind=item.kind,
+        subreddit=item.subreddit,
+        author=item.author,
+        created_at=ts(item.created_utc),
+        title=item.title,
+        body=item.body,
+        permalink=item.permalink,
+        score=item.score,
+        num_comments=item.num_comments,
+        parent_id=item.parent_id,
+        link_id=item.link_id,
+        compound=item.compound,
+        pos=item.pos,
+        neu=item.neu,
+        neg=item.neg,
+        label=item.label,
+        truncated=item.truncated,
+        collected_at=ts(item.collected_at),
+    )
+
+
+def run_out(run: CollectionRun) -> RunOut:
+    finished = run.finished_at
+    return RunOut(
+        id=run.id,
+        status=run.status,
+        trigger=run.trigger,
+        started_at=ts(run.started_at),
+        finished_at=None if finished is None else ts(finished),
+        duration_seconds=None if finished is None else round(finished - run.started_at, 3),
+        subreddits={
+            name: SubredditCountsOut(
+                fetched=c.fetched, new=c.new, updated=c.updated, failed=c.failed
+            )
+            for name, c in run.subreddits.items()
+        },
+        errors=[
+            RunErrorOut(subreddit=e.subreddit, listing=e.listing, error=e.error, message=e.message)
+            for e in run.errors
+        ],
+    )
+
+
+def labels_of(agg: Aggregate) -> LabelCounts:
+    return LabelCounts(positive=agg.positive, neutral=agg.neutral, negative=agg.negative)
+
+
+def mean_compound(agg: Aggregate) -> float | None:
+    return round(agg.sum_compound / agg.count, 4) if agg.count else None

@@ -1,0 +1,91 @@
+"""Dashboard reads: served from pre-aggregated buckets, never a scan of the items."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ...models import (
+    LabelCounts,
+    SentimentBucket,
+    SentimentSeries,
+    SubredditSeries,
+    SubredditSummary,
+    Summary,
+)
+from ...store.base import DAY, Aggregate, Bucket
+from ..convert import labels_of, mean_compound, run_out, ts
+from ..deps import StoreDep
+from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, time_range
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+
+DEFAULT_WINDOW = {Bucket.HOUR: 2 * DAY, Bucket.DAY: 30 * DAY}
+
+
+@router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
+async def summary(store: StoreDep) -> Summary:
+    per_sub = await store.aggregates()
+    total = Aggregate(subreddit="*", bucket_start=None)
+    for agg in per_sub:
+        total.add(agg)
+    runs = await store.list_runs(limit=1)
+    return Summary(
+        posts=total.posts,
+        comments=total.comments,
+        labels=labels_of(total),
+        mean_compound=mean_compound(total),
+        subreddits=[
+            SubredditSummary(
+                subreddit=a.subreddit,
+                posts=a.posts,
+                comments=a.comments,
+                mean_compound=mean_compound(a),
+                labels=labels_of(a),
+            )
+            for a in per_sub
+        ],
+        last_collection=run_out(runs.runs[0]) if runs.runs else None,
+    )
+
+
+@router.get(
+    "/sentiment",
+    response_model=SentimentSeries,
+    summary="Sentiment over time per subreddit",
+    description="Buckets by hour or day, by item creation time. Without `since`, the last "
+    "48 hours (hour buckets) or 30 days (day buckets) up to `until` (default now).",
+)
+async def sentiment(
+    store: StoreDep,
+    subreddit: SubredditParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+    bucket: Annotated[Bucket, Query(description="Bucket size")] = Bucket.HOUR,
+) -> SentimentSeries:
+    start, end = time_range(since, until)
+    if start is None:
+        start = (end or time.time()) - DEFAULT_WINDOW[bucket]
+    rows = await store.aggregates(
+        subreddit=normalise_subreddit(subreddit), since=start, until=end, bucket=bucket
+    )
+    series: dict[str, list[SentimentBucket]] = {}
+    for agg in rows:
+        series.setdefault(agg.subreddit, []).append(
+            SentimentBucket(
+                start=ts(agg.bucket_start or 0.0),
+                count=agg.count,
+                posts=agg.posts,
+                comments=agg.comments,
+                mean_compound=mean_compound(agg),
+                labels=labels_of(agg) if agg.count else LabelCounts(),
+            )
+        )
+    return SentimentSeries(
+        bucket=bucket.value,
+        since=ts(start),
+        until=None if end is None else ts(end),
+        series=[SubredditSeries(subreddit=name, buckets=b) for name, b in series.items()],
+    )

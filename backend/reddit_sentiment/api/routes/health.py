@@ -1,0 +1,78 @@
+"""Liveness and readiness for load balancers and Kubernetes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
+
+from ..convert import ts
+from ..deps import ServiceDep, SettingsDep, StoreDep
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+class Liveness(BaseModel):
+    status: str = "ok"
+
+
+_OK = Liveness()
+
+
+@router.get("", response_model=Liveness, summary="Liveness: the process serves requests")
+async def health() -> Liveness:
+    """Touches no storage and nothing that can block: answers while a cycle runs."""
+    return _OK
+
+
+class Readiness(BaseModel):
+    status: str
+    storage: dict[str, Any]
+    scheduler: dict[str, Any]
+    collection: dict[str, Any]
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    summary="Readiness: storage reachable and scheduler running",
+    responses={503: {"model": Readiness, "description": "Not ready; the reasons say why"}},
+)
+async def ready(
+    response: Response, settings: SettingsDep, store: StoreDep, service: ServiceDep
+) -> Readiness:
+    reasons: list[str] = []
+    storage: dict[str, Any] = {"backend": store.name, "reachable": True}
+    try:
+        await store.ping()
+    except Exception as error:
+        storage.update(reachable=False, error=str(error))
+        reasons.append(f"storage unreachable: {error}")
+    if not service.running:
+        reasons.append("scheduler not running")
+    last = service.last_run
+    next_at = service.next_collection_at()
+    collection: dict[str, Any] = {
+        "configured": service.collection_enabled,
+        "reason": settings.collection_not_configured_reason(),
+        "subreddits": settings.subreddits,
+        "running": service.busy,
+        "active_run_id": service.active_run_id,
+        "next_run_at": next_at.isoformat() if next_at else None,
+        "last_run": None
+        if last is None
+        else {
+            "id": last.id,
+            "status": last.status.value,
+            "finished_at": None if last.finished_at is None else ts(last.finished_at).isoformat(),
+        },
+    }
+    if reasons:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Readiness(
+        status="ready" if not reasons else "not ready: " + "; ".join(reasons),
+        storage=storage,
+        scheduler={"running": service.running, "role": settings.role.value},
+        collection=collection,
+    )

@@ -1,0 +1,80 @@
+"""Stored posts, filtered and cursor-paged, and one post with its comments."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from ...models import ItemOut, Kind, Label, Page, PostWithComments
+from ...store.base import InvalidCursor, ItemQuery, Sort
+from ..convert import item_out
+from ..deps import StoreDep
+from ..params import CursorParam, SubredditParam, normalise_subreddit, unprocessable
+
+router = APIRouter(prefix="/posts", tags=["posts"])
+
+MAX_LIMIT = 100
+MAX_COMMENTS = 500
+
+
+@router.get("", response_model=Page[ItemOut], summary="Posts, newest first by default")
+async def list_posts(
+    store: StoreDep,
+    subreddit: SubredditParam = None,
+    label: Annotated[Label | None, Query(description="Only posts with this label")] = None,
+    sort: Annotated[Sort, Query(description="new: created time; score; compound")] = Sort.NEW,
+    order: Annotated[str, Query(pattern="^(asc|desc)$", description="asc or desc")] = "desc",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100")] = 25,
+    cursor: CursorParam = None,
+) -> Page[ItemOut]:
+    query = ItemQuery(
+        kind=Kind.POST,
+        subreddit=normalise_subreddit(subreddit),
+        label=label,
+        sort=sort,
+        descending=order == "desc",
+        limit=limit,
+        cursor=cursor,
+    )
+    try:
+        page = await store.list_items(query)
+    except InvalidCursor as error:
+        raise unprocessable(str(error)) from error
+    return Page[ItemOut](items=[item_out(i) for i in page.items], next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/{post_id}",
+    response_model=PostWithComments,
+    summary="One post with its stored comments (oldest first)",
+    responses={404: {"description": "No such post stored"}},
+)
+async def get_post(
+    store: StoreDep,
+    post_id: Annotated[
+        str,
+        Path(
+            pattern=r"^(t3_)?[a-z0-9]{1,13}$",
+            description="Reddit id (abc123) or fullname (t3_abc123)",
+        ),
+    ],
+    comments_limit: Annotated[int, Query(ge=0, le=MAX_COMMENTS)] = 200,
+) -> PostWithComments:
+    fullname = post_id if post_id.startswith("t3_") else f"t3_{post_id}"
+    post = await store.get_item(fullname)
+    if post is None:
+        raise HTTPException(404, f"post {fullname} is not stored")
+    comments: list[ItemOut] = []
+    if comments_limit:
+        page = await store.list_items(
+            ItemQuery(
+                kind=Kind.COMMENT,
+                link_id=fullname,
+                sort=Sort.NEW,
+                descending=False,
+                limit=comments_limit,
+            )
+        )
+        comments = [item_out(i) for i in page.items]
+    return PostWithComments(post=item_out(post), comments=comments)

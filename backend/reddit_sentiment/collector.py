@@ -1,0 +1,197 @@
+"""Reads Reddit listings with PRAW. Runs only in the collector's executor thread.
+
+PRAW is not thread-safe, so the one `praw.Reddit` instance is created lazily by, and only
+ever used from, the single executor thread. Attribute access on PRAW models can trigger a
+lazy fetch of a whole object; we read the fields Reddit already sent (`vars(thing)`) so a
+listing costs exactly one request per page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import praw
+import prawcore
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+from .models import Item, Kind, Listing
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class TimeoutRequestor(prawcore.Requestor):
+    """prawcore's Session passes its import-time 16 s to every request; use the setting."""
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        return super().request(*args, timeout=self.timeout, **kwargs)
+
+
+class ListingFailed(Exception):
+    """A listing failed after retries; carries what was fetched before the failure."""
+
+    def __init__(self, error: BaseException, partial: list[Item]) -> None:
+        super().__init__(describe_error(error))
+        self.error = error
+        self.partial = partial
+
+    @property
+    def error_name(self) -> str:
+        return type(self.error).__name__
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for the run record and the log; never includes credentials."""
+    bad_json = getattr(prawcore.exceptions, "BadJSON", None)
+    if bad_json is not None and isinstance(error, bad_json):
+        return "malformed response: Reddit sent a body that is not valid JSON"
+    if isinstance(error, prawcore.exceptions.ResponseException):
+        status = error.response.status_code
+        reason = {
+            403: "forbidden (private, quarantined or banned subreddit)",
+            404: "not found (no such subreddit or it was banned)",
+            429: "rate limited by Reddit",
+        }.get(status, "error response")
+        return f"HTTP {status}: {reason}"
+    if isinstance(error, prawcore.exceptions.Redirect):
+        return "redirected: the subreddit does not exist (Reddit redirects to search)"
+    if isinstance(error, prawcore.exceptions.OAuthException):
+        return f"Reddit refused the credentials: {error}"
+    if isinstance(error, prawcore.exceptions.RequestException):
+        return f"request failed: {type(error.original_exception).__name__}"
+    if isinstance(error, ValueError):  # bad JSON from requests' json()
+        return f"malformed response: {str(error)[:200]}"
+    return f"{type(error).__name__}: {str(error)[:200]}"
+
+
+def _wait_retry_after(max_wait: float) -> Any:
+    """Honour Reddit's Retry-After on 429 (prawcore does not retry 429 itself), capped."""
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        header = getattr(error, "retry_after", None)
+        try:
+            seconds = float(header) if header else 1.0
+        except ValueError:
+            seconds = 1.0
+        return max(0.0, min(seconds, max_wait))
+
+    return wait
+
+
+def _kind(fullname: str) -> Kind:
+    return Kind.COMMENT if fullname.startswith("t1_") else Kind.POST
+
+
+def _name(value: Any) -> str | None:
+    """PRAW turns author/subreddit into objects (None for deleted authors)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    # Only what PRAW already holds: getattr on a lazy Subreddit would fetch /about.
+    known = vars(value)
+    return str(known.get("display_name") or known.get("name") or value)
+
+
+def to_item(thing: Any, subreddit: str, collected_at: float) -> Item | None:
+    """Build an Item from the data Reddit sent, without touching PRAW's lazy attributes."""
+    data: dict[str, Any] = vars(thing)
+    thing_id = data.get("id")
+    if not thing_id:
+        return None
+    fullname = str(data.get("name") or thing.fullname)
+    kind = _kind(fullname)
+    sub = (_name(data.get("subreddit")) or subreddit).lower()
+    link_id = data.get("link_id")
+    permalink = data.get("permalink")
+    if not permalink:
+        post = (link_id or fullname).removeprefix("t3_")
+        permalink = f"/r/{sub}/comments/{post}/" + (
+            f"_/{thing_id}/" if kind is Kind.COMMENT else ""
+        )
+    if kind is Kind.POST:
+        title, body = data.get("title") or "", data.get("selftext") or ""
+    else:
+        title, body = None, data.get("body") or ""
+    return Item(
+        id=fullname,
+        kind=kind,
+        subreddit=sub,
+        author=_name(data.get("author")),
+        created_utc=float(data.get("created_utc") or collected_at),
+        title=title,
+        body=body,
+        permalink=permalink,
+        score=int(data.get("score") or 0),
+        num_comments=int(data.get("num_comments") or 0) if kind is Kind.POST else None,
+        parent_id=data.get("parent_id"),
+        link_id=link_id,
+        collected_at=collected_at,
+    )
+
+
+class RedditCollector:
+    """Fetches one listing at a time; failures come back as ListingFailed, never crash."""
+
+    def __init__(self, settings: Settings, reddit: praw.Reddit | None = None) -> None:
+        self.settings = settings
+        self._reddit = reddit
+
+    @property
+    def reddit(self) -> praw.Reddit:
+        if self._reddit is None:
+            s = self.settings
+            self._reddit = praw.Reddit(
+                client_id=s.reddit_client_id,
+                client_secret=s.reddit_client_secret.get_secret_value(),
+                user_agent=s.reddit_user_agent,
+                reddit_url=s.reddit_url,
+                oauth_url=s.reddit_oauth_url,
+                check_for_updates=False,
+                requestor_class=TimeoutRequestor,
+                requestor_kwargs={"timeout": s.reddit_timeout_seconds},
+            )
+            self._reddit.read_only = True
+        return self._reddit
+
+    def _things(self, subreddit: str, listing: Listing, limit: int) -> Iterator[Any]:
+        sub = self.reddit.subreddit(subreddit)
+        if listing is Listing.NEW:
+            return iter(sub.new(limit=limit))
+        if listing is Listing.HOT:
+            return iter(sub.hot(limit=limit))
+        return iter(sub.comments(limit=limit))
+
+    def fetch(self, subreddit: str, listing: Listing, limit: int | None = None) -> list[Item]:
+        """All items of one listing, up to `limit`; raises ListingFailed with the partial result."""
+        limit = limit or self.settings.collection_limit
+        got: dict[str, Item] = {}
+        retrying = Retrying(
+            retry=retry_if_exception_type(prawcore.exceptions.TooManyRequests),
+            stop=stop_after_attempt(self.settings.reddit_max_attempts_on_429),
+            wait=_wait_retry_after(self.settings.reddit_max_retry_after_seconds),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    now = time.time()
+                    for thing in self._things(subreddit, listing, limit):
+                        item = to_item(thing, subreddit, now)
+                        if item is not None:
+                            got[item.id] = item
+        except Exception as error:  # every upstream failure is data for the run record
+            log.warning(
+                "listing r/%s/%s failed: %s", subreddit, listing.value, describe_error(error)
+            )
+            raise ListingFailed(error, list(got.values())) from error
+        return list(got.values())

@@ -1,0 +1,1722 @@
+"""A local fake Reddit HTTP API that real PRAW can talk to.
+
+Why: the project must be testable without internet access or Reddit
+credentials, yet exercise the real PRAW/prawcore stack (auth, pagination,
+retries, error mapping).  The server speaks just enough of Reddit's OAuth API
+for read-only clients, from two sources:
+
+* recordings: PRAW's own cassettes (``{"interactions": [...]}``) replayed
+  verbatim, so responses are byte-for-byte real Reddit JSON;
+* a data set (subreddits -> submissions -> comments) from which realistic
+  Reddit JSON is built on the fly, with real pagination and comment trees.
+
+Faults (errors, 429s, slow answers, bad JSON, connection resets) and global
+latency can be injected in-process or over HTTP (``/_fake/...``).
+
+Only the standard library is used so that the fake can run anywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import json
+import math
+import random
+import re
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, cast, get_args
+from urllib.parse import parse_qsl, urlsplit
+
+JSON = dict[str, Any]
+FaultKind = Literal["status", "slow", "malformed", "flaky", "reset"]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+
+SAMPLE_DATA_PATH = Path(__file__).with_name("sample_data.json")
+ACCESS_TOKEN_PATH = "/api/v1/access_token"
+CONTROL_PREFIX = "/_fake"
+# Query/body parameters that never decide which recording answers a request.
+IGNORED_MATCH_PARAMS = frozenset({"raw_json", "limit", "count", "api_type"})
+LISTING_SORTS = frozenset({"hot", "new", "top", "rising", "controversial", "comments", "search"})
+TIME_FILTERS: dict[str, float | None] = {
+    "hour": 3600.0,
+    "day": 86400.0,
+    "week": 7 * 86400.0,
+    "month": 30 * 86400.0,
+    "year": 365 * 86400.0,
+    "all": None,
+}
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+RATELIMIT_WINDOW = 600
+
+
+# --------------------------------------------------------------------------- public value types
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A misbehaviour to inject into matching requests.
+
+    ``path_pattern`` is searched (``re.search``, case-insensitive) in the
+    request path; ``times`` limits how many matching requests are affected
+    (``None`` = forever).  ``status``/``retry_after`` apply to ``kind="status"``,
+    ``delay`` to ``kind="slow"``.  ``method`` optionally restricts the verb.
+    """
+
+    path_pattern: str = ""
+    kind: FaultKind = "status"
+    times: int | None = None
+    status: int = 500
+    retry_after: float | None = None
+    delay: float = 5.0
+    method: str | None = None
+
+    def __post_init__(self) -> None:
+        """Reject typos early: a silently ignored fault makes a test lie."""
+        if self.kind not in FAULT_KINDS:
+            msg = f"unknown fault kind {self.kind!r}; expected one of {FAULT_KINDS}"
+            raise ValueError(msg)
+        if self.times is not None and self.times < 0:
+            msg = "times must be None or >= 0"
+            raise ValueError(msg)
+        re.compile(self.path_pattern)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fault:
+        """Build a fault from its JSON form (used by ``POST /_fake/faults``)."""
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            msg = f"unknown fault fields: {sorted(unknown)}"
+            raise ValueError(msg)
+        return cls(**dict(data))
+
+    def to_dict(self) -> JSON:
+        """Return the JSON form of the fault."""
+        return asdict(self)
+
+
+class RequestRecord(NamedTuple):
+    """One API request seen by the server (control endpoints excluded)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+
+
+@dataclass
+class Interaction:
+    """One recorded request/response pair from a cassette."""
+
+    method: str
+    path: str
+    query: str
+    request_body: str
+    status: int
+    body: str
+    source: str
+
+    def to_dict(self) -> JSON:
+        """Return a JSON-friendly summary (without the potentially huge body)."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "source": self.source,
+        }
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _normalize_path(path: str) -> str:
+    """Canonical form used for routing and matching.
+
+    Reddit ignores case in subreddit names, trailing slashes and a ``.json``
+    suffix; ids are lower-case base36, so lower-casing everything is safe.
+    """
+    path = re.sub(r"/{2,}", "/", path.strip() or "/").lower()
+    if path.endswith(".json"):
+        path = path[: -len(".json")]
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    return path
+
+
+def _parse_query(query: str) -> dict[str, str]:
+    """Parse a query string into a dict (last value wins, as Reddit does)."""
+    return dict(parse_qsl(query, keep_blank_values=True))
+
+
+def _match_key(
+    method: str, path: str, params: Mapping[str, str]
+) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Key under which recordings are matched: order and page size do not matter."""
+    relevant = tuple(sorted((k, v) for k, v in params.items() if k not in IGNORED_MATCH_PARAMS))
+    return method.upper(), _normalize_path(path), relevant
+
+
+def _base36(number: int) -> str:
+    """Encode like Reddit ids."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    if number == 0:
+        return "0"
+    out = []
+    while number:
+        number, rem = divmod(number, 36)
+        out.append(digits[rem])
+    return "".join(reversed(out))
+
+
+def _stable_id(text: str) -> str:
+    """Deterministic pseudo id (for users and subreddits that have no explicit one)."""
+    return _base36(zlib.crc32(text.encode("utf-8")) + 36**5)
+
+
+def _slug(title: str) -> str:
+    """Permalink slug like Reddit's (lower-case words joined by underscores)."""
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    return "_".join(words)[:50].rstrip("_") or "_"
+
+
+def _md_html(text: str) -> str:
+    """A rough ``*_html`` rendering; clients rarely need more than presence."""
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>\n" for p in text.split("\n\n") if p)
+    return f'<!-- SC_OFF --><div class="md">{paragraphs}</div><!-- SC_ON -->'
+
+
+def _listing(children: list[JSON], after: str | None = None, before: str | None = None) -> JSON:
+    """Wrap things in a Reddit Listing."""
+    return {
+        "kind": "Listing",
+        "data": {
+            "after": after,
+            "before": before,
+            "children": children,
+            "dist": len(children),
+            "modhash": "",
+            "geo_filter": "",
+        },
+    }
+
+
+def _error_body(status: int, **extra: Any) -> JSON:
+    """Reddit's usual error JSON."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return {**extra, "message": phrase, "error": status}
+
+
+def _page_size(query: Mapping[str, str]) -> int:
+    """Reddit's ``limit`` handling: default 25, clamped to 1..100."""
+    try:
+        limit = int(query.get("limit", DEFAULT_PAGE_SIZE))
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    if limit <= 0:
+        return DEFAULT_PAGE_SIZE
+    return min(limit, MAX_PAGE_SIZE)
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+class _Recordings:
+    """Replays cassettes; remembers what was played so tests can assert coverage."""
+
+    def __init__(self) -> None:
+        self.interactions: list[Interaction] = []
+        self._by_key: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[int]] = {}
+        self._played: set[int] = set()
+        self._lock = threading.Lock()
+
+    def load(self, *paths: Path | str) -> None:
+        """Load cassette files, or every ``*.json`` file of directories."""
+        files: list[Path] = []
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                files.extend(sorted(path.glob("*.json")))
+            elif path.is_file():
+                files.append(path)
+            else:
+                msg = f"recording path does not exist: {path}"
+                raise FileNotFoundError(msg)
+        if not files:
+            msg = f"no recordings found in {[str(p) for p in paths]}"
+            raise FileNotFoundError(msg)
+        for file in files:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            for raw_interaction in data["interactions"]:
+                self._add(raw_interaction, file.name)
+
+    def _add(self, raw: Mapping[str, Any], source: str) -> None:
+        status = raw.get("status", 200)
+        if isinstance(status, Mapping):
+            status = status.get("code", 200)
+        body = raw.get("body", "")
+        if not isinstance(body, str):
+            body = json.dumps(body)
+        interaction = Interaction(
+            method=str(raw["method"]).upper(),
+            path=str(raw["path"]),
+            query=str(raw.get("query") or ""),
+            request_body=str(raw.get("request_body") or ""),
+            status=int(status),
+            body=body,
+            source=source,
+        )
+        index = len(self.interactions)
+        self.interactions.append(interaction)
+        key = self._key_for(
+            interaction.method, interaction.path, interaction.query, interaction.request_body
+        )
+        self._by_key.setdefault(key, []).append(index)
+
+    @staticmethod
+    def _key_for(
+        method: str, path: str, query: str, body: str
+    ) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        params = _parse_query(query)
+        if method.upper() == "POST" and _normalize_path(path) != ACCESS_TOKEN_PATH:
+            params.update(_parse_query(body))
+        return _match_key(method, path, params)
+
+    def match(self, method: str, path: str, query: str, body: str) -> Interaction | None:
+        """Return the first unplayed matching interaction (or repeat the last one)."""
+        key = self._key_for(method, path, query, body)
+        with self._lock:
+            indexes = self._by_key.get(key)
+            if not indexes:
+                return None
+            chosen = next((i for i in indexes if i not in self._played), indexes[-1])
+            self._played.add(chosen)
+            return self.interactions[chosen]
+
+    def unplayed(self, *, include_auth: bool = False) -> list[Interaction]:
+        """Interactions never served."""
+        with self._lock:
+            return [
+                item
+                for i, item in enumerate(self.interactions)
+                if i not in self._played
+                and (include_auth or _normalize_path(item.path) != ACCESS_TOKEN_PATH)
+            ]
+
+
+# --------------------------------------------------------------------------- data set model
+
+
+@dataclass
+class _Comment:
+    """A comment of the data set."""
+
+    id: str
+    submission_id: str
+    parent: str  # fullname: t3_<submission> or t1_<comment>
+    author: str
+    body: str
+    created_utc: float
+    score: int
+    sentiment: str | None = None
+    stickied: bool = False
+    distinguished: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Reddit fullname."""
+        return f"t1_{self.id}"
+
+
+@dataclass
+class _Submission:
+    """A submission of the data set, with its comments indexed by parent."""
+
+    id: str
+    subreddit: str  # lower-case key
+    title: str
+    selftext: str
+    author: str
+    created_utc: float
+    score: int
+    url: str | None = None
+    stickied: bool = False
+    over_18: bool = False
+    link_flair_text: str | None = None
+    upvote_ratio: float = 0.9
+    sentiment: str | None = None
+    comments: list[_Comment] = field(default_factory=list)
+    children: dict[str, list[_Comment]] = field(default_factory=dict)
+    _sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Reddit fullname."""
+        return f"t3_{self.id}"
+
+    def index_comments(self) -> None:
+        """Rebuild the parent -> replies index (after comments were added)."""
+        self.children = {}
+        self._sizes = {}
+        for comment in self.comments:
+            self.children.setdefault(comment.parent, []).append(comment)
+
+    def subtree_size(self, comment: _Comment) -> int:
+        """Number of comments in the subtree rooted at ``comment`` (itself included)."""
+        cached = self._sizes.get(comment.id)
+        if cached is not None:
+            return cached
+        # Iterative post-order so that deep generated threads cannot hit recursion limits.
+        stack: list[tuple[_Comment, bool]] = [(comment, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                self._sizes[node.id] = 1 + sum(
+                    self._sizes[c.id] for c in self.children.get(node.name, [])
+                )
+                continue
+            if node.id in self._sizes:
+                continue
+            stack.append((node, True))
+            stack.extend(
+                (c, False) for c in self.children.get(node.name, []) if c.id not in self._sizes
+            )
+        return self._sizes[comment.id]
+
+
+@dataclass
+class _Subreddit:
+    """A subreddit of the data set."""
+
+    name: str
+    id: str
+    title: str
+    description: str
+    subscribers: int
+    created_utc: float
+    submissions: list[_Submission] = field(default_factory=list)
+
+
+def _sort_comments(comments: Iterable[_Comment], sort: str) -> list[_Comment]:
+    """Order sibling comments like Reddit's ``sort`` parameter does."""
+    items = list(comments)
+    if sort in {"new"}:
+        return sorted(items, key=lambda c: (-c.created_utc, c.id))
+    if sort == "old":
+        return sorted(items, key=lambda c: (c.created_utc, c.id))
+    if sort == "controversial":
+        return sorted(items, key=lambda c: (abs(c.score), c.id))
+    # confidence, top, qa, best, random, live: score order is a fine stand-in
+    return sorted(items, key=lambda c: (not c.stickied, -c.score, -c.created_utc, c.id))
+
+
+class _Dataset:
+    """Subreddits -> submissions -> comments, rendered as Reddit JSON on demand."""
+
+    def __init__(self) -> None:
+        self.subreddits: dict[str, _Subreddit] = {}
+        self.submissions: dict[str, _Submission] = {}
+        self.comments: dict[str, _Comment] = {}
+        self.private: set[str] = set()
+        self._cache: dict[tuple[str, ...], list[_Submission] | list[_Comment]] = {}
+
+    # ---- loading
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, now: float | None = None) -> _Dataset:
+        """Load the data set JSON format (ages are relative to ``now``)."""
+        now = time.time() if now is None else now
+        dataset = cls()
+        dataset.private = {str(name).lower() for name in data.get("private_subreddits", [])}
+        for raw_sub in data.get("subreddits", []):
+            name = str(raw_sub["name"])
+            sub = _Subreddit(
+                name=name,
+                id=str(raw_sub.get("id") or _stable_id("t5" + name.lower())),
+                title=str(raw_sub.get("title", name)),
+                description=str(raw_sub.get("description", "")),
+                subscribers=int(raw_sub.get("subscribers", 1000)),
+                created_utc=float(raw_sub.get("created_utc", 1_200_000_000.0)),
+            )
+            for raw_post in raw_sub.get("submissions", []):
+                post = _Submission(
+                    id=str(raw_post["id"]).lower(),
+                    subreddit=name.lower(),
+                    title=str(raw_post["title"]),
+                    selftext=str(raw_post.get("selftext", "")),
+                    author=str(raw_post.get("author", "[deleted]")),
+                    created_utc=_created(raw_post, now),
+                    score=int(raw_post.get("score", 1)),
+                    url=raw_post.get("url"),
+                    stickied=bool(raw_post.get("stickied", False)),
+                    over_18=bool(raw_post.get("over_18", False)),
+                    link_flair_text=raw_post.get("link_flair_text"),
+                    upvote_ratio=float(raw_post.get("upvote_ratio", 0.9)),
+                    sentiment=raw_post.get("sentiment"),
+                )
+                for raw_comment in raw_post.get("comments", []):
+                    parent = raw_comment.get("parent")
+                    post.comments.append(
+                        _Comment(
+                            id=str(raw_comment["id"]).lower(),
+                            submission_id=post.id,
+                            parent=f"t1_{str(parent).lower()}" if parent else post.name,
+                            author=str(raw_comment.get("author", "[deleted]")),
+                            body=str(raw_comment.get("body", "")),
+                            created_utc=_created(raw_comment, now),
+                            score=int(raw_comment.get("score", 1)),
+                            sentiment=raw_comment.get("sentiment"),
+                            stickied=bool(raw_comment.get("stickied", False)),
+                            distinguished=raw_comment.get("distinguished"),
+                        )
+                    )
+                sub.submissions.append(post)
+            dataset.add_subreddit(sub)
+        return dataset
+
+    def add_subreddit(self, sub: _Subreddit) -> None:
+        """Register a subreddit and index its content (ids must be unique)."""
+        self.subreddits[sub.name.lower()] = sub
+        for post in sub.submissions:
+            if post.id in self.submissions:
+                msg = f"duplicate submission id {post.id!r}"
+                raise ValueError(msg)
+            post.index_comments()
+            self.submissions[post.id] = post
+            for comment in post.comments:
+                if comment.id in self.comments:
+                    msg = f"duplicate comment id {comment.id!r}"
+                    raise ValueError(msg)
+                self.comments[comment.id] = comment
+        self._cache.clear()
+
+    def merge(self, other: _Dataset) -> None:
+        """Add another data set's subreddits (later wins for equal names)."""
+        for sub in other.subreddits.values():
+            self.add_subreddit(sub)
+        self.private |= other.private
+
+    # ---- ordering
+
+    def sorted_submissions(
+        self, subs: Sequence[str], sort: str, time_filter: str, now: float
+    ) -> list[_Submission]:
+        """Submissions of ``subs`` in listing order (cached; the data set is static)."""
+        key = ("t3", ",".join(subs), sort, time_filter if sort in {"top", "controversial"} else "")
+        cached = self._cache.get(key)
+        if cached is None:
+            posts = [p for s in subs for p in self.subreddits[s].submissions]
+            if sort in {"top", "controversial"}:
+                window = TIME_FILTERS.get(time_filter, TIME_FILTERS["day"])
+                if window is not None:
+                    posts = [p for p in posts if p.created_utc >= now - window]
+            if sort == "hot":
+                posts.sort(key=lambda p: (not p.stickied, -p.score, -p.created_utc, p.id))
+            elif sort == "top":
+                posts.sort(key=lambda p: (-p.score, -p.created_utc, p.id))
+            elif sort == "controversial":
+                posts.sort(key=lambda p: (p.upvote_ratio, -len(p.comments), p.id))
+            else:  # new, rising
+                posts.sort(key=lambda p: (-p.created_utc, p.id))
+            cached = posts
+            if sort not in {"top", "controversial"} or time_filter == "all":
+                self._cache[key] = cached
+        return cast("list[_Submission]", cached)
+
+    def sorted_comments(self, subs: Sequence[str]) -> list[_Comment]:
+        """All comments of ``subs``, newest first (the ``/r/x/comments`` listing)."""
+        key = ("t1", ",".join(subs))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = sorted(
+                (c for s in subs for p in self.subreddits[s].submissions for c in p.comments),
+                key=lambda c: (-c.created_utc, c.id),
+            )
+            self._cache[key] = cached
+        return cast("list[_Comment]", cached)
+
+    # ---- rendering
+
+    def render_subreddit(self, sub: _Subreddit) -> JSON:
+        """A t5 thing (``/r/x/about``)."""
+        return {
+            "kind": "t5",
+            "data": {
+                "id": sub.id,
+                "name": f"t5_{sub.id}",
+                "display_name": sub.name,
+                "display_name_prefixed": f"r/{sub.name}",
+                "title": sub.title,
+                "public_description": sub.description,
+                "description": sub.description,
+                "subscribers": sub.subscribers,
+                "active_user_count": max(1, sub.subscribers // 500),
+                "created_utc": sub.created_utc,
+                "created": sub.created_utc,
+                "over18": False,
+                "subreddit_type": "public",
+                "lang": "en",
+                "url": f"/r/{sub.name}/",
+                "quarantine": False,
+            },
+        }
+
+    def render_submission(self, post: _Submission) -> JSON:
+        """A t3 thing."""
+        sub = self.subreddits[post.subreddit]
+        permalink = f"/r/{sub.name}/comments/{post.id}/{_slug(post.title)}/"
+        is_self = post.url is None
+        deleted = post.author == "[deleted]"
+        data: JSON = {
+            "id": post.id,
+            "name": post.name,
+            "title": post.title,
+            "selftext": post.selftext,
+            "selftext_html": _md_html(post.selftext) if is_self and post.selftext else None,
+            "author": post.author,
+            "subreddit": sub.name,
+            "subreddit_id": f"t5_{sub.id}",
+            "subreddit_name_prefixed": f"r/{sub.name}",
+            "subreddit_type": "public",
+            "subreddit_subscribers": sub.subscribers,
+            "created_utc": post.created_utc,
+            "created": post.created_utc,
+            "score": post.score,
+            "ups": post.score,
+            "downs": 0,
+            "upvote_ratio": post.upvote_ratio,
+            "num_comments": len(post.comments),
+            "permalink": permalink,
+            "url": post.url or f"https://www.reddit.com{permalink}",
+            "domain": f"self.{sub.name}"
+            if is_self
+            else (urlsplit(post.url or "").netloc or "reddit.com"),
+            "is_self": is_self,
+            "stickied": post.stickied,
+            "pinned": False,
+            "over_18": post.over_18,
+            "spoiler": False,
+            "locked": False,
+            "archived": False,
+            "hidden": False,
+            "saved": False,
+            "clicked": False,
+            "visited": False,
+            "likes": None,
+            "edited": False,
+            "distinguished": "moderator" if post.stickied else None,
+            "link_flair_text": post.link_flair_text,
+            "author_flair_text": None,
+            "gilded": 0,
+            "total_awards_received": 0,
+            "num_crossposts": 0,
+            "is_video": False,
+            "thumbnail": "self" if is_self else "default",
+            "media": None,
+            "secure_media": None,
+            "media_embed": {},
+            "secure_media_embed": {},
+            "quarantine": False,
+            "contest_mode": False,
+            "suggested_sort": None,
+            "send_replies": True,
+            "removed_by_category": "deleted" if deleted else None,
+        }
+        if not deleted:
+            data["author_fullname"] = f"t2_{_stable_id('t2' + post.author)}"
+        return {"kind": "t3", "data": data}
+
+    def render_comment(
+        self, comment: _Comment, *, depth: int = 0, replies: JSON | str = "", link: bool = False
+    ) -> JSON:
+        """A t1 thing; ``link`` adds the link_* fields of subreddit comment listings."""
+        post = self.submissions[comment.submission_id]
+        sub = self.subreddits[post.subreddit]
+        post_permalink = f"/r/{sub.name}/comments/{post.id}/{_slug(post.title)}/"
+        deleted = comment.author == "[deleted]"
+        data: JSON = {
+            "id": comment.id,
+            "name": comment.name,
+            "body": comment.body,
+            "body_html": _md_html(comment.body)
+            .replace("<!-- SC_OFF -->", "")
+            .replace("<!-- SC_ON -->", ""),
+            "author": comment.author,
+            "link_id": post.name,
+            "parent_id": comment.parent,
+            "subreddit": sub.name,
+            "subreddit_id": f"t5_{sub.id}",
+            "subreddit_name_prefixed": f"r/{sub.name}",
+            "subreddit_type": "public",
+            "created_utc": comment.created_utc,
+            "created": comment.created_utc,
+            "score": comment.score,
+            "ups": comment.score,
+            "downs": 0,
+            "permalink": f"{post_permalink}{comment.id}/",
+            "replies": replies,
+            "depth": depth,
+            "is_submitter": not deleted and comment.author == post.author,
+            "stickied": comment.stickied,
+            "score_hidden": False,
+            "controversiality": 0,
+            "distinguished": comment.distinguished,
+            "edited": False,
+            "gilded": 0,
+            "total_awards_received": 0,
+            "collapsed": False,
+            "archived": False,
+            "locked": False,
+            "saved": False,
+            "likes": None,
+            "send_replies": True,
+            "no_follow": True,
+            "author_flair_text": None,
+        }
+        if not deleted:
+            data["author_fullname"] = f"t2_{_stable_id('t2' + comment.author)}"
+        if link:
+            data.update(
+                {
+                    "link_title": post.title,
+                    "link_author": post.author,
+                    "link_permalink": f"https://www.reddit.com{post_permalink}",
+                    "link_url": post.url or f"https://www.reddit.com{post_permalink}",
+                    "num_comments": len(post.comments),
+                    "over_18": post.over_18,
+                    "quarantine": False,
+                }
+            )
+        return {"kind": "t1", "data": data}
+
+    def depth_of(self, comment: _Comment) -> int:
+        """Nesting depth (0 for top-level comments)."""
+        depth = 0
+        parent = comment.parent
+        while parent.startswith("t1_") and parent[3:] in self.comments:
+            depth += 1
+            parent = self.comments[parent[3:]].parent
+        return depth
+
+    def comment_tree(
+        self, post: _Submission, roots: list[_Comment], *, sort: str, budget: int
+    ) -> list[JSON]:
+        """Nested things for ``roots`` and their replies; the overflow becomes ``more`` objects.
+
+        The walk is depth-first and spends ``budget`` comments; siblings that did
+        not fit are summarised per parent in one ``more`` object, as Reddit does.
+        """
+        remaining = [budget]
+        base_depth = self.depth_of(roots[0]) if roots else 0
+        return self._walk(post, roots, base_depth, remaining, sort)
+
+    def _walk(
+        self,
+        post: _Submission,
+        siblings: list[_Comment],
+        depth: int,
+        remaining: list[int],
+        sort: str,
+    ) -> list[JSON]:
+        things: list[JSON] = []
+        for index, comment in enumerate(siblings):
+            if remaining[0] <= 0:
+                things.extend(self._more_objects(post, siblings[index:], depth))
+                break
+            remaining[0] -= 1
+            kids = _sort_comments(post.children.get(comment.name, []), sort)
+            child_things = self._walk(post, kids, depth + 1, remaining, sort) if kids else []
+            replies: JSON | str = _listing(child_things) if child_things else ""
+            things.append(self.render_comment(comment, depth=depth, replies=replies))
+        return things
+
+    def _more_objects(self, post: _Submission, rest: list[_Comment], depth: int) -> list[JSON]:
+        """One ``more`` per parent for comments that did not fit."""
+        groups: dict[str, list[_Comment]] = {}
+        for comment in rest:
+            groups.setdefault(comment.parent, []).append(comment)
+        out: list[JSON] = []
+        for parent, comments in groups.items():
+            ids = [c.id for c in comments]
+            out.append(
+                {
+                    "kind": "more",
+                    "data": {
+                        "count": sum(post.subtree_size(c) for c in comments),
+                        "name": f"t1_{ids[0]}",
+                        "id": ids[0],
+                        "parent_id": parent,
+                        "depth": depth,
+                        "children": ids,
+                    },
+                }
+            )
+        return out
+
+
+def _created(raw: Mapping[str, Any], now: float) -> float:
+    """``created_utc`` from an absolute value or an age relative to load time."""
+    if "created_utc" in raw:
+        return float(raw["created_utc"])
+    return float(math.floor(now - float(raw.get("age_seconds", 0))))
+
+
+def _flatten(things: list[JSON]) -> Iterator[JSON]:
+    """Depth-first flat list (``/api/morechildren`` answers flat, parents first)."""
+    for thing in things:
+        replies = thing["data"].get("replies") if thing["kind"] == "t1" else None
+        if thing["kind"] == "t1":
+            thing["data"]["replies"] = ""
+        yield thing
+        if isinstance(replies, dict):
+            yield from _flatten(replies["data"]["children"])
+
+
+# --------------------------------------------------------------------------- generated data
+
+_POSITIVE = [
+    "love", "great", "amazing", "fantastic", "helpful", "brilliant", "excellent", "wonderful",
+    "happy", "impressive", "delightful", "superb", "awesome", "elegant", "reliable", "grateful",
+]  # fmt: skip
+_NEGATIVE = [
+    "hate", "terrible", "awful", "broken", "useless", "disappointing", "horrible", "frustrating",
+    "annoying", "worst", "sad", "angry", "buggy", "painful", "slow", "confusing",
+]  # fmt: skip
+_TOPICS = [
+    "release", "library", "update", "article", "dataset", "report", "election", "market",
+    "framework", "benchmark", "policy", "tutorial", "question", "compiler", "notebook", "model",
+    "interview", "conference", "paper", "pipeline",
+]  # fmt: skip
+_NEUTRAL = [
+    "was published today", "is scheduled for next week", "has three parts",
+    "uses the default settings", "was discussed in the meeting", "is available on the website",
+    "covers the basics", "lists the changes",
+]  # fmt: skip
+_POS_TEMPLATES = [
+    "I {p} this {t}, it is {p2}.",
+    "What a {p} {t}! Really {p2} work.",
+    "The new {t} is {p} and {p2}.",
+    "Honestly the {t} made me {p2}. {P}!",
+]
+_NEG_TEMPLATES = [
+    "I {n} this {t}, it is {n2}.",
+    "What a {n} {t}. Completely {n2}.",
+    "The new {t} is {n} and {n2}.",
+    "Honestly the {t} is {n2}. {N}.",
+]
+_NEU_TEMPLATES = [
+    "The {t} {u}.",
+    "Does anyone know if the {t} {u}?",
+    "Note: the {t} {u}.",
+]
+
+
+def _generated_text(rng: random.Random, sentiment: str, sentences: int) -> str:
+    """Deterministic text of one sentiment built from word lists."""
+    parts = []
+    for _ in range(sentences):
+        topic = rng.choice(_TOPICS)
+        if sentiment == "positive":
+            word, word2 = rng.choice(_POSITIVE), rng.choice(_POSITIVE)
+            text = rng.choice(_POS_TEMPLATES).format(p=word, p2=word2, P=word.capitalize(), t=topic)
+        elif sentiment == "negative":
+            word, word2 = rng.choice(_NEGATIVE), rng.choice(_NEGATIVE)
+            text = rng.choice(_NEG_TEMPLATES).format(n=word, n2=word2, N=word.capitalize(), t=topic)
+        else:
+            text = rng.choice(_NEU_TEMPLATES).format(t=topic, u=rng.choice(_NEUTRAL))
+        parts.append(text)
+    return " ".join(parts)
+
+
+def _generate_dataset(
+    subreddits: int, posts: int, comments: int, seed: int, now: float
+) -> _Dataset:
+    """Build ``subreddits`` x ``posts`` submissions with ``comments`` comments per subreddit.
+
+    Comments are spread over submissions with a Zipf-like skew (a few big
+    threads, many small ones) and half of them are replies, so comment trees
+    grow deep and wide enough to need ``more`` objects.
+    """
+    rng = random.Random(seed)
+    dataset = _Dataset()
+    sentiments = ["positive", "negative", "neutral"]
+    weights = [0.4, 0.35, 0.25]
+    counter = 36**5  # 6-character base36 ids, unique across posts and comments
+    horizon = 48 * 3600.0
+    cum_weights: list[float] = []
+    total = 0.0
+    for rank in range(posts):
+        total += 1.0 / (rank + 1)
+        cum_weights.append(total)
+    for s in range(subreddits):
+        name = f"sub{s}"
+        sub = _Subreddit(
+            name=name,
+            id=_base36(36**4 + s),
+            title=f"Generated subreddit {s}",
+            description="Synthetic content for load tests.",
+            subscribers=rng.randrange(1000, 1_000_000),
+            created_utc=1_300_000_000.0,
+        )
+        post_list: list[_Submission] = []
+        for _ in range(posts):
+            counter += 1
+            sentiment = rng.choices(sentiments, weights)[0]
+            deleted = rng.random() < 0.02
+            post_list.append(
+                _Submission(
+                    id=_base36(counter),
+                    subreddit=name,
+                    title=_generated_text(rng, sentiment, 1),
+                    selftext="[deleted]"
+                    if deleted
+                    else (
+                        ""
+                        if rng.random() < 0.1
+                        else _generated_text(rng, sentiment, rng.randint(1, 4))
+                    ),
+                    author="[deleted]" if deleted else f"user_{rng.randrange(5000)}",
+                    created_utc=float(math.floor(now - rng.uniform(60.0, horizon))),
+                    score=int(rng.paretovariate(1.2)) - 1 + rng.randrange(5),
+                    upvote_ratio=round(rng.uniform(0.5, 1.0), 2),
+                    sentiment=sentiment,
+                )
+            )
+        if posts:
+            targets = rng.choices(range(posts), cum_weights=cum_weights, k=comments)
+            # shuffle which post is the "big" one so ids and sizes are not correlated
+            order = list(range(posts))
+            rng.shuffle(order)
+            for target in targets:
+                post = post_list[order[target]]
+                counter += 1
+                sentiment = rng.choices(sentiments, weights)[0]
+                deleted = rng.random() < 0.03
+                parent_comment = (
+                    rng.choice(post.comments) if post.comments and rng.random() < 0.5 else None
+                )
+                earliest = parent_comment.created_utc if parent_comment else post.created_utc
+                post.comments.append(
+                    _Comment(
+                        id=_base36(counter),
+                        submission_id=post.id,
+                        parent=parent_comment.name if parent_comment else post.name,
+                        author="[deleted]" if deleted else f"user_{rng.randrange(5000)}",
+                        body="[deleted]"
+                        if deleted
+                        else _generated_text(rng, sentiment, rng.randint(1, 3)),
+                        created_utc=float(
+                            math.floor(rng.uniform(earliest + 1, max(earliest + 2, now)))
+                        ),
+                        score=int(rng.paretovariate(1.5)) - 1 + rng.randrange(-2, 4),
+                        sentiment=sentiment,
+                    )
+                )
+        sub.submissions = post_list
+        dataset.add_subreddit(sub)
+    return dataset
+
+
+# --------------------------------------------------------------------------- HTTP plumbing
+
+
+@dataclass
+class _Reply:
+    """What the handler should send (or ``reset`` to drop the connection)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False
+
+    @classmethod
+    def json(
+        cls, payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> _Reply:
+        """A JSON reply."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return cls(status=status, body=body, headers=dict(headers or {}))
+
+
+class _Server(ThreadingHTTPServer):
+    """Threaded server that can forcibly close idle keep-alive connections on stop."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], fake: FakeReddit) -> None:
+        self.fake = fake
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Remember the connection so that ``stop()`` can close it."""
+        with self.connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget the connection once its handler is done."""
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_all_connections(self) -> None:
+        """Unblock handler threads waiting on idle keep-alive connections."""
+        with self.connections_lock:
+            connections = list(self.open_connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Turns HTTP requests into ``FakeReddit._dispatch`` calls."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
+    server: _Server
+    server_version = "fakereddit/1.0"
+
+    def do_GET(self) -> None:
+        """Handle GET."""
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        """Handle POST."""
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        """Handle DELETE."""
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        """Handle PUT."""
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        """Handle PATCH."""
+        self._handle("PATCH")
+
+    def _handle(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            reply = self.server.fake._dispatch(method, self.path, dict(self.headers.items()), body)
+        except Exception as exc:
+            reply = _Reply.json(
+                {"message": f"fake reddit error: {exc!r}", "error": 500}, status=500
+            )
+        if reply.reset:
+            self._reset()
+            return
+        try:
+            self.send_response(reply.status)
+            headers = {"Content-Type": "application/json; charset=UTF-8", **reply.headers}
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if method != "HEAD":
+                self.wfile.write(reply.body)
+            self.wfile.flush()
+        except OSError:  # client gave up (e.g. its timeout hit during a slow fault)
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST instead of an answer."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet; the request log is kept in ``FakeReddit.requests``."""
+
+
+# --------------------------------------------------------------------------- the fake
+
+
+class FakeReddit:
+    """A fake Reddit API server for real PRAW clients.
+
+    Build it with one of the class methods, ``start()`` it (or use it as a
+    context manager) and point PRAW's ``reddit_url`` and ``oauth_url`` at
+    ``url``.
+    """
+
+    def __init__(
+        self,
+        *,
+        private_subreddits: Iterable[str] = (),
+        banned_subreddits: Iterable[str] = (),
+        latency: float = 0.0,
+        listing_cap: int | None = 1000,
+        comment_page_limit: int = 500,
+        morechildren_limit: int = 100,
+        ratelimit_budget: int = 100_000,
+        unknown_subreddit_redirect: bool = False,
+    ) -> None:
+        """Create an empty fake; add data with ``add_dataset``/``add_recordings``."""
+        self.private_subreddits: set[str] = {s.lower() for s in private_subreddits}
+        self.banned_subreddits: set[str] = {s.lower() for s in banned_subreddits}
+        self.latency = latency
+        self.listing_cap = listing_cap
+        self.comment_page_limit = comment_page_limit
+        self.morechildren_limit = morechildren_limit
+        self.ratelimit_budget = ratelimit_budget
+        self.unknown_subreddit_redirect = unknown_subreddit_redirect
+        self.requests: list[RequestRecord] = []
+        self.unmatched: list[RequestRecord] = []
+        self._dataset: _Dataset | None = None
+        self._recordings: _Recordings | None = None
+        self._faults: list[list[Any]] = []  # [Fault, hits]
+        self._lock = threading.Lock()
+        self._tokens: set[str] = set()
+        self._token_counter = 0
+        self._window_start = time.time()
+        self._window_used = 0
+        self._stopping = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ---- construction
+
+    @classmethod
+    def from_recordings(cls, *paths: Path | str) -> FakeReddit:
+        """Replay PRAW cassettes (files or directories of ``*.json``)."""
+        return cls().add_recordings(*paths)
+
+    @classmethod
+    def from_dataset(cls, path_or_dict: Path | str | Mapping[str, Any]) -> FakeReddit:
+        """Serve a data set (a JSON file path or the already-parsed mapping)."""
+        return cls().add_dataset(path_or_dict)
+
+    @classmethod
+    def generated(cls, subreddits: int, posts: int, comments: int, seed: int = 0) -> FakeReddit:
+        """Serve deterministic synthetic data: subreddits ``sub0..``, ``comments`` per subreddit."""
+        fake = cls()
+        fake._add(_generate_dataset(subreddits, posts, comments, seed, time.time()))
+        return fake
+
+    @classmethod
+    def sample(cls) -> FakeReddit:
+        """Serve the bundled demo data set (``sample_data.json``)."""
+        return cls.from_dataset(SAMPLE_DATA_PATH)
+
+    def add_recordings(self, *paths: Path | str) -> FakeReddit:
+        """Add cassettes; they take precedence over the data set."""
+        if self._recordings is None:
+            self._recordings = _Recordings()
+        self._recordings.load(*paths)
+        return self
+
+    def add_dataset(self, path_or_dict: Path | str | Mapping[str, Any]) -> FakeReddit:
+        """Add a data set (merged with any existing one)."""
+        if isinstance(path_or_dict, Mapping):
+            data: Mapping[str, Any] = path_or_dict
+        else:
+            data = json.loads(Path(path_or_dict).read_text(encoding="utf-8"))
+        self._add(_Dataset.from_mapping(data))
+        return self
+
+    def add_generated(
+        self, subreddits: int, posts: int, comments: int, seed: int = 0
+    ) -> FakeReddit:
+        """Add generated data to this fake (see ``generated``)."""
+        self._add(_generate_dataset(subreddits, posts, comments, seed, time.time()))
+        return self
+
+    def _add(self, dataset: _Dataset) -> None:
+        self.private_subreddits |= dataset.private
+        if self._dataset is None:
+            self._dataset = dataset
+        else:
+            self._dataset.merge(dataset)
+
+    # ---- lifecycle
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeReddit:
+        """Serve in a background daemon thread; ``port=0`` picks a free port."""
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        self._httpd = _Server((host, port), self)
+        bound_host, bound_port = self._httpd.server_address[:2]
+        display_host = host if host not in {"", "0.0.0.0"} else "127.0.0.1"
+        self.url = f"http://{display_host}:{bound_port}"
+        del bound_host
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fakereddit-{bound_port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake sleeping slow requests and close open connections."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_all_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> FakeReddit:
+        """Start on enter (if not started yet)."""
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop on exit."""
+        self.stop()
+
+    # ---- controls
+
+    def add_fault(self, fault: Fault) -> Fault:
+        """Inject a fault; the first active matching fault wins."""
+        with self._lock:
+            self._faults.append([fault, 0])
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove all faults."""
+        with self._lock:
+            self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """Faults that are still active."""
+        with self._lock:
+            return [f for f, hits in self._faults if f.times is None or hits < f.times]
+
+    def set_latency(self, seconds: float) -> None:
+        """Add ``seconds`` to every API response (slow mode)."""
+        self.latency = max(0.0, float(seconds))
+
+    def revoke_tokens(self) -> None:
+        """Invalidate issued access tokens (next API call gets a 401 and PRAW re-authenticates)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def clear_requests(self) -> None:
+        """Forget the request log."""
+        with self._lock:
+            self.requests.clear()
+            self.unmatched.clear()
+
+    def request_count(self, path_pattern: str = "", method: str | None = None) -> int:
+        """How many logged requests have a path matching ``path_pattern`` (``re.search``)."""
+        regex = re.compile(path_pattern, re.IGNORECASE)
+        with self._lock:
+            return sum(
+                1
+                for r in self.requests
+                if regex.search(r.path) and (method is None or r.method == method.upper())
+            )
+
+    def unplayed(self, *, include_auth: bool = False) -> list[Interaction]:
+        """Recorded interactions never served (auth token requests excluded by default)."""
+        return (
+            [] if self._recordings is None else self._recordings.unplayed(include_auth=include_auth)
+        )
+
+    # ---- data set introspection (helpers for tests)
+
+    def subreddit_names(self) -> list[str]:
+        """Display names of the data set's subreddits."""
+        return [] if self._dataset is None else [s.name for s in self._dataset.subreddits.values()]
+
+    def expected_items(
+        self,
+        subreddit: str,
+        kind: Literal["submissions", "comments"] = "submissions",
+        sort: str = "new",
+    ) -> list[JSON]:
+        """The ``data`` dicts the server would serve for a subreddit (uncapped).
+
+        ``kind="comments"`` is always newest first; submissions honour ``sort``
+        (``hot``, ``new``, ``top`` with t=all, ``controversial``).
+        """
+        dataset = self._require_dataset()
+        key = subreddit.lower()
+        if kind == "comments":
+            return [
+                dataset.render_comment(c, link=True)["data"] for c in dataset.sorted_comments([key])
+            ]
+        posts = dataset.sorted_submissions([key], sort, "all", time.time())
+        return [dataset.render_submission(p)["data"] for p in posts]
+
+    def sentiment_labels(self) -> dict[str, str]:
+        """Fullname -> sentiment label from the data set (for evaluating classifiers)."""
+        dataset = self._require_dataset()
+        labels = {p.name: p.sentiment for p in dataset.submissions.values() if p.sentiment}
+        labels.update({c.name: c.sentiment for c in dataset.comments.values() if c.sentiment})
+        return labels
+
+    def _require_dataset(self) -> _Dataset:
+        if self._dataset is None:
+            msg = "this FakeReddit has no data set"
+            raise LookupError(msg)
+        return self._dataset
+
+    # ---- request handling
+
+    def _dispatch(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> _Reply:
+        """Answer one request (called from handler threads)."""
+        split = urlsplit(raw_path)
+        path = split.path
+        query = _parse_query(split.query)
+        norm = _normalize_path(path)
+        if norm == CONTROL_PREFIX or norm.startswith(CONTROL_PREFIX + "/"):
+            return self._control(method, norm, body)
+
+        record = RequestRecord(method, path, query)
+        with self._lock:
+            self.requests.append(record)
+        if self.latency > 0 and self._stopping.wait(self.latency):
+            return _Reply(reset=True)
+
+        fault_reply = self._apply_fault(method, path)
+        if fault_reply is not None:
+            return fault_reply
+        reply = self._answer(
+            method, path, norm, split.query, headers, body.decode("utf-8", "replace"), record
+        )
+        reply.headers = {**self._ratelimit_headers(), **reply.headers}
+        return reply
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        """Headers prawcore's RateLimiter reads; a big budget keeps it from sleeping."""
+        now = time.time()
+        with self._lock:
+            if now - self._window_start >= RATELIMIT_WINDOW:
+                self._window_start = now - ((now - self._window_start) % RATELIMIT_WINDOW)
+                self._window_used = 0
+            self._window_used += 1
+            used = self._window_used
+            reset = max(1, int(RATELIMIT_WINDOW - (now - self._window_start)))
+        remaining = max(0, self.ratelimit_budget - used)
+        return {
+            "x-ratelimit-remaining": f"{float(remaining):.1f}",
+            "x-ratelimit-used": str(used),
+            "x-ratelimit-reset": str(reset),
+        }
+
+    def _apply_fault(self, method: str, path: str) -> _Reply | None:
+        """Consume the first matching active fault and return its reply, if any."""
+        with self._lock:
+            chosen: Fault | None = None
+            hit = 0
+            for entry in self._faults:
+                fault, hits = cast("Fault", entry[0]), cast("int", entry[1])
+                if fault.times is not None and hits >= fault.times:
+                    continue
+                if fault.method is not None and fault.method.upper() != method.upper():
+                    continue
+                if not re.search(fault.path_pattern, path, re.IGNORECASE):
+                    continue
+                entry[1] = hits + 1
+                chosen, hit = fault, hits + 1
+                break
+        if chosen is None:
+            return None
+        if chosen.kind == "slow":
+            if self._stopping.wait(chosen.delay):
+                return _Reply(reset=True)
+            return None
+        if chosen.kind == "reset":
+            return _Reply(reset=True)
+        if chosen.kind == "malformed":
+            return _Reply(
+                status=200,
+                body=b'{"kind": "Listing", "data": {"children": [',
+                headers=self._ratelimit_headers(),
+            )
+        if chosen.kind == "flaky":
+            return self._status_reply(503) if hit % 2 == 1 else None
+        return self._status_reply(chosen.status, chosen.retry_after)
+
+    def _status_reply(self, status: int, retry_after: float | None = None) -> _Reply:
+        """An error answer shaped like Reddit's (headers included)."""
+        headers = self._ratelimit_headers()
+        extra: dict[str, Any] = {}
+        if status == 429:
+            wait = 1.0 if retry_after is None else retry_after
+            headers.update(
+                {
+                    "Retry-After": f"{wait:g}",
+                    "x-ratelimit-remaining": "0.0",
+                    "x-ratelimit-used": str(self.ratelimit_budget),
+                    "x-ratelimit-reset": str(max(1, math.ceil(wait))),
+                }
+            )
+        elif retry_after is not None:
+            headers["Retry-After"] = f"{retry_after:g}"
+        if status == 401:
+            headers["www-authenticate"] = 'Bearer realm="reddit", error="invalid_token"'
+        if status == 403:
+            extra["reason"] = "private"
+        return _Reply.json(_error_body(status, **extra), status=status, headers=headers)
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        norm: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        body: str,
+        record: RequestRecord,
+    ) -> _Reply:
+        """Route an API request: auth, recordings, data set, fallbacks."""
+        query = record.query
+        if norm == ACCESS_TOKEN_PATH:
+            return self._access_token(method, path, headers, body)
+        if not self._authorized(headers):
+            return self._status_reply(401)
+        if self._recordings is not None:
+            interaction = self._recordings.match(method, path, raw_query, body)
+            if interaction is not None:
+                return _Reply(status=interaction.status, body=interaction.body.encode("utf-8"))
+        if self._dataset is not None:
+            reply = self._route_dataset(method, norm, query, body)
+            if reply is not None:
+                return reply
+        with self._lock:
+            self.unmatched.append(record)
+        if self._recordings is not None and method == "GET" and "after" in query:
+            # Cassettes only hold the first page: the next page is simply empty.
+            return _Reply.json(_listing([]))
+        return _Reply.json(_error_body(404), status=404)
+
+    def _access_token(
+        self, method: str, path: str, headers: Mapping[str, str], body: str
+    ) -> _Reply:
+        """``POST /api/v1/access_token``: needs HTTP basic auth, like Reddit."""
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if method != "POST" or not auth.lower().startswith("basic "):
+            return _Reply.json(_error_body(401), status=401)
+        try:
+            base64.b64decode(auth.split(" ", 1)[1], validate=True)
+        except ValueError:
+            return _Reply.json(_error_body(401), status=401)
+        if self._recordings is not None:
+            interaction = self._recordings.match(method, path, "", body)
+            if interaction is not None:
+                try:
+                    token = json.loads(interaction.body).get("access_token")
+                except (ValueError, AttributeError):
+                    token = None
+                if isinstance(token, str):
+                    with self._lock:
+                        self._tokens.add(token)
+                return _Reply(status=interaction.status, body=interaction.body.encode("utf-8"))
+        form = _parse_query(body)
+        if "grant_type" not in form:
+            return _Reply.json({"error": "unsupported_grant_type"}, status=200)
+        with self._lock:
+            self._token_counter += 1
+            token = f"fake-token-{self._token_counter}"
+            self._tokens.add(token)
+        return _Reply.json(
+            {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"}
+        )
+
+    def _authorized(self, headers: Mapping[str, str]) -> bool:
+        """Bearer token issued by this server (``revoke_tokens`` invalidates them)."""
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        with self._lock:
+            return token in self._tokens
+
+    # ---- data set routes
+
+    def _route_dataset(
+        self, method: str, norm: str, query: dict[str, str], body: str
+    ) -> _Reply | None:
+        """Answer from the data set, or ``None`` when the route is not one of ours."""
+        dataset = self._dataset
+        assert dataset is not None
+        parts = [p for p in norm.split("/") if p]
+        params = dict(query)
+        if method == "POST":
+            params.update(_parse_query(body))
+        elif method != "GET":
+            return None
+        if parts[:2] == ["api", "morechildren"]:
+            return self._morechildren(dataset, params)
+        if parts[:2] == ["api", "info"]:
+            return self._info(dataset, params)
+        if parts and parts[0] == "comments" and len(parts) >= 2:
+            return self._submission(
+                dataset, parts[1], parts[3] if len(parts) >= 4 else None, params
+            )
+        if len(parts) >= 2 and parts[0] == "r":
+            names = parts[1]
+            rest = parts[2:]
+            if rest[:1] == ["comments"] and len(rest) >= 2:
+                return self._submission(
+                    dataset, rest[1], rest[3] if len(rest) >= 4 else None, params, subreddit=names
+                )
+            resolved = self._resolve_subreddits(dataset, names)
+            if isinstance(resolved, _Reply):
+                return resolved
+            if rest == ["about"]:
+                if len(resolved) != 1:
+                    return _Reply.json(_error_body(404), status=404)
+                return _Reply.json(dataset.render_subreddit(dataset.subreddits[resolved[0]]))
+            sort = rest[0] if rest else "hot"
+            if len(rest) > 1 or sort not in LISTING_SORTS:
+                return None
+            return self._subreddit_listing(dataset, resolved, sort, params)
+        return None
+
+    def _resolve_subreddits(self, dataset: _Dataset, names: str) -> list[str] | _Reply:
+        """Subreddit keys for ``a+b``, ``all``, ``popular``; errors as Reddit gives them."""
+        if names in {"all", "popular"}:
+            return [
+                k
+                for k in dataset.subreddits
+                if k not in self.private_subreddits | self.banned_subreddits
+            ]
+        wanted = [n for n in names.split("+") if n]
+        if len(wanted) == 1:
+            name = wanted[0]
+            if name in self.private_subreddits:
+                return _Reply.json(_error_body(403, reason="private"), status=403)
+            if name in self.banned_subreddits:
+                return _Reply.json(_error_body(404, reason="banned"), status=404)
+            if name not in dataset.subreddits:
+                return self._unknown_subreddit(name)
+            return [name]
+        found = [
+            n
+            for n in wanted
+            if n in dataset.subreddits and n not in self.private_subreddits | self.banned_subreddits
+        ]
+        return found or self._unknown_subreddit(names)
+
+    def _unknown_subreddit(self, name: str) -> _Reply:
+        if self.unknown_subreddit_redirect:
+            location = f"https://www.reddit.com/subreddits/search.json?q={name}"
+            return _Reply(status=302, body=b"", headers={"Location": location})
+        return _Reply.json(_error_body(404), status=404)
+
+    def _page(
+        self, items: Sequence[Any], query: Mapping[str, str]
+    ) -> tuple[list[Any], str | None, str | None]:
+        """Slice a sorted list by ``after``/``before``/``limit`` like Reddit listings."""
+        capped = items if self.listing_cap is None else items[: self.listing_cap]
+        size = _page_size(query)
+        start = 0
+        after, before = query.get("after"), query.get("before")
+        names = None
+        if after or before:
+            names = {item.name: i for i, item in enumerate(capped)}
+        if after:
+            assert names is not None
+            if after not in names:
+                return [], None, None
+            start = names[after] + 1
+            page = list(capped[start : start + size])
+        elif before:
+            assert names is not None
+            if before not in names:
+                return [], None, None
+            end = names[before]
+            start = max(0, end - size)
+            page = list(capped[start:end])
+        else:
+            page = list(capped[:size])
+        more_after = start + len(page) < len(capped)
+        next_after = page[-1].name if page and more_after else None
+        prev_before = page[0].name if page and start > 0 else None
+        return page, next_after, prev_before
+
+    def _subreddit_listing(
+        self, dataset: _Dataset, subs: list[str], sort: str, query: dict[str, str]
+    ) -> _Reply:
+        if sort == "comments":
+            comments, after, before = self._page(dataset.sorted_comments(subs), query)
+            things = [
+                dataset.render_comment(c, depth=dataset.depth_of(c), link=True) for c in comments
+            ]
+            return _Reply.json(_listing(things, after, before))
+        if sort == "search":
+            posts_all = self._search(dataset, subs, query)
+        else:
+            posts_all = dataset.sorted_submissions(subs, sort, query.get("t", "day"), time.time())
+        posts, after, before = self._page(posts_all, query)
+        return _Reply.json(_listing([dataset.render_submission(p) for p in posts], after, before))
+
+    @staticmethod
+    def _search(dataset: _Dataset, subs: list[str], query: Mapping[str, str]) -> list[_Submission]:
+        """Plain substring search over titles and self texts (all terms must match)."""
+        terms = [
+            t for t in re.findall(r"\w+", query.get("q", "").lower()) if t not in {"and", "or"}
+        ]
+        sort = query.get("sort", "relevance")
+        posts = dataset.sorted_submissions(subs, "top", query.get("t", "all"), time.time())
+        hits = [p for p in posts if all(t in f"{p.title} {p.selftext}".lower() for t in terms)]
+        if sort == "new":
+            hits.sort(key=lambda p: (-p.created_utc, p.id))
+        elif sort == "comments":
+            hits.sort(key=lambda p: (-len(p.comments), p.id))
+        elif sort == "relevance":
+            hits.sort(
+                key=lambda p: (-sum(f"{p.title}".lower().count(t) for t in terms), -p.score, p.id)
+            )
+        return hits
+
+    def _submission(
+        self,
+        dataset: _Dataset,
+        post_id: str,
+        focus: str | None,
+        query: dict[str, str],
+        subreddit: str | None = None,
+    ) -> _Reply:
+        """``/comments/{id}/``: the submission listing plus its comment tree."""
+        post = dataset.submissions.get(post_id)
+        if post is None or (subreddit is not None and subreddit != post.subreddit):
+            return _Reply.json(_error_body(404), status=404)
+        if post.subreddit in self.private_subreddits:
+            return _Reply.json(_error_body(403, reason="private"), status=403)
+        sort = query.get("sort", "confidence")
+        budget = self._comment_budget(query.get("limit"), self.comment_page_limit)
+        if focus and focus != "_":
+            comment = dataset.comments.get(focus)
+            if comment is None or comment.submission_id != post.id:
+                return _Reply.json(_error_body(404), status=404)
+            roots = [comment]
+        else:
+            roots = _sort_comments(post.children.get(post.name, []), sort)
+        tree = dataset.comment_tree(post, roots, sort=sort, budget=budget)
+        return _Reply.json([_listing([dataset.render_submission(post)]), _listing(tree)])
+
+    @staticmethod
+    def _comment_budget(raw: str | None, cap: int) -> int:
+        try:
+            wanted = int(raw) if raw else cap
+        except ValueError:
+            wanted = cap
+        return max(1, min(wanted, cap))
+
+    def _morechildren(self, dataset: _Dataset, params: Mapping[str, str]) -> _Reply:
+        """``/api/morechildren``: the requested comments and their replies, flat."""
+        link = params.get("link_id", "")
+        post = dataset.submissions.get(link[3:] if link.startswith("t3_") else link)
+        if post is None:
+            return _Reply.json({"json": {"errors": [["INVALID_ID", "invalid id", "link_id"]]}})
+        wanted = [c.strip().lower() for c in params.get("children", "").split(",") if c.strip()]
+        comments = [
+            dataset.comments[c]
+            for c in wanted
+            if c in dataset.comments and dataset.comments[c].submission_id == post.id
+        ]
+        sort = params.get("sort", "confidence")
+        tree = dataset.comment_tree(
+            post, _sort_comments(comments, sort), sort=sort, budget=self.morechildren_limit
+        )
+        things = list(_flatten(tree))
+        return _Reply.json({"json": {"errors": [], "data": {"things": things}}})
+
+    def _info(self, dataset: _Dataset, params: Mapping[str, str]) -> _Reply:
+        """``/api/info?id=t3_a,t1_b``: things by fullname (private ones omitted)."""
+        things: list[JSON] = []
+        for fullname in (f.strip().lower() for f in params.get("id", "").split(",") if f.strip()):
+            kind, _, thing_id = fullname.partition("_")
+            if kind == "t3" and thing_id in dataset.submissions:
+                post = dataset.submissions[thing_id]
+                if post.subreddit not in self.private_subreddits:
+                    things.append(dataset.render_submission(post))
+            elif kind == "t1" and thing_id in dataset.comments:
+                comment = dataset.comments[thing_id]
+                if (
+                    dataset.submissions[comment.submission_id].subreddit
+                    not in self.private_subreddits
+                ):
+                    things.append(dataset.render_comment(comment, depth=dataset.depth_of(comment)))
+            elif kind == "t5":
+                for sub in dataset.subreddits.values():
+                    if sub.id == thing_id and sub.name.lower() not in self.private_subreddits:
+                        things.append(dataset.render_subreddit(sub))
+        return _Reply.json(_listing(things))
+
+    # ---- control endpoints
+
+    def _control(self, method: str, norm: str, body: bytes) -> _Reply:
+        """``/_fake/...``: the same controls as the Python API, for other processes."""
+        action = norm[len(CONTROL_PREFIX) :].strip("/")
+        try:
+            payload: Any = json.loads(body.decode("utf-8")) if body.strip() else {}
+        except ValueError:
+            return _Reply.json({"error": "body is not JSON"}, status=400)
+        if action == "health" and method == "GET":
+            return _Reply.json({"ok": True, "url": self.url})
+        if action == "faults":
+            if method == "GET":
+                return _Reply.json({"faults": [f.to_dict() for f in self.faults]})
+            if method == "DELETE":
+                self.clear_faults()
+                return _Reply.json({"faults": []})
+            if method == "POST":
+                if not isinstance(payload, dict):
+                    return _Reply.json({"error": "expected a JSON object"}, status=400)
+                try:
+                    fault = Fault.from_dict(payload)
+                except (TypeError, ValueError, re.error) as exc:
+                    return _Reply.json({"error": str(exc)}, status=400)
+                self.add_fault(fault)
+                return _Reply.json({"fault": fault.to_dict()}, status=201)
+        if action == "latency":
+            if method == "POST":
+                try:
+                    self.set_latency(float(payload["seconds"]))
+                except (KeyError, TypeError, ValueError):
+                    return _Reply.json({"error": 'expected {"seconds": <number>}'}, status=400)
+            if method in {"GET", "POST"}:
+                return _Reply.json({"seconds": self.latency})
+        if action == "requests":
+            if method == "DELETE":
+                self.clear_requests()
+            if method in {"GET", "DELETE"}:
+                with self._lock:
+                    records = [r._asdict() for r in self.requests]
+                return _Reply.json({"requests": records, "count": len(records)})
+        if action == "unplayed" and method == "GET":
+            return _Reply.json({"unplayed": [i.to_dict() for i in self.unplayed()]})
+        if action == "tokens" and method == "DELETE":
+            self.revoke_tokens()
+            return _Reply.json({"tokens": 0})
+        return _Reply.json(_error_body(404), status=404)

@@ -1,0 +1,208 @@
+"""Domain records shared along the data path: Reddit -> collector -> analyzer -> store -> API.
+
+Items on the write path are plain dataclasses (cheap to build by the thousand); what the API
+returns is pydantic, so it is validated and documented in OpenAPI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+
+class Kind(StrEnum):
+    POST = "post"
+    COMMENT = "comment"
+
+
+class Label(StrEnum):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+
+
+class Listing(StrEnum):
+    """The Reddit listings one cycle reads per subreddit."""
+
+    NEW = "new"
+    HOT = "hot"
+    COMMENTS = "comments"
+
+
+@dataclass(slots=True)
+class Item:
+    """One submission (t3_) or comment (t1_), keyed by its Reddit fullname."""
+
+    id: str
+    kind: Kind
+    subreddit: str
+    author: str | None
+    created_utc: float
+    title: str | None
+    body: str
+    permalink: str
+    score: int
+    num_comments: int | None = None
+    parent_id: str | None = None
+    link_id: str | None = None
+    # Filled by the analyzer
+    compound: float = 0.0
+    pos: float = 0.0
+    neu: float = 0.0
+    neg: float = 0.0
+    label: Label = Label.NEUTRAL
+    truncated: bool = False
+    collected_at: float = 0.0
+
+
+@dataclass(slots=True)
+class ListingError:
+    subreddit: str
+    listing: str
+    error: str
+    message: str
+
+
+@dataclass(slots=True)
+class SubredditCounts:
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    failed: int = 0
+
+
+@dataclass(slots=True)
+class UpsertResult:
+    new: int = 0
+    updated: int = 0
+
+
+@dataclass(slots=True)
+class CollectionRun:
+    id: str
+    started_at: float
+    trigger: str = "scheduled"
+    status: RunStatus = RunStatus.RUNNING
+    finished_at: float | None = None
+    subreddits: dict[str, SubredditCounts] = field(default_factory=dict)
+    errors: list[ListingError] = field(default_factory=list)
+    owner: str = ""
+
+
+# ---- API-facing read models -------------------------------------------------------------
+
+
+class LabelCounts(BaseModel):
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+
+
+class RunErrorOut(BaseModel):
+    subreddit: str = Field(description="Subreddit the failure belongs to ('*' for the whole run)")
+    listing: str = Field(description="Listing that failed: new, hot, comments, store, ...")
+    error: str = Field(description="Error class, e.g. NotFound, Forbidden, TooManyRequests")
+    message: str
+
+
+class SubredditCountsOut(BaseModel):
+    fetched: int
+    new: int
+    updated: int
+    failed: int
+
+
+class RunOut(BaseModel):
+    id: str
+    status: RunStatus
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    subreddits: dict[str, SubredditCountsOut]
+    errors: list[RunErrorOut]
+
+
+class SubredditSummary(BaseModel):
+    subreddit: str
+    posts: int
+    comments: int
+    mean_compound: float | None
+    labels: LabelCounts
+
+
+class Summary(BaseModel):
+    posts: int
+    comments: int
+    labels: LabelCounts
+    mean_compound: float | None
+    subreddits: list[SubredditSummary]
+    last_collection: RunOut | None
+
+
+class SentimentBucket(BaseModel):
+    start: datetime
+    count: int
+    posts: int
+    comments: int
+    mean_compound: float | None
+    labels: LabelCounts
+
+
+class SubredditSeries(BaseModel):
+    subreddit: str
+    buckets: list[SentimentBucket]
+
+
+class SentimentSeries(BaseModel):
+    bucket: str
+    since: datetime | None
+    until: datetime | None
+    series: list[SubredditSeries]
+
+
+class ItemOut(BaseModel):
+    id: str = Field(description="Reddit fullname, t3_... for posts, t1_... for comments")
+    kind: Kind
+    subreddit: str
+    author: str | None
+    created_at: datetime
+    title: str | None
+    body: str
+    permalink: str
+    score: int
+    num_comments: int | None
+    parent_id: str | None
+    link_id: str | None
+    compound: float
+    pos: float
+    neu: float
+    neg: float
+    label: Label
+    truncated: bool = Field(description="True when only the first ANALYZER_MAX_CHARS were scored")
+    collected_at: datetime
+
+
+class PostWithComments(BaseModel):
+    post: ItemOut
+    comments: list[ItemOut]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page")

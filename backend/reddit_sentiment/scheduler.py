@@ -1,0 +1,180 @@
+"""APScheduler on the event loop; the blocking cycle in one single-worker thread executor.
+
+The scheduler only awaits `loop.run_in_executor(executor, cycle.run)`: PRAW's HTTP, VADER's
+scoring and the store writes all happen in the one `collector` thread, so the event loop
+stays free for health and dashboard requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .cycle import CollectionCycle, new_run_id
+from .models import CollectionRun
+from .settings import Settings
+from .store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class CollectionAlreadyRunning(RuntimeError):
+    pass
+
+
+class CollectionService:
+    """Owns the scheduler and the executor; the lifespan starts and stops it."""
+
+    COLLECT_JOB = "collect"
+    RETENTION_JOB = "retention"
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        cycle_factory: Callable[[], CollectionCycle] | None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._cycle_factory = cycle_factory
+        self._cycle: CollectionCycle | None = None
+        self._active: asyncio.Future[CollectionRun] | None = None
+        self.active_run_id: str | None = None
+        self.last_run: CollectionRun | None = None
+
+    @property
+    def collection_enabled(self) -> bool:
+        return self._cycle_factory is not None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.scheduler.running)
+
+    @property
+    def busy(self) -> bool:
+        return self._active is not None and not self._active.done()
+
+    def start(self) -> None:
+        now = datetime.now(UTC)
+        if self.collection_enabled:
+            first = now + timedelta(seconds=self.settings.collection_start_delay_seconds)
+            self.scheduler.add_job(
+                self._scheduled_collect,
+                IntervalTrigger(
+                    seconds=self.settings.collection_interval_seconds, start_date=first
+                ),
+                # Explicit: with a zero delay the interval trigger would skip to start + interval.
+                next_run_time=first,
+                id=self.COLLECT_JOB,
+                max_instances=1,
+                coalesce=True,
+                # A run that is late because the previous cycle overran still runs once.
+                misfire_grace_time=max(60, self.settings.collection_interval_seconds // 2),
+            )
+        self.scheduler.add_job(
+            self.run_retention,
+            IntervalTrigger(
+                seconds=self.settings.retention_interval_seconds,
+                start_date=now + timedelta(seconds=60),
+            ),
+            id=self.RETENTION_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=3600,
+        )
+        self.scheduler.start()
+
+    def next_collection_at(self) -> datetime | None:
+        job = self.scheduler.get_job(self.COLLECT_JOB) if self.running else None
+        return job.next_run_time if job else None
+
+    def _ensure_cycle(self) -> CollectionCycle:
+        # Built in the executor thread, so the PRAW instance is born in the thread that uses it.
+        if self._cycle is None:
+            assert self._cycle_factory is not None
+            self._cycle = self._cycle_factory()
+        return self._cycle
+
+    def _run_sync(self, run_id: str, trigger: str) -> CollectionRun:
+        return self._ensure_cycle().run(run_id, trigger)
+
+    def start_collection(
+        self, trigger: str = "manual"
+    ) -> tuple[str, asyncio.Future[CollectionRun]]:
+        """Hand a cycle to the executor now; raise when one is running already."""
+        if not self.collection_enabled:
+            raise RuntimeError("collection is not configured")
+        if self.busy:
+            raise CollectionAlreadyRunning(self.active_run_id or "")
+        run_id = new_run_id()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, self._run_sync, run_id, trigger)
+        self._active = future
+        self.active_run_id = run_id
+        future.add_done_callback(self._finished)
+        return run_id, future
+
+    def _finished(self, future: asyncio.Future[CollectionRun]) -> None:
+        self.active_run_id = None
+        if future.cancelled():
+            return
+        error = future.exception()
+        if error is not None:  # the cycle catches everything it expects; this is a bug
+            log.error("collection crashed: %r", error, exc_info=error)
+            return
+        self.last_run = future.result()
+
+    async def _scheduled_collect(self) -> None:
+        try:
+            _, future = self.start_collection("scheduled")
+        except CollectionAlreadyRunning:
+            log.info("scheduled collection skipped: run %s still going", self.active_run_id)
+            return
+        # A crash is logged by _finished; the scheduler must keep running either way.
+        with contextlib.suppress(Exception):
+            await future
+
+    async def run_retention(self) -> int:
+        cutoff = time.time() - self.settings.retention_days * 86400
+        loop = asyncio.get_running_loop()
+        try:
+            # Same single worker as collection: SQLite has one writer anyway, and a cleanup
+            # never races a cycle that is writing the same rows.
+            deleted = await loop.run_in_executor(
+                self.executor, self.store.delete_older_than, cutoff
+            )
+        except Exception as error:
+            log.error("retention cleanup failed: %s", error)
+            return 0
+        if deleted:
+            log.info(
+                "retention: deleted %d items older than %d days",
+                deleted,
+                self.settings.retention_days,
+            )
+        return deleted
+
+    async def shutdown(self) -> None:
+        """Stop scheduling, let a running cycle end (bounded), then free the thread."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.busy and self._active is not None:
+            timeout = self.settings.collection_shutdown_timeout_seconds
+            log.info("waiting up to %.0fs for collection %s to finish", timeout, self.active_run_id)
+            if self._cycle is not None:
+                self._cycle.stop_requested.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._active), timeout)
+            except (TimeoutError, Exception):
+                log.warning("collection %s did not finish in time", self.active_run_id)
+        self.executor.shutdown(wait=False, cancel_futures=True)

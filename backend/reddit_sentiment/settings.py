@@ -1,0 +1,163 @@
+"""One Settings object, read once from the environment and `.env`.
+
+The environment variable names are a contract: tests, ops scripts and `.env.example` use them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class StorageBackend(StrEnum):
+    SQLITE = "sqlite"
+    COSMOS = "cosmos"
+
+
+class Role(StrEnum):
+    """What this process does: serve the API, collect, or both."""
+
+    ALL = "all"
+    API = "api"
+    COLLECTOR = "collector"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Reddit (read-only "script"/client-credentials app)
+    reddit_client_id: str = ""
+    reddit_client_secret: SecretStr = SecretStr("")
+    reddit_user_agent: str = "reddit-sentiment/0.1 (collector)"
+    reddit_url: str = "https://www.reddit.com"
+    reddit_oauth_url: str = "https://oauth.reddit.com"
+    reddit_timeout_seconds: float = Field(default=16.0, gt=0, le=300)
+    reddit_max_attempts_on_429: int = Field(default=3, ge=1, le=10)
+    reddit_max_retry_after_seconds: float = Field(default=60.0, ge=0, le=600)
+
+    # Collection
+    subreddits: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    collection_interval_seconds: int = Field(default=900, ge=10)
+    collection_start_delay_seconds: float = Field(default=5.0, ge=0)
+    collection_limit: int = Field(default=100, ge=1, le=1000)
+    collection_budget_seconds: float = Field(default=600.0, gt=0)
+    collection_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
+    analyzer_max_chars: int = Field(default=5000, ge=100)
+    retention_days: int = Field(default=30, ge=1)
+    retention_interval_seconds: int = Field(default=3600, ge=10)
+    role: Role = Role.ALL
+
+    # Storage
+    storage_backend: StorageBackend = StorageBackend.SQLITE
+    sqlite_path: Path = Path("data/reddit_sentiment.db")
+    cosmos_endpoint: str = ""
+    cosmos_key: SecretStr = SecretStr("")
+    cosmos_database: str = "reddit_sentiment"
+    cosmos_container_prefix: str = ""
+    cosmos_max_concurrency: int = Field(default=8, ge=1, le=256)
+
+    # API
+    admin_api_key: SecretStr = SecretStr("")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    @field_validator("subreddits", mode="before")
+    @classmethod
+    def _subreddits(cls, value: object) -> object:
+        names = _split_csv(value)
+        if isinstance(names, list):
+            cleaned = [str(n).removeprefix("r/").removeprefix("/r/").strip() for n in names]
+            bad = [n for n in cleaned if not _valid_subreddit(n)]
+            if bad:
+                raise ValueError(f"not a valid subreddit name: {', '.join(bad)}")
+            return list(dict.fromkeys(n.lower() for n in cleaned))
+        return names
+
+    @model_validator(mode="after")
+    def _cosmos_needs_endpoint(self) -> Settings:
+        if self.storage_backend is StorageBackend.COSMOS and not (
+            self.cosmos_endpoint and self.cosmos_key.get_secret_value()
+        ):
+            raise ValueError("STORAGE_BACKEND=cosmos needs COSMOS_ENDPOINT and COSMOS_KEY")
+        return self
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def collection_configured(self) -> bool:
+        """Collection needs credentials and at least one subreddit."""
+        return bool(
+            self.reddit_client_id
+            and self.reddit_client_secret.get_secret_value()
+            and self.subreddits
+        )
+
+    def collection_not_configured_reason(self) -> str | None:
+        missing = []
+        if not self.reddit_client_id:
+            missing.append("REDDIT_CLIENT_ID")
+        if not self.reddit_client_secret.get_secret_value():
+            missing.append("REDDIT_CLIENT_SECRET")
+        if not self.subreddits:
+            missing.append("SUBREDDITS")
+        return f"collection not configured: set {', '.join(missing)}" if missing else None
+
+
+def _valid_subreddit(name: str) -> bool:
+    return 2 <= len(name) <= 21 and all(c.isalnum() or c == "_" for c in name) and name.isascii()
+
+
+class SettingsError(SystemExit):
+    """Start-up stops with one clear line that names the variable."""
+
+
+def format_settings_error(error: ValidationError) -> str:
+    parts = []
+    for err in error.errors():
+        name = "_".join(str(p) for p in err["loc"]).upper()
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not name:  # a check across several variables: the message names them
+            parts.append(message)
+            continue
+        shown = "***" if any(k in name for k in ("SECRET", "KEY")) else repr(err.get("input"))
+        parts.append(f"{name}: {message} (got {shown})")
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(format_settings_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,168 @@
+"""The storage protocol: what the collector writes and the API reads.
+
+Writes are synchronous: they run in the collector's executor thread, never on the event loop.
+Reads are async: API handlers await them, and each implementation keeps them off the loop
+(SQLite in a small reader thread pool, Cosmos DB with its async client).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from ..models import CollectionRun, Item, Kind, Label, UpsertResult
+
+HOUR = 3600
+DAY = 86400
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached or written; the caller reports it, nothing crashes."""
+
+
+class InvalidCursor(ValueError):
+    """A paging cursor that this store did not hand out."""
+
+
+class Sort(StrEnum):
+    NEW = "new"
+    SCORE = "score"
+    COMPOUND = "compound"
+
+
+class Bucket(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+@dataclass(slots=True)
+class Aggregate:
+    """Pre-aggregated counts for one subreddit (and one time bucket, when asked per bucket)."""
+
+    subreddit: str
+    bucket_start: float | None
+    posts: int = 0
+    comments: int = 0
+    sum_compound: float = 0.0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.posts + self.comments
+
+    def add(self, other: Aggregate) -> None:
+        self.posts += other.posts
+        self.comments += other.comments
+        self.sum_compound += other.sum_compound
+        self.positive += other.positive
+        self.neutral += other.neutral
+        self.negative += other.negative
+
+
+@dataclass(slots=True, frozen=True)
+class ItemQuery:
+    kind: Kind = Kind.POST
+    subreddit: str | None = None
+    label: Label | None = None
+    link_id: str | None = None
+    sort: Sort = Sort.NEW
+    descending: bool = True
+    limit: int = 25
+    cursor: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ItemPage:
+    items: list[Item]
+    next_cursor: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class RunPage:
+    runs: list[CollectionRun]
+    next_cursor: str | None
+
+
+def hour_of(created_utc: float) -> int:
+    return int(created_utc // HOUR) * HOUR
+
+
+def sort_value(item: Item, sort: Sort) -> float:
+    if sort is Sort.SCORE:
+        return float(item.score)
+    if sort is Sort.COMPOUND:
+        return item.compound
+    return item.created_utc
+
+
+def encode_cursor(value: float, item_id: str) -> str:
+    raw = json.dumps([value, item_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, item_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(item_id, str) or not isinstance(value, int | float):
+            raise TypeError
+        return float(value), item_id
+    except (ValueError, TypeError, binascii.Error) as error:
+        raise InvalidCursor("cursor is not one this API returned") from error
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Both backends implement exactly this; one contract test suite runs against each."""
+
+    name: str
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        """Create schema/containers if missing. Called once, off the event loop."""
+
+    async def aclose(self) -> None:
+        """Release connections and thread pools."""
+
+    # -- write path (collector thread) -----------------------------------------------
+    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+        """Insert or update by Reddit fullname and keep the aggregates in step."""
+
+    def save_run(self, run: CollectionRun) -> None:
+        """Insert or replace a collection run record."""
+
+    def interrupt_running_runs(self) -> int:
+        """Mark runs left `running` by a dead process as `interrupted`; return how many."""
+
+    def delete_older_than(self, cutoff_utc: float) -> int:
+        """Retention: delete items created before the cutoff (and their aggregates)."""
+
+    # -- read path (API) ---------------------------------------------------------------
+    async def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot answer."""
+
+    async def aggregates(
+        self,
+        *,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+    ) -> list[Aggregate]:
+        """Per subreddit totals (bucket None) or per subreddit x bucket, ordered by both."""
+
+    async def list_items(self, query: ItemQuery) -> ItemPage: ...
+
+    async def get_item(self, item_id: str) -> Item | None: ...
+
+    async def list_runs(self, limit: int, cursor: str | None = None) -> RunPage:
+        """Newest first."""
+
+    async def get_run(self, run_id: str) -> CollectionRun | None: ...

@@ -1,0 +1,503 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+The collector thread writes through its own connection; API reads run on a small reader
+pool with one connection per thread, so a long write never blocks a read (WAL) and no read
+ever runs on the event loop. Dashboard reads come from an `hourly` table kept up to date in
+the same transaction as the item upserts, so their cost does not grow with the item count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..models import (
+    CollectionRun,
+    Item,
+    Kind,
+    Label,
+    ListingError,
+    RunStatus,
+    SubredditCounts,
+    UpsertResult,
+)
+from .base import (
+    DAY,
+    HOUR,
+    Aggregate,
+    Bucket,
+    ItemPage,
+    ItemQuery,
+    RunPage,
+    Sort,
+    StoreUnavailable,
+    decode_cursor,
+    encode_cursor,
+    hour_of,
+    sort_value,
+)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subreddit TEXT NOT NULL,
+    author TEXT,
+    created_utc REAL NOT NULL,
+    title TEXT,
+    body TEXT NOT NULL,
+    permalink TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    num_comments INTEGER,
+    parent_id TEXT,
+    link_id TEXT,
+    compound REAL NOT NULL,
+    pos REAL NOT NULL,
+    neu REAL NOT NULL,
+    neg REAL NOT NULL,
+    label TEXT NOT NULL,
+    truncated INTEGER NOT NULL,
+    collected_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
+CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
+CREATE INDEX IF NOT EXISTS items_score ON items (kind, score, id);
+CREATE INDEX IF NOT EXISTS items_compound ON items (kind, compound, id);
+CREATE INDEX IF NOT EXISTS items_link ON items (link_id, created_utc, id);
+CREATE INDEX IF NOT EXISTS items_created ON items (created_utc);
+
+CREATE TABLE IF NOT EXISTS hourly (
+    subreddit TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    posts INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    positive INTEGER NOT NULL DEFAULT 0,
+    neutral INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subreddit, hour)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS hourly_hour ON hourly (hour);
+
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    status TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    subreddits TEXT NOT NULL,
+    errors TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at, id);
+"""
+
+_ITEM_COLUMNS = (
+    "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
+    "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at"
+)
+_UPSERT_ITEM = f"""
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 19)})
+ON CONFLICT(id) DO UPDATE SET
+    author=excluded.author, title=excluded.title, body=excluded.body,
+    score=excluded.score, num_comments=excluded.num_comments,
+    compound=excluded.compound, pos=excluded.pos, neu=excluded.neu, neg=excluded.neg,
+    label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at
+"""
+_ADD_HOURLY = """
+INSERT INTO hourly (subreddit, hour, posts, comments, sum_compound, positive, neutral, negative)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(subreddit, hour) DO UPDATE SET
+    posts=posts+excluded.posts, comments=comments+excluded.comments,
+    sum_compound=sum_compound+excluded.sum_compound, positive=positive+excluded.positive,
+    neutral=neutral+excluded.neutral, negative=negative+excluded.negative
+"""
+_SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
+_CHUNK = 400  # below SQLite's bound-parameter limit
+
+
+def _row_to_item(row: sqlite3.Row) -> Item:
+    return Item(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        subreddit=row["subreddit"],
+        author=row["author"],
+        created_utc=row["created_utc"],
+        title=row["title"],
+        body=row["body"],
+        permalink=row["permalink"],
+        score=row["score"],
+        num_comments=row["num_comments"],
+        parent_id=row["parent_id"],
+        link_id=row["link_id"],
+        compound=row["compound"],
+        pos=row["pos"],
+        neu=row["neu"],
+        neg=row["neg"],
+        label=Label(row["label"]),
+        truncated=bool(row["truncated"]),
+        collected_at=row["collected_at"],
+    )
+
+
+def _item_params(item: Item) -> tuple[Any, ...]:
+    return (
+        item.id,
+        item.kind.value,
+        item.subreddit,
+        item.author,
+        item.created_utc,
+        item.title,
+        item.body,
+        item.permalink,
+        item.score,
+        item.num_comments,
+        item.parent_id,
+        item.link_id,
+        item.compound,
+        item.pos,
+        item.neu,
+        item.neg,
+        item.label.value,
+        int(item.truncated),
+        item.collected_at,
+    )
+
+
+def _row_to_run(row: sqlite3.Row) -> CollectionRun:
+    return CollectionRun(
+        id=row["id"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        status=RunStatus(row["status"]),
+        trigger=row["trigger"],
+        owner=row["owner"],
+        subreddits={k: SubredditCounts(**v) for k, v in json.loads(row["subreddits"]).items()},
+        errors=[ListingError(**e) for e in json.loads(row["errors"])],
+    )
+
+
+class _Delta:
+    """Signed contributions of items to hourly buckets, applied in one statement batch."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, int], list[float]] = {}
+
+    def add(
+        self, subreddit: str, created_utc: float, kind: str, compound: float, label: str, sign: int
+    ) -> None:
+        row = self.buckets.setdefault((subreddit, hour_of(created_utc)), [0, 0, 0.0, 0, 0, 0])
+        row[0 if kind == Kind.POST.value else 1] += sign
+        row[2] += sign * compound
+        row[3 + ("positive", "neutral", "negative").index(label)] += sign
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [(s, h, *v) for (s, h), v in self.buckets.items() if any(v)]
+
+
+class SqliteStore:
+    name = "sqlite"
+
+    def __init__(self, path: Path | str, read_workers: int = 4) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._readers = ThreadPoolExecutor(
+            max_workers=read_workers, thread_name_prefix="sqlite-read"
+        )
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+                )
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA busy_timeout=5000")
+            except sqlite3.Error as error:
+                raise StoreUnavailable(
+                    f"cannot open SQLite database {self.path}: {error}"
+                ) from error
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite write failed: {error}") from error
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            try:
+                return fn(self._connect())
+            except sqlite3.Error as error:
+                raise StoreUnavailable(f"SQLite read failed: {error}") from error
+
+        return await asyncio.get_running_loop().run_in_executor(self._readers, run)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._connect()
+        try:
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot create schema in {self.path}: {error}") from error
+
+    def close(self) -> None:
+        self._readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    async def aclose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    # -- write path --------------------------------------------------------------------
+    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+        result = UpsertResult()
+        unique = list({item.id: item for item in items}.values())
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            with self._transaction() as conn:
+                marks = ",".join("?" * len(chunk))
+                old = {
+                    row["id"]: row
+                    for row in conn.execute(
+                        "SELECT id, kind, subreddit, created_utc, compound, label FROM items "
+                        f"WHERE id IN ({marks})",
+                        [item.id for item in chunk],
+                    )
+                }
+                delta = _Delta()
+                for item in chunk:
+                    before = old.get(item.id)
+                    if before is None:
+                        result.new += 1
+                    else:
+                        result.updated += 1
+                        if before["compound"] == item.compound and before["label"] == item.label:
+                            continue
+                        delta.add(
+                            before["subreddit"],
+                            before["created_utc"],
+                            before["kind"],
+                            before["compound"],
+                            before["label"],
+                            -1,
+                        )
+                    delta.add(
+                        item.subreddit,
+                        item.created_utc,
+                        item.kind.value,
+                        item.compound,
+                        item.label.value,
+                        +1,
+                    )
+                conn.executemany(_UPSERT_ITEM, [_item_params(item) for item in chunk])
+                conn.executemany(_ADD_HOURLY, delta.rows())
+        return result
+
+    def save_run(self, run: CollectionRun) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO runs "
+                "(id, started_at, finished_at, status, trigger, owner, subreddits, errors) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run.id,
+                    run.started_at,
+                    run.finished_at,
+                    run.status.value,
+                    run.trigger,
+                    run.owner,
+                    json.dumps({k: _counts_dict(v) for k, v in run.subreddits.items()}),
+                    json.dumps([_error_dict(e) for e in run.errors]),
+                ),
+            )
+
+    def interrupt_running_runs(self) -> int:
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status=? WHERE status=?",
+                (RunStatus.INTERRUPTED.value, RunStatus.RUNNING.value),
+            )
+            return cur.rowcount
+
+    def delete_older_than(self, cutoff_utc: float) -> int:
+        # Whole hours only, so the hourly aggregates stay exactly the sum of the items.
+        cutoff = hour_of(cutoff_utc)
+        deleted = 0
+        while True:
+            with self._transaction() as conn:
+                cur = conn.execute(
+                    "DELETE FROM items WHERE id IN "
+                    "(SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
+                    (cutoff,),
+                )
+                deleted += cur.rowcount
+                if cur.rowcount < 5000:
+                    conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
+                    return deleted
+
+    # -- read path ---------------------------------------------------------------------
+    async def ping(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall())
+
+    async def aggregates(
+        self,
+        *,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+    ) -> list[Aggregate]:
+        where: list[str] = []
+        params: list[str | float] = []
+        if subreddit is not None:
+            where.append("subreddit = ?")
+            params.append(subreddit)
+        if since is not None:
+            where.append("hour >= ?")
+            params.append(hour_of(since))
+        if until is not None:
+            where.append("hour < ?")
+            params.append(until)
+        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+        key = "NULL" if size is None else f"(hour / {size}) * {size}"
+        sql = (
+            f"SELECT subreddit, {key} AS bucket, SUM(posts) AS posts, SUM(comments) AS comments, "
+            "SUM(sum_compound) AS sum_compound, SUM(positive) AS positive, "
+            "SUM(neutral) AS neutral, SUM(negative) AS negative FROM hourly"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " GROUP BY subreddit, bucket HAVING SUM(posts) + SUM(comments) > 0"
+            " ORDER BY subreddit, bucket"
+        )
+
+        def query(conn: sqlite3.Connection) -> list[Aggregate]:
+            return [
+                Aggregate(
+                    subreddit=r["subreddit"],
+                    bucket_start=None if r["bucket"] is None else float(r["bucket"]),
+                    posts=r["posts"],
+                    comments=r["comments"],
+                    sum_compound=r["sum_compound"],
+                    positive=r["positive"],
+                    neutral=r["neutral"],
+                    negative=r["negative"],
+                )
+                for r in conn.execute(sql, params)
+            ]
+
+        return await self._read(query)
+
+    async def list_items(self, query: ItemQuery) -> ItemPage:
+        column = _SORT_COLUMN[query.sort]
+        where: list[str] = ["kind = ?"]
+        params: list[str | float] = [query.kind.value]
+        for name, value in (
+            ("subreddit", query.subreddit),
+            ("label", query.label),
+            ("link_id", query.link_id),
+        ):
+            if value is not None:
+                where.append(f"{name} = ?")
+                params.append(str(value))
+        if query.cursor:
+            after, last_id = decode_cursor(query.cursor)
+            op = "<" if query.descending else ">"
+            where.append(f"({column}, id) {op} (?, ?)")
+            params.extend([after, last_id])
+        direction = "DESC" if query.descending else "ASC"
+        sql = (
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE {' AND '.join(where)} "
+            f"ORDER BY {column} {direction}, id {direction} LIMIT ?"
+        )
+        params.append(query.limit + 1)
+
+        def run(conn: sqlite3.Connection) -> list[Item]:
+            return [_row_to_item(r) for r in conn.execute(sql, params)]
+
+        rows = await self._read(run)
+        items = rows[: query.limit]
+        next_cursor = None
+        if len(rows) > query.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(sort_value(last, query.sort), last.id)
+        return ItemPage(items=items, next_cursor=next_cursor)
+
+    async def get_item(self, item_id: str) -> Item | None:
+        def run(conn: sqlite3.Connection) -> Item | None:
+            row = conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
+            found = row.fetchone()
+            return None if found is None else _row_to_item(found)
+
+        return await self._read(run)
+
+    async def list_runs(self, limit: int, cursor: str | None = None) -> RunPage:
+        where, params = "", []
+        if cursor:
+            value, last_id = decode_cursor(cursor)
+            where = "WHERE (started_at, id) < (?, ?)"
+            params = [value, last_id]
+
+        def run(conn: sqlite3.Connection) -> list[CollectionRun]:
+            sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?"
+            return [_row_to_run(r) for r in conn.execute(sql, [*params, limit + 1])]
+
+        rows = await self._read(run)
+        runs = rows[:limit]
+        next_cursor = encode_cursor(runs[-1].started_at, runs[-1].id) if len(rows) > limit else None
+        return RunPage(runs=runs, next_cursor=next_cursor)
+
+    async def get_run(self, run_id: str) -> CollectionRun | None:
+        def run(conn: sqlite3.Connection) -> CollectionRun | None:
+            found = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            return None if found is None else _row_to_run(found)
+
+        return await self._read(run)
+
+
+def _counts_dict(counts: SubredditCounts) -> dict[str, int]:
+    return {
+        "fetched": counts.fetched,
+        "new": counts.new,
+        "updated": counts.updated,
+        "failed": counts.failed,
+    }
+
+
+def _error_dict(error: ListingError) -> dict[str, str]:
+    return {
+        "subreddit": error.subreddit,
+        "listing": error.listing,
+        "error": error.error,
+        "message": error.message,
+    }

@@ -1,0 +1,204 @@
+"""Every endpoint: answers, filters, paging, validation errors and the admin key."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from reddit_sentiment.models import Kind, RunStatus
+from reddit_sentiment.store.base import HOUR
+from reddit_sentiment.store.sqlite import SqliteStore
+from tests.api.conftest import ADMIN_KEY
+from tests.factories import BASE_TIME, make_item, make_run
+
+
+@pytest.fixture
+def seeded(sqlite_store: SqliteStore) -> dict[str, str]:
+    post = make_item(subreddit="python", compound=0.6, created_utc=BASE_TIME, score=10)
+    sad = make_item(subreddit="python", compound=-0.6, created_utc=BASE_TIME + HOUR, score=5)
+    rust = make_item(subreddit="rust", compound=0.0, created_utc=BASE_TIME + 2 * HOUR, score=7)
+    comment = make_item(
+        kind=Kind.COMMENT,
+        subreddit="python",
+        compound=0.3,
+        link_id=post.id,
+        created_utc=BASE_TIME + 30,
+    )
+    sqlite_store.upsert_items([post, sad, rust, comment])
+    sqlite_store.save_run(make_run("20240101T000000-aaaa", BASE_TIME))
+    sqlite_store.save_run(make_run("20240101T001500-bbbb", BASE_TIME + 900, RunStatus.PARTIAL))
+    return {"post": post.id, "sad": sad.id, "rust": rust.id, "comment": comment.id}
+
+
+async def test_health_is_ok(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+async def test_ready_says_collection_is_not_configured(client: httpx.AsyncClient) -> None:
+    r = await client.get("/health/ready")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["storage"] == {"backend": "sqlite", "reachable": True}
+    assert body["scheduler"]["running"] is True
+    assert body["collection"]["configured"] is False
+    assert "REDDIT_CLIENT_ID" in body["collection"]["reason"]
+
+
+async def test_summary_totals_labels_and_last_run(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    body = (await client.get("/dashboard/summary")).json()
+    assert (body["posts"], body["comments"]) == (3, 1)
+    assert body["labels"] == {"positive": 2, "neutral": 1, "negative": 1}
+    subs = {s["subreddit"]: s for s in body["subreddits"]}
+    assert (subs["python"]["posts"], subs["python"]["comments"]) == (2, 1)
+    assert subs["python"]["mean_compound"] == pytest.approx(0.1)
+    assert subs["rust"]["mean_compound"] == 0.0
+    assert body["last_collection"]["id"] == "20240101T001500-bbbb"
+    assert body["last_collection"]["status"] == "partial"
+
+
+async def test_summary_of_an_empty_store(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/dashboard/summary")).json()
+    assert (body["posts"], body["comments"], body["subreddits"]) == (0, 0, [])
+    assert body["labels"] == {"positive": 0, "neutral": 0, "negative": 0}
+    assert body["last_collection"] is None and body["mean_compound"] is None
+
+
+async def test_sentiment_series_by_hour_and_filter(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    r = await client.get(
+        "/dashboard/sentiment",
+        params={"since": "2023-11-14T00:00:00Z", "until": "2023-11-16T00:00:00Z"},
+    )
+    assert r.status_code == 200
+    series = {s["subreddit"]: s["buckets"] for s in r.json()["series"]}
+    assert [b["count"] for b in series["python"]] == [2, 1]
+    assert series["python"][0]["start"] == "2023-11-14T22:00:00Z"
+    assert series["python"][0]["labels"] == {"positive": 2, "neutral": 0, "negative": 0}
+    assert series["python"][1]["mean_compound"] == -0.6
+    only = await client.get(
+        "/dashboard/sentiment",
+        params={"subreddit": "Rust", "bucket": "day", "since": "2023-11-01T00:00:00"},
+    )
+    assert [s["subreddit"] for s in only.json()["series"]] == ["rust"]
+    assert only.json()["series"][0]["buckets"][0]["start"] == "2023-11-15T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"bucket": "week"}, "bucket"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"}, "before"),
+        ({"subreddit": "r/python; DROP TABLE items"}, "subreddit"),
+    ],
+)
+async def test_sentiment_validation(
+    client: httpx.AsyncClient, params: dict[str, str], fragment: str
+) -> None:
+    r = await client.get("/dashboard/sentiment", params=params)
+    assert r.status_code == 422
+    assert fragment in str(r.json())
+
+
+async def test_posts_filters_sort_and_paging(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    r = await client.get("/posts")
+    assert [p["id"] for p in r.json()["items"]] == [seeded["rust"], seeded["sad"], seeded["post"]]
+    by_score = await client.get("/posts", params={"sort": "score", "limit": 2})
+    body = by_score.json()
+    assert [p["id"] for p in body["items"]] == [seeded["post"], seeded["rust"]]
+    rest = await client.get(
+        "/posts", params={"sort": "score", "limit": 2, "cursor": body["next_cursor"]}
+    )
+    assert [p["id"] for p in rest.json()["items"]] == [seeded["sad"]]
+    assert rest.json()["next_cursor"] is None
+    negative = await client.get("/posts", params={"label": "negative", "subreddit": "python"})
+    assert [p["id"] for p in negative.json()["items"]] == [seeded["sad"]]
+    assert negative.json()["items"][0]["label"] == "negative"
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"sort": "random"}, "sort"),
+        ({"label": "happy"}, "label"),
+        ({"order": "sideways"}, "order"),
+        ({"cursor": "garbage"}, "cursor"),
+        ({"cursor": "A" * 5000}, "cursor"),
+        ({"subreddit": "' OR 1=1 --"}, "subreddit"),
+    ],
+)
+async def test_posts_validation(
+    client: httpx.AsyncClient, params: dict[str, object], fragment: str
+) -> None:
+    r = await client.get("/posts", params=params)
+    assert r.status_code == 422, r.text
+    assert fragment in r.text
+
+
+async def test_post_with_comments(client: httpx.AsyncClient, seeded: dict[str, str]) -> None:
+    short_id = seeded["post"].removeprefix("t3_")
+    for ref in (seeded["post"], short_id):
+        r = await client.get(f"/posts/{ref}")
+        assert r.status_code == 200
+        assert r.json()["post"]["id"] == seeded["post"]
+        assert [c["id"] for c in r.json()["comments"]] == [seeded["comment"]]
+    assert (await client.get("/posts/t3_zzzzzz")).status_code == 404
+    assert (await client.get("/posts/..%2F..%2Fetc")).status_code in (404, 422)
+    assert (await client.get("/posts/t1_abc")).status_code == 422
+
+
+async def test_collections_history_newest_first(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    r = await client.get("/collections", params={"limit": 1})
+    body = r.json()
+    assert [run["id"] for run in body["items"]] == ["20240101T001500-bbbb"]
+    run = body["items"][0]
+    assert run["status"] == "partial"
+    assert run["subreddits"]["python"] == {"fetched": 3, "new": 2, "updated": 1, "failed": 0}
+    assert run["duration_seconds"] == 5.0
+    older = await client.get("/collections", params={"limit": 1, "cursor": body["next_cursor"]})
+    assert [run["id"] for run in older.json()["items"]] == ["20240101T000000-aaaa"]
+    assert (await client.get("/collections/20240101T000000-aaaa")).json()["status"] == "succeeded"
+    assert (await client.get("/collections/nope")).status_code == 404
+    assert (await client.get("/collections", params={"limit": 1000})).status_code == 422
+
+
+async def test_manual_collection_requires_the_key(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/collections")).status_code == 401
+    wrong = await client.post("/collections", headers={"X-API-Key": "wrong"})
+    assert wrong.status_code == 401
+    assert "X-API-Key" in wrong.json()["detail"]
+    ok_key = await client.post("/collections", headers={"X-API-Key": ADMIN_KEY})
+    assert ok_key.status_code == 503  # right key, but this process has no Reddit credentials
+    assert "not configured" in ok_key.json()["detail"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{}])
+async def test_admin_is_disabled_without_a_key(client: httpx.AsyncClient) -> None:
+    r = await client.post("/collections", headers={"X-API-Key": ""})
+    assert r.status_code == 403
+    assert "ADMIN_API_KEY" in r.json()["detail"]
+
+
+async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert set(paths) >= {
+        "/api/v1/health",
+        "/api/v1/health/ready",
+        "/api/v1/dashboard/summary",
+        "/api/v1/dashboard/sentiment",
+        "/api/v1/posts",
+        "/api/v1/posts/{post_id}",
+        "/api/v1/collections",
+        "/api/v1/collections/{run_id}",
+    }

@@ -1,0 +1,48 @@
+"""Shared fixtures. Recorded Reddit responses are read from ../shared at test time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from reddit_sentiment.settings import Settings
+from reddit_sentiment.store.base import Store
+from reddit_sentiment.store.sqlite import SqliteStore
+
+# A developer's own .env must not change what the tests see.
+Settings.model_config["env_file"] = None
+
+REPO = Path(__file__).resolve().parents[1]
+RECORDINGS = REPO.parent / "shared" / "reddit-recordings"
+
+
+@pytest.fixture(scope="session")
+def recordings_dir() -> Path:
+    if not (RECORDINGS / "SubredditListings__test_hot.json").is_file():
+        pytest.fail(
+            f"recorded Reddit responses not found at {RECORDINGS} (../shared beside the repo)"
+        )
+    return RECORDINGS
+
+
+def open_store(kind: str, tmp_path: Path) -> Store:
+    if kind == "sqlite":
+        store = SqliteStore(tmp_path / "store.db")
+    else:  # pragma: no cover - other backends register here
+        raise ValueError(kind)
+    store.open()
+    return store
+
+
+STORE_KINDS = ["sqlite"]
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s = open_store(request.param, tmp_path)
+    try:
+        yield s
+    finally:
+        await s.aclose()

@@ -1,0 +1,168 @@
+"""Each injected Reddit fault: recorded in the run, the rest goes on, the next clean cycle
+succeeds without duplicates, and the scheduler keeps running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from reddit_sentiment.fakereddit import FakeReddit, Fault
+from reddit_sentiment.models import RunStatus
+from reddit_sentiment.scheduler import CollectionService
+from reddit_sentiment.store.sqlite import SqliteStore
+from tests.integration.conftest import make_cycle, settings_for
+
+HOT = r"^/r/askreddit/hot"
+
+
+@pytest.fixture
+async def service(recorded_reddit: FakeReddit, db: SqliteStore) -> AsyncIterator[CollectionService]:
+    settings = settings_for(
+        recorded_reddit,
+        ["askreddit", "nosuchsub"],
+        collection_interval_seconds=3600,
+        collection_start_delay_seconds=3600,
+        reddit_timeout_seconds=0.5,
+    )
+    svc = CollectionService(settings, db, lambda: make_cycle(settings, db))
+    svc.start()
+    yield svc
+    await svc.shutdown()
+
+
+async def collect(service: CollectionService):  # type: ignore[no-untyped-def]
+    _, future = service.start_collection("test")
+    return await future
+
+
+@pytest.mark.parametrize(
+    ("fault", "error", "hot_requests"),
+    [
+        (
+            Fault(path_pattern=HOT, kind="status", status=429, retry_after=0.05),
+            "TooManyRequests",
+            3,
+        ),
+        (Fault(path_pattern=HOT, kind="status", status=500), "ServerError", 3),
+        (Fault(path_pattern=HOT, kind="malformed"), "BadJSON", 1),
+        (Fault(path_pattern=HOT, kind="slow", delay=1.5), "RequestException", 3),
+        (Fault(path_pattern=HOT, kind="status", status=403), "Forbidden", 1),
+    ],
+    ids=["429", "500", "malformed", "slow", "403"],
+)
+async def test_listing_fault_is_recorded_and_the_cycle_goes_on(
+    service: CollectionService,
+    recorded_reddit: FakeReddit,
+    db: SqliteStore,
+    fault: Fault,
+    error: str,
+    hot_requests: int,
+) -> None:
+    recorded_reddit.add_fault(fault)
+    run = await collect(service)
+    assert run.status is RunStatus.PARTIAL
+    errors = {(e.subreddit, e.listing): e for e in run.errors}
+    assert errors[("askreddit", "hot")].error == error
+    assert {e.error for k, e in errors.items() if k[0] == "nosuchsub"} == {"NotFound"}
+    assert run.subreddits["askreddit"].failed == 1
+    assert run.subreddits["askreddit"].fetched == 200  # new and comments still collected
+    assert recorded_reddit.request_count(HOT) == hot_requests
+    assert service.running
+
+    recorded_reddit.clear_faults()
+    clean = await collect(service)
+    assert ("askreddit", "hot") not in {(e.subreddit, e.listing) for e in clean.errors}
+    assert clean.subreddits["askreddit"].failed == 0
+    (agg,) = await db.aggregates()
+    page = await db.list_runs(limit=10)
+    assert [r.id for r in page.runs] == [clean.id, run.id]
+    # nothing stored twice: one row per fullname
+    assert agg.comments == 100 and agg.posts == clean.subreddits["askreddit"].new + (
+        run.subreddits["askreddit"].new - 100
+    )
+
+
+async def test_one_429_is_retried_after_retry_after(
+    service: CollectionService, recorded_reddit: FakeReddit
+) -> None:
+    recorded_reddit.add_fault(
+        Fault(path_pattern=HOT, kind="status", status=429, retry_after=0.1, times=1)
+    )
+    run = await collect(service)
+    assert ("askreddit", "hot") not in {(e.subreddit, e.listing) for e in run.errors}
+    assert run.subreddits["askreddit"].fetched == 300
+    assert recorded_reddit.request_count(HOT) == 2
+
+
+async def test_flaky_503_is_absorbed_by_praw_retries(
+    service: CollectionService, recorded_reddit: FakeReddit
+) -> None:
+    recorded_reddit.add_fault(Fault(path_pattern=HOT, kind="flaky"))
+    run = await collect(service)
+    assert run.subreddits["askreddit"].failed == 0
+    assert run.subreddits["askreddit"].fetched == 300
+
+
+async def test_failing_token_endpoint_fails_the_whole_cycle(
+    service: CollectionService, recorded_reddit: FakeReddit
+) -> None:
+    recorded_reddit.add_fault(
+        Fault(path_pattern=r"^/api/v1/access_token", kind="status", status=401)
+    )
+    run = await collect(service)
+    assert run.status is RunStatus.FAILED
+    assert len(run.errors) == 6
+    assert all(e.listing in {"new", "hot", "comments"} for e in run.errors)
+    assert service.running
+    recorded_reddit.clear_faults()
+    again = await collect(service)
+    assert again.subreddits["askreddit"].fetched == 300
+
+
+async def test_second_trigger_while_running_is_refused(
+    service: CollectionService, recorded_reddit: FakeReddit
+) -> None:
+    recorded_reddit.set_latency(0.2)
+    run_id, future = service.start_collection("test")
+    with pytest.raises(Exception, match=run_id):
+        service.start_collection("test")
+    await future
+    assert not service.busy
+
+
+async def test_scheduler_runs_the_first_cycle_after_the_start_delay(
+    recorded_reddit: FakeReddit, db: SqliteStore
+) -> None:
+    settings = settings_for(recorded_reddit, ["askreddit"], collection_start_delay_seconds=0.3)
+    svc = CollectionService(settings, db, lambda: make_cycle(settings, db))
+    svc.start()
+    try:
+        job = svc.scheduler.get_job(svc.COLLECT_JOB)
+        assert (job.max_instances, job.coalesce) == (1, True)
+        assert job.misfire_grace_time >= 60
+        for _ in range(100):
+            if svc.last_run is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert svc.last_run is not None and svc.last_run.status is RunStatus.SUCCEEDED
+        assert svc.last_run.trigger == "scheduled"
+    finally:
+        await svc.shutdown()
+
+
+async def test_shutdown_interrupts_a_running_cycle_at_a_checkpoint(
+    recorded_reddit: FakeReddit, db: SqliteStore, tmp_path: Path
+) -> None:
+    recorded_reddit.set_latency(0.3)
+    settings = settings_for(recorded_reddit, ["askreddit"], collection_start_delay_seconds=3600)
+    svc = CollectionService(settings, db, lambda: make_cycle(settings, db))
+    svc.start()
+    run_id, _ = svc.start_collection("test")
+    await asyncio.sleep(0.4)
+    await svc.shutdown()
+    run = await db.get_run(run_id)
+    assert run is not None and run.status is RunStatus.INTERRUPTED
+    assert not svc.busy

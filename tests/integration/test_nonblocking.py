@@ -1,0 +1,80 @@
+"""SC-001/SC-006: while a cycle runs against a slowed Reddit, health keeps answering and the
+event loop never runs a callback slower than SLOW_CALLBACK seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reddit_sentiment.api.app import create_app
+from reddit_sentiment.fakereddit import FakeReddit
+from reddit_sentiment.store.sqlite import SqliteStore
+from tests.integration.conftest import settings_for
+
+SLOW_CALLBACK = 0.1  # seconds; a blocking PRAW call or a VADER batch on the loop would be >> this
+HEALTH_BOUND = 0.5  # functional bound, not a benchmark (see `make bench` for the numbers)
+
+
+class _SlowCallbacks(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "took" in message and "seconds" in message:
+            self.messages.append(message)
+
+
+async def test_health_answers_while_a_cycle_runs(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = SLOW_CALLBACK
+    slow = _SlowCallbacks()
+    logging.getLogger("asyncio").addHandler(slow)
+
+    with FakeReddit.generated(subreddits=2, posts=150, comments=300, seed=7).start() as fake:
+        fake.set_latency(0.05)
+        subs = sorted(fake.subreddit_names())
+        settings = settings_for(fake, subs, collection_limit=300, collection_start_delay_seconds=0)
+        store = SqliteStore(tmp_path / "nb.db")
+        app = create_app(settings, store=store)
+        try:
+            async with app.router.lifespan_context(app):
+                service = app.state.service
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                    for _ in range(200):
+                        if service.busy:
+                            break
+                        await asyncio.sleep(0.02)
+                    assert service.busy, "the first cycle did not start"
+                    latencies: list[float] = []
+                    while service.busy:
+                        start = time.perf_counter()
+                        r = await client.get("/api/v1/health")
+                        latencies.append(time.perf_counter() - start)
+                        assert r.status_code == 200 and r.json() == {"status": "ok"}
+                        summary = await client.get("/api/v1/dashboard/summary")
+                        assert summary.status_code == 200
+                        await asyncio.sleep(0.01)
+                    assert len(latencies) >= 10, "the cycle ended before we could measure"
+                    assert max(latencies) < HEALTH_BOUND, max(latencies)
+                    last = service.last_run
+                    assert last is not None and last.status.value == "succeeded"
+                    assert sum(c.fetched for c in last.subreddits.values()) > 0
+        finally:
+            logging.getLogger("asyncio").removeHandler(slow)
+            loop.set_debug(False)
+    assert slow.messages == []
+
+
+@pytest.mark.parametrize("subs", [1])
+def test_generated_fake_has_subreddits(subs: int) -> None:
+    fake = FakeReddit.generated(subreddits=subs, posts=3, comments=3)
+    assert len(fake.subreddit_names()) == subs

@@ -1,0 +1,216 @@
+"""One contract for every storage backend: same inputs, same answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from reddit_sentiment.models import Kind, Label, RunStatus
+from reddit_sentiment.store.base import (
+    DAY,
+    HOUR,
+    Bucket,
+    InvalidCursor,
+    ItemQuery,
+    Sort,
+    Store,
+)
+from tests.factories import BASE_TIME, make_item, make_run
+
+
+async def all_pages(store: Store, query: ItemQuery) -> list[str]:
+    ids: list[str] = []
+    cursor = None
+    while True:
+        page = await store.list_items(
+            ItemQuery(
+                kind=query.kind,
+                subreddit=query.subreddit,
+                label=query.label,
+                link_id=query.link_id,
+                sort=query.sort,
+                descending=query.descending,
+                limit=query.limit,
+                cursor=cursor,
+            )
+        )
+        assert len(page.items) <= query.limit
+        ids.extend(i.id for i in page.items)
+        if page.next_cursor is None:
+            return ids
+        cursor = page.next_cursor
+
+
+async def test_upsert_is_idempotent_by_fullname(store: Store) -> None:
+    items = [make_item(compound=0.5), make_item(compound=-0.5), make_item(kind=Kind.COMMENT)]
+    first = store.upsert_items(items)
+    assert (first.new, first.updated) == (3, 0)
+
+    items[0].score = 99
+    second = store.upsert_items(items)
+    assert (second.new, second.updated) == (0, 3)
+
+    stored = await store.get_item(items[0].id)
+    assert stored is not None and stored.score == 99
+    totals = await store.aggregates()
+    assert [(a.posts, a.comments) for a in totals] == [(2, 1)]
+
+
+async def test_duplicates_inside_one_batch_count_once(store: Store) -> None:
+    item = make_item(compound=0.6)
+    result = store.upsert_items([item, item])
+    assert (result.new, result.updated) == (1, 0)
+    (agg,) = await store.aggregates()
+    assert agg.posts == 1 and agg.positive == 1
+
+
+async def test_aggregates_follow_rescored_items(store: Store) -> None:
+    item = make_item(compound=0.8)
+    store.upsert_items([item, make_item(compound=-0.3, subreddit="python")])
+    item.compound, item.label = -0.9, Label.NEGATIVE  # the text was edited
+    store.upsert_items([item])
+    (agg,) = await store.aggregates()
+    assert (agg.positive, agg.neutral, agg.negative) == (0, 0, 2)
+    assert agg.sum_compound == pytest.approx(-1.2)
+
+
+async def test_aggregates_per_subreddit_and_label(store: Store) -> None:
+    store.upsert_items(
+        [
+            make_item(subreddit="python", compound=0.5),
+            make_item(subreddit="python", compound=0.0, kind=Kind.COMMENT),
+            make_item(subreddit="rust", compound=-0.4),
+            make_item(subreddit="rust", compound=-0.2, kind=Kind.COMMENT),
+            make_item(subreddit="rust", compound=0.9, kind=Kind.COMMENT),
+        ]
+    )
+    by_sub = {a.subreddit: a for a in await store.aggregates()}
+    assert list(by_sub) == ["python", "rust"]
+    assert (by_sub["python"].posts, by_sub["python"].comments) == (1, 1)
+    assert (by_sub["python"].positive, by_sub["python"].neutral) == (1, 1)
+    assert (by_sub["rust"].posts, by_sub["rust"].comments) == (1, 2)
+    assert (by_sub["rust"].positive, by_sub["rust"].negative) == (1, 2)
+    assert by_sub["rust"].sum_compound == pytest.approx(0.3)
+    only_rust = await store.aggregates(subreddit="rust")
+    assert [a.subreddit for a in only_rust] == ["rust"]
+
+
+async def test_time_buckets_hour_and_day(store: Store) -> None:
+    day0 = (BASE_TIME // DAY) * DAY
+    store.upsert_items(
+        [
+            make_item(created_utc=day0 + 10, compound=0.5),
+            make_item(created_utc=day0 + 20, compound=-0.5),
+            make_item(created_utc=day0 + HOUR + 5, compound=0.5),
+            make_item(created_utc=day0 + DAY + 5, compound=0.5),
+        ]
+    )
+    hours = await store.aggregates(bucket=Bucket.HOUR)
+    assert [(a.bucket_start, a.count) for a in hours] == [
+        (day0, 2),
+        (day0 + HOUR, 1),
+        (day0 + DAY, 1),
+    ]
+    assert hours[0].sum_compound == pytest.approx(0.0)
+    days = await store.aggregates(bucket=Bucket.DAY)
+    assert [(a.bucket_start, a.count) for a in days] == [(day0, 3), (day0 + DAY, 1)]
+    window = await store.aggregates(bucket=Bucket.HOUR, since=day0 + HOUR, until=day0 + DAY)
+    assert [(a.bucket_start, a.count) for a in window] == [(day0 + HOUR, 1)]
+
+
+@pytest.mark.parametrize(
+    ("sort", "descending"),
+    [(Sort.NEW, True), (Sort.NEW, False), (Sort.SCORE, True), (Sort.COMPOUND, False)],
+)
+async def test_paging_visits_every_post_once_in_order(
+    store: Store, sort: Sort, descending: bool
+) -> None:
+    items = [
+        make_item(created_utc=BASE_TIME + (i % 7) * 60, score=i % 5, compound=((i % 9) - 4) / 5)
+        for i in range(23)
+    ]
+    store.upsert_items([*items, make_item(kind=Kind.COMMENT)])
+    ids = await all_pages(store, ItemQuery(sort=sort, descending=descending, limit=5))
+    key = {
+        Sort.NEW: lambda i: (i.created_utc, i.id),
+        Sort.SCORE: lambda i: (i.score, i.id),
+        Sort.COMPOUND: lambda i: (i.compound, i.id),
+    }[sort]
+    expected = [i.id for i in sorted(items, key=key, reverse=descending)]
+    assert ids == expected
+
+
+async def test_filters_subreddit_label_and_link(store: Store) -> None:
+    post = make_item(subreddit="python", compound=0.7)
+    store.upsert_items(
+        [
+            post,
+            make_item(subreddit="python", compound=-0.7),
+            make_item(subreddit="rust", compound=0.7),
+            make_item(kind=Kind.COMMENT, link_id=post.id, created_utc=BASE_TIME + 2),
+            make_item(kind=Kind.COMMENT, link_id=post.id, created_utc=BASE_TIME + 1),
+            make_item(kind=Kind.COMMENT, link_id="t3_other"),
+        ]
+    )
+    positive_python = await store.list_items(
+        ItemQuery(subreddit="python", label=Label.POSITIVE, limit=10)
+    )
+    assert [i.id for i in positive_python.items] == [post.id]
+    comments = await store.list_items(
+        ItemQuery(kind=Kind.COMMENT, link_id=post.id, descending=False, limit=10)
+    )
+    assert [i.created_utc for i in comments.items] == [BASE_TIME + 1, BASE_TIME + 2]
+
+
+async def test_invalid_cursor_is_rejected(store: Store) -> None:
+    with pytest.raises(InvalidCursor):
+        await store.list_items(ItemQuery(cursor="not-a-cursor"))
+    with pytest.raises(InvalidCursor):
+        await store.list_runs(limit=5, cursor="x" * 40)
+
+
+async def test_missing_item_is_none(store: Store) -> None:
+    assert await store.get_item("t3_missing") is None
+    assert await store.get_run("missing") is None
+
+
+async def test_runs_newest_first_with_paging_and_updates(store: Store) -> None:
+    for n in range(7):
+        store.save_run(make_run(f"run-{n}", BASE_TIME + n))
+    running = make_run("run-7", BASE_TIME + 7, RunStatus.RUNNING)
+    store.save_run(running)
+    first = await store.list_runs(limit=5)
+    assert [r.id for r in first.runs] == ["run-7", "run-6", "run-5", "run-4", "run-3"]
+    second = await store.list_runs(limit=5, cursor=first.next_cursor)
+    assert [r.id for r in second.runs] == ["run-2", "run-1", "run-0"]
+    assert second.next_cursor is None
+
+    running.status = RunStatus.PARTIAL
+    store.save_run(running)
+    got = await store.get_run("run-7")
+    assert got is not None and got.status is RunStatus.PARTIAL
+    assert got.subreddits["python"].new == 2
+
+
+async def test_interrupted_runs_are_marked(store: Store) -> None:
+    store.save_run(make_run("a", BASE_TIME, RunStatus.RUNNING))
+    store.save_run(make_run("b", BASE_TIME + 1))
+    assert store.interrupt_running_runs() == 1
+    a = await store.get_run("a")
+    b = await store.get_run("b")
+    assert a is not None and a.status is RunStatus.INTERRUPTED
+    assert b is not None and b.status is RunStatus.SUCCEEDED
+
+
+async def test_retention_deletes_old_items_and_their_aggregates(store: Store) -> None:
+    old = make_item(created_utc=BASE_TIME - 40 * DAY, compound=0.5)
+    new = make_item(created_utc=BASE_TIME, compound=-0.5)
+    store.upsert_items([old, new])
+    assert store.delete_older_than(BASE_TIME - 30 * DAY) == 1
+    assert await store.get_item(old.id) is None
+    assert await store.get_item(new.id) is not None
+    (agg,) = await store.aggregates()
+    assert (agg.posts, agg.positive, agg.negative) == (1, 0, 1)
+
+
+async def test_ping_answers(store: Store) -> None:
+    await store.ping()
