@@ -56,10 +56,11 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, prawcore.exceptions.ResponseException):
         status = error.response.status_code
         reason = {
+            401: "unauthorized: Reddit refused the credentials (REDDIT_CLIENT_ID/SECRET)",
             403: "forbidden (private, quarantined or banned subreddit)",
             404: "not found (no such subreddit or it was banned)",
             429: "rate limited by Reddit",
-        }.get(status, "error response")
+        }.get(status, "server error" if status >= 500 else "error response")
         return f"HTTP {status}: {reason}"
     if isinstance(error, prawcore.exceptions.Redirect):
         return "redirected: the subreddit does not exist (Reddit redirects to search)"

@@ -15,6 +15,7 @@ import time
 import uuid
 
 from .analyzer import Analyzer
+from .breaker import CircuitBreaker, CircuitOpen
 from .collector import ListingFailed, RedditCollector
 from .models import CollectionRun, Item, Listing, ListingError, RunStatus, SubredditCounts
 from .settings import Settings
@@ -47,6 +48,9 @@ class CollectionCycle:
         self.analyzer = analyzer
         self.collector = collector
         self.stop_requested = threading.Event()
+        self.breaker = CircuitBreaker(
+            settings.circuit_breaker_threshold, settings.circuit_breaker_cooldown_seconds
+        )
 
     def run(self, run_id: str | None = None, trigger: str = "scheduled") -> CollectionRun:
         run = CollectionRun(
@@ -86,6 +90,7 @@ class CollectionCycle:
 
     def _collect(self, run: CollectionRun) -> None:
         deadline = run.started_at + self.settings.collection_budget_seconds
+        self.breaker.allow_trial()
         for subreddit in self.settings.subreddits:
             counts = run.subreddits.setdefault(subreddit, SubredditCounts())
             for listing in LISTINGS:
@@ -110,8 +115,17 @@ class CollectionCycle:
                     )
                     continue
                 try:
+                    self.breaker.check()
                     items = self.collector.fetch(subreddit, listing)
+                    self.breaker.record_success()
+                except CircuitOpen as open_circuit:
+                    counts.failed += 1
+                    run.errors.append(
+                        ListingError(subreddit, listing.value, "CircuitOpen", str(open_circuit))
+                    )
+                    continue
                 except ListingFailed as failure:
+                    self.breaker.record_failure(failure.error)
                     counts.failed += 1
                     run.errors.append(
                         ListingError(subreddit, listing.value, failure.error_name, str(failure))

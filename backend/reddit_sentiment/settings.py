@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     collection_start_delay_seconds: float = Field(default=5.0, ge=0)
     collection_limit: int = Field(default=100, ge=1, le=1000)
     collection_budget_seconds: float = Field(default=600.0, gt=0)
+    circuit_breaker_threshold: int = Field(default=3, ge=1)
+    circuit_breaker_cooldown_seconds: float = Field(default=300.0, ge=0)
+    reddit_requests_per_minute: int = Field(default=100, ge=1)
     collection_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
     analyzer_max_chars: int = Field(default=5000, ge=100)
     retention_days: int = Field(default=30, ge=1)
@@ -127,6 +130,32 @@ class Settings(BaseSettings):
         if not self.subreddits:
             missing.append("SUBREDDITS")
         return f"collection not configured: set {', '.join(missing)}" if missing else None
+
+
+LISTINGS_PER_SUBREDDIT = 3  # new, hot, comments
+REDDIT_PAGE_SIZE = 100
+
+
+def rate_budget(settings: Settings) -> dict[str, object]:
+    """Requests one cycle needs against what Reddit allows in one interval."""
+    pages = -(-settings.collection_limit // REDDIT_PAGE_SIZE)
+    per_cycle = len(settings.subreddits) * LISTINGS_PER_SUBREDDIT * pages
+    allowed = settings.reddit_requests_per_minute * settings.collection_interval_seconds / 60
+    fits = per_cycle <= allowed
+    message = (
+        f"a cycle needs {per_cycle} requests ({len(settings.subreddits)} subreddits x "
+        f"{LISTINGS_PER_SUBREDDIT} listings x {pages} pages); Reddit allows about "
+        f"{allowed:.0f} per {settings.collection_interval_seconds}s interval "
+        f"({settings.reddit_requests_per_minute}/min)"
+    )
+    if not fits:
+        message += ": raise COLLECTION_INTERVAL_SECONDS or lower SUBREDDITS/COLLECTION_LIMIT"
+    return {
+        "requests_per_cycle": per_cycle,
+        "allowed_per_interval": int(allowed),
+        "fits": fits,
+        "message": message,
+    }
 
 
 def _valid_subreddit(name: str) -> bool:

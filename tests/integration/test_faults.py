@@ -114,9 +114,17 @@ async def test_failing_token_endpoint_fails_the_whole_cycle(
     )
     run = await collect(service)
     assert run.status is RunStatus.FAILED
-    assert len(run.errors) == 6
-    assert all(e.listing in {"new", "hot", "comments"} for e in run.errors)
+    assert [e.listing for e in run.errors] == ["new", "hot", "comments"] * 2
+    kinds = [e.error for e in run.errors]
+    # three upstream failures in a row open the breaker: the rest are not even tried
+    assert kinds[3:] == ["CircuitOpen"] * 3 and "CircuitOpen" not in kinds[:3]
+    tried = recorded_reddit.request_count(r"^/api/v1/access_token")
     assert service.running
+
+    another = await collect(service)  # still failing: one trial call, then open again
+    assert [e.error for e in another.errors][1:] == ["CircuitOpen"] * 5
+    assert tried == 3  # one token request per listing tried
+    assert recorded_reddit.request_count(r"^/api/v1/access_token") == tried + 1
     recorded_reddit.clear_faults()
     again = await collect(service)
     assert again.subreddits["askreddit"].fetched == 300

@@ -18,7 +18,7 @@ from ..analyzer import Analyzer
 from ..collector import RedditCollector
 from ..cycle import CollectionCycle
 from ..scheduler import CollectionService
-from ..settings import Role, Settings, get_settings
+from ..settings import Role, Settings, get_settings, rate_budget
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
 from .routes import collections, dashboard, health, posts
@@ -36,6 +36,12 @@ def _cycle_factory(settings: Settings, store: Store) -> Callable[[], CollectionC
     if reason:
         log.warning("%s; the API is served, nothing will be collected", reason)
         return None
+
+    budget = rate_budget(settings)
+    if not budget["fits"]:
+        log.warning("Reddit rate budget exceeded: %s", budget["message"])
+    else:
+        log.info("Reddit rate budget: %s", budget["message"])
 
     def build() -> CollectionCycle:
         return CollectionCycle(

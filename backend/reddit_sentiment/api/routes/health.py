@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
+from ...settings import rate_budget
 from ..convert import ts
 from ..deps import ServiceDep, SettingsDep, StoreDep
 
@@ -57,6 +58,7 @@ async def ready(
         "configured": service.collection_enabled,
         "reason": settings.collection_not_configured_reason(),
         "subreddits": settings.subreddits,
+        "rate_budget": rate_budget(settings),
         "running": service.busy,
         "active_run_id": service.active_run_id,
         "next_run_at": next_at.isoformat() if next_at else None,
