@@ -15,18 +15,31 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 log = logging.getLogger("reddit_sentiment")
 
 
-def _serve(**overrides: object) -> None:
+def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None:
     import uvicorn
 
     from .api.app import create_app
     from .logging_setup import configure_logging
 
     try:
-        settings = load_settings(**overrides)
+        settings = load_settings(**(overrides or {}))
     except SettingsError as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
     configure_logging(settings.log_level)
+    if workers > 1:
+        # Each worker process builds its own app from the environment; the collector lease
+        # in the store makes exactly one of them collect.
+        uvicorn.run(
+            "reddit_sentiment.api.app:create_app",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -37,9 +50,11 @@ def _serve(**overrides: object) -> None:
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes")] = 1,
+) -> None:
     """Run the API and the collection scheduler with settings from the environment and .env."""
-    _serve()
+    _serve(workers=workers)
 
 
 @app.command()
@@ -64,7 +79,7 @@ def demo(
         "sqlite_path": os.environ.get("SQLITE_PATH") or "data/demo.db",
     }
     try:
-        _serve(**overrides)
+        _serve(overrides)
     finally:
         fake.stop()
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .cycle import CollectionCycle, new_run_id
+from .cycle import CollectionCycle, new_run_id, process_owner
 from .models import CollectionRun
 from .settings import Settings
 from .store.base import Store
@@ -35,6 +35,8 @@ class CollectionService:
 
     COLLECT_JOB = "collect"
     RETENTION_JOB = "retention"
+    LEASE_JOB = "lease"
+    LEASE_NAME = "collector"
 
     def __init__(
         self,
@@ -51,6 +53,8 @@ class CollectionService:
         self._active: asyncio.Future[CollectionRun] | None = None
         self.active_run_id: str | None = None
         self.last_run: CollectionRun | None = None
+        self.owner = process_owner()
+        self.is_leader = False
 
     @property
     def collection_enabled(self) -> bool:
@@ -80,6 +84,16 @@ class CollectionService:
                 coalesce=True,
                 # A run that is late because the previous cycle overran still runs once.
                 misfire_grace_time=max(60, self.settings.collection_interval_seconds // 2),
+            )
+        if self.collection_enabled:
+            self.scheduler.add_job(
+                self.renew_lease,
+                IntervalTrigger(seconds=max(1.0, self.settings.lease_ttl_seconds / 3)),
+                next_run_time=now,
+                id=self.LEASE_JOB,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
             )
         self.scheduler.add_job(
             self.run_retention,
@@ -134,7 +148,58 @@ class CollectionService:
             return
         self.last_run = future.result()
 
+    async def renew_lease(self) -> bool:
+        """Take or keep the collector lease; only its holder runs cycles.
+
+        With several processes (uvicorn --workers, replicas) each has a scheduler; the lease in
+        the shared store makes exactly one of them collect, and another takes over within one
+        lease period when the holder dies. Runs off the loop (store write) but not in the
+        collector thread, which may be busy with a cycle.
+        """
+        ttl = self.settings.lease_ttl_seconds
+        try:
+            held = await asyncio.to_thread(
+                self.store.acquire_lease, self.LEASE_NAME, self.owner, ttl
+            )
+        except Exception as error:
+            log.warning("could not renew the collector lease: %s", error)
+            held = False
+        if held and not self.is_leader:
+            log.info("%s holds the collector lease (ttl %.0fs)", self.owner, ttl)
+            # Whoever held the lease before us is gone: its running cycle will never finish.
+            interrupted = await asyncio.to_thread(self.store.interrupt_running_runs)
+            if interrupted:
+                log.warning(
+                    "%d run(s) left running by a previous collector marked interrupted",
+                    interrupted,
+                )
+            self.is_leader = True
+            await self._catch_up(force=interrupted > 0)
+        elif self.is_leader and not held:
+            log.warning("%s lost the collector lease", self.owner)
+        self.is_leader = held
+        return held
+
+    async def _catch_up(self, force: bool) -> None:
+        """A new leader collects soon when the last cycle is older than one interval (or was
+        interrupted), instead of waiting out its own schedule."""
+        job = self.scheduler.get_job(self.COLLECT_JOB)
+        if job is None or job.next_run_time is None:
+            return
+        page = await self.store.list_runs(limit=1)
+        last = page.runs[0] if page.runs else None
+        stale = last is None or time.time() - last.started_at >= (
+            self.settings.collection_interval_seconds
+        )
+        soon = datetime.now(UTC) + timedelta(seconds=self.settings.collection_start_delay_seconds)
+        if (force or stale) and job.next_run_time > soon:
+            log.info("catching up: next collection moved to %s", soon.isoformat())
+            job.modify(next_run_time=soon)
+
     async def _scheduled_collect(self) -> None:
+        if not await self.renew_lease():
+            log.debug("not collecting: another process holds the collector lease")
+            return
         try:
             _, future = self.start_collection("scheduled")
         except CollectionAlreadyRunning:
@@ -178,3 +243,9 @@ class CollectionService:
             except (TimeoutError, Exception):
                 log.warning("collection %s did not finish in time", self.active_run_id)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.is_leader:
+            try:
+                await asyncio.to_thread(self.store.release_lease, self.LEASE_NAME, self.owner)
+            except Exception as error:
+                log.warning("could not release the collector lease: %s", error)
+            self.is_leader = False

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
 
     # Collection
     subreddits: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    collection_interval_seconds: int = Field(default=900, ge=10)
+    collection_interval_seconds: int = Field(default=900, ge=1)
     collection_start_delay_seconds: float = Field(default=5.0, ge=0)
     collection_limit: int = Field(default=100, ge=1, le=1000)
     collection_budget_seconds: float = Field(default=600.0, gt=0)
@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL
+    lease_ttl_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     # Storage
     storage_backend: StorageBackend = StorageBackend.SQLITE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from reddit_sentiment.models import Kind, Label, RunStatus
@@ -214,3 +216,20 @@ async def test_retention_deletes_old_items_and_their_aggregates(store: Store) ->
 
 async def test_ping_answers(store: Store) -> None:
     await store.ping()
+
+
+async def test_lease_is_exclusive_renewable_and_expires(store: Store) -> None:
+    assert store.acquire_lease("collector", "a", ttl_seconds=30) is True
+    assert store.acquire_lease("collector", "b", ttl_seconds=30) is False
+    assert store.acquire_lease("collector", "a", ttl_seconds=30) is True  # renewal
+    holder = await store.lease_holder("collector")
+    assert holder is not None and holder.owner == "a"
+    store.release_lease("collector", "b")  # not b's to release
+    assert (await store.lease_holder("collector")).owner == "a"  # type: ignore[union-attr]
+    store.release_lease("collector", "a")
+    assert await store.lease_holder("collector") is None
+    assert store.acquire_lease("collector", "b", ttl_seconds=0.05) is True
+    await asyncio.sleep(0.1)
+    assert await store.lease_holder("collector") is None  # expired
+    assert store.acquire_lease("collector", "a", ttl_seconds=30) is True  # takeover
+    assert store.acquire_lease("other", "b", ttl_seconds=30) is True  # leases are independent

@@ -17,6 +17,7 @@ from .. import __version__
 from ..analyzer import Analyzer
 from ..collector import RedditCollector
 from ..cycle import CollectionCycle
+from ..logging_setup import configure_logging
 from ..scheduler import CollectionService
 from ..settings import Role, Settings, get_settings, rate_budget
 from ..store import create_store
@@ -52,19 +53,15 @@ def _cycle_factory(settings: Settings, store: Store) -> Callable[[], CollectionC
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    if settings is None:  # built by uvicorn's factory in a worker process
+        settings = get_settings()
+        configure_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app_store = store or create_store(settings)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, app_store.open)
-        interrupted = await loop.run_in_executor(None, app_store.interrupt_running_runs)
-        if interrupted:
-            log.warning(
-                "%d collection run(s) left running by a previous process marked interrupted",
-                interrupted,
-            )
         service = CollectionService(settings, app_store, _cycle_factory(settings, app_store))
         service.start()
         app.state.settings, app.state.store, app.state.service = settings, app_store, service
@@ -100,7 +97,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             allow_methods=["GET", "POST"],
             allow_headers=["X-API-Key"],
         )
-    for router in (health.router, dashboard.router, posts.router, collections.router):
+    routers = [health.router]
+    if settings.role is not Role.COLLECTOR:  # a collector-only process serves health alone
+        routers += [dashboard.router, posts.router, collections.router]
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)
     return app

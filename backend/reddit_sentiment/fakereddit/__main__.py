@@ -4,6 +4,7 @@ Usage::
 
     python -m reddit_sentiment.fakereddit --host 127.0.0.1 --port 8081 \
         [--data FILE] [--recordings DIR] [--generate N_SUBS,POSTS,COMMENTS] [--latency SECONDS]
+        [--seed N] [--private SUB1,SUB2] [--no-auth]
 
 Without ``--data``/``--recordings``/``--generate`` the bundled sample data is served.
 """
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency", type=float, default=0.0, help="seconds added to every API response"
     )
     parser.add_argument("--private", default="", help="comma-separated subreddits that answer 403")
+    parser.add_argument(
+        "--no-auth", action="store_true", help="accept API calls without a bearer token (curl)"
+    )
     return parser
 
 
@@ -71,6 +75,7 @@ def build_fake(args: argparse.Namespace) -> FakeReddit:
     if not (args.recordings or args.data or args.generate):
         fake = FakeReddit.sample()
     fake.set_latency(args.latency)
+    fake.require_auth = not args.no_auth
     fake.private_subreddits |= {s.strip().lower() for s in args.private.split(",") if s.strip()}
     return fake
 

@@ -107,6 +107,19 @@ class Fault:
         return asdict(self)
 
 
+@dataclass
+class _ActiveFault:
+    """A fault plus how many requests it has already affected."""
+
+    fault: Fault
+    hits: int = 0
+
+    @property
+    def active(self) -> bool:
+        """Whether ``times`` is not used up yet."""
+        return self.fault.times is None or self.hits < self.fault.times
+
+
 class RequestRecord(NamedTuple):
     """One API request seen by the server (control endpoints excluded)."""
 
@@ -416,7 +429,7 @@ class _Subreddit:
 def _sort_comments(comments: Iterable[_Comment], sort: str) -> list[_Comment]:
     """Order sibling comments like Reddit's ``sort`` parameter does."""
     items = list(comments)
-    if sort in {"new"}:
+    if sort == "new":
         return sorted(items, key=lambda c: (-c.created_utc, c.id))
     if sort == "old":
         return sorted(items, key=lambda c: (c.created_utc, c.id))
@@ -1031,6 +1044,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self.send_response(reply.status)
             headers = {"Content-Type": "application/json; charset=UTF-8", **reply.headers}
+            if self.close_connection:
+                # prawcore's token request says "Connection: close"; echo it, otherwise
+                # urllib3 pools the socket we are about to close and the next call fails.
+                headers["Connection"] = "close"
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(reply.body)))
@@ -1061,6 +1078,20 @@ class FakeReddit:
     Build it with one of the class methods, ``start()`` it (or use it as a
     context manager) and point PRAW's ``reddit_url`` and ``oauth_url`` at
     ``url``.
+
+    Knobs (constructor arguments, also plain attributes):
+
+    * ``listing_cap``: listings end after this many items, like Reddit's ~1000
+      (``None`` = no cap);
+    * ``comment_page_limit`` / ``morechildren_limit``: comments per
+      ``/comments/{id}`` and per ``/api/morechildren`` answer; the rest become
+      ``more`` objects;
+    * ``ratelimit_budget``: requests per 600 s window reported in the
+      ``x-ratelimit-*`` headers; prawcore sleeps when the used share runs ahead
+      of the window, so the default is large enough never to throttle;
+    * ``unknown_subreddit_redirect``: answer unknown subreddits with a 302 to
+      the search page (``prawcore.Redirect``) instead of a 404;
+    * ``require_auth``: demand a bearer token from ``/api/v1/access_token``.
     """
 
     def __init__(
@@ -1072,8 +1103,9 @@ class FakeReddit:
         listing_cap: int | None = 1000,
         comment_page_limit: int = 500,
         morechildren_limit: int = 100,
-        ratelimit_budget: int = 100_000,
+        ratelimit_budget: int = 1_000_000,
         unknown_subreddit_redirect: bool = False,
+        require_auth: bool = True,
     ) -> None:
         """Create an empty fake; add data with ``add_dataset``/``add_recordings``."""
         self.private_subreddits: set[str] = {s.lower() for s in private_subreddits}
@@ -1084,11 +1116,12 @@ class FakeReddit:
         self.morechildren_limit = morechildren_limit
         self.ratelimit_budget = ratelimit_budget
         self.unknown_subreddit_redirect = unknown_subreddit_redirect
+        self.require_auth = require_auth
         self.requests: list[RequestRecord] = []
         self.unmatched: list[RequestRecord] = []
         self._dataset: _Dataset | None = None
         self._recordings: _Recordings | None = None
-        self._faults: list[list[Any]] = []  # [Fault, hits]
+        self._faults: list[_ActiveFault] = []
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._token_counter = 0
@@ -1122,6 +1155,11 @@ class FakeReddit:
     def sample(cls) -> FakeReddit:
         """Serve the bundled demo data set (``sample_data.json``)."""
         return cls.from_dataset(SAMPLE_DATA_PATH)
+
+    @staticmethod
+    def sample_path() -> Path:
+        """Where the bundled demo data set lives (to combine it with other sources)."""
+        return SAMPLE_DATA_PATH
 
     def add_recordings(self, *paths: Path | str) -> FakeReddit:
         """Add cassettes; they take precedence over the data set."""
@@ -1161,10 +1199,9 @@ class FakeReddit:
             return self
         self._stopping.clear()
         self._httpd = _Server((host, port), self)
-        bound_host, bound_port = self._httpd.server_address[:2]
+        bound_port = self._httpd.server_address[1]
         display_host = host if host not in {"", "0.0.0.0"} else "127.0.0.1"
         self.url = f"http://{display_host}:{bound_port}"
-        del bound_host
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -1201,7 +1238,7 @@ class FakeReddit:
     def add_fault(self, fault: Fault) -> Fault:
         """Inject a fault; the first active matching fault wins."""
         with self._lock:
-            self._faults.append([fault, 0])
+            self._faults.append(_ActiveFault(fault))
         return fault
 
     def clear_faults(self) -> None:
@@ -1213,7 +1250,7 @@ class FakeReddit:
     def faults(self) -> list[Fault]:
         """Faults that are still active."""
         with self._lock:
-            return [f for f, hits in self._faults if f.times is None or hits < f.times]
+            return [entry.fault for entry in self._faults if entry.active]
 
     def set_latency(self, seconds: float) -> None:
         """Add ``seconds`` to every API response (slow mode)."""
@@ -1310,7 +1347,8 @@ class FakeReddit:
         reply = self._answer(
             method, path, norm, split.query, headers, body.decode("utf-8", "replace"), record
         )
-        reply.headers = {**self._ratelimit_headers(), **reply.headers}
+        if "x-ratelimit-used" not in reply.headers:
+            reply.headers = {**self._ratelimit_headers(), **reply.headers}
         return reply
 
     def _ratelimit_headers(self) -> dict[str, str]:
@@ -1336,15 +1374,15 @@ class FakeReddit:
             chosen: Fault | None = None
             hit = 0
             for entry in self._faults:
-                fault, hits = cast("Fault", entry[0]), cast("int", entry[1])
-                if fault.times is not None and hits >= fault.times:
+                fault = entry.fault
+                if not entry.active:
                     continue
                 if fault.method is not None and fault.method.upper() != method.upper():
                     continue
                 if not re.search(fault.path_pattern, path, re.IGNORECASE):
                     continue
-                entry[1] = hits + 1
-                chosen, hit = fault, hits + 1
+                entry.hits += 1
+                chosen, hit = fault, entry.hits
                 break
         if chosen is None:
             return None
@@ -1400,7 +1438,7 @@ class FakeReddit:
         query = record.query
         if norm == ACCESS_TOKEN_PATH:
             return self._access_token(method, path, headers, body)
-        if not self._authorized(headers):
+        if self.require_auth and not self._authorized(headers):
             return self._status_reply(401)
         if self._recordings is not None:
             interaction = self._recordings.match(method, path, raw_query, body)

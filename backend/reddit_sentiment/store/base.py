@@ -67,6 +67,13 @@ class Aggregate:
 
 
 @dataclass(slots=True, frozen=True)
+class Lease:
+    name: str
+    owner: str
+    expires_at: float
+
+
+@dataclass(slots=True, frozen=True)
 class ItemQuery:
     kind: Kind = Kind.POST
     subreddit: str | None = None
@@ -144,6 +151,15 @@ class Store(Protocol):
     def delete_older_than(self, cutoff_utc: float) -> int:
         """Retention: delete items created before the cutoff (and their aggregates)."""
 
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Take the named lease if free or expired, or renew it if `owner` holds it.
+
+        Atomic across processes (a conditional write); True when `owner` holds it afterwards.
+        """
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up if `owner` holds it, so another process can take over at once."""
+
     # -- read path (API) ---------------------------------------------------------------
     async def ping(self) -> None:
         """Raise StoreUnavailable when the store cannot answer."""
@@ -166,3 +182,6 @@ class Store(Protocol):
         """Newest first."""
 
     async def get_run(self, run_id: str) -> CollectionRun | None: ...
+
+    async def lease_holder(self, name: str) -> Lease | None:
+        """The current, unexpired holder of the lease, if any."""

@@ -12,6 +12,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from .base import (
     Bucket,
     ItemPage,
     ItemQuery,
+    Lease,
     RunPage,
     Sort,
     StoreUnavailable,
@@ -99,6 +101,12 @@ CREATE TABLE IF NOT EXISTS runs (
     errors TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at, id);
+
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 _ITEM_COLUMNS = (
@@ -367,6 +375,23 @@ class SqliteStore:
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     return deleted
 
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET owner=excluded.owner, "
+                "expires_at=excluded.expires_at "
+                "WHERE leases.owner = excluded.owner OR leases.expires_at <= ?",
+                (name, owner, now + ttl_seconds, now),
+            )
+            row = conn.execute("SELECT owner FROM leases WHERE name = ?", (name,)).fetchone()
+            return bool(row is not None and row["owner"] == owner)
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
     # -- read path ---------------------------------------------------------------------
     async def ping(self) -> None:
         await self._read(lambda conn: conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall())
@@ -476,6 +501,16 @@ class SqliteStore:
         runs = rows[:limit]
         next_cursor = encode_cursor(runs[-1].started_at, runs[-1].id) if len(rows) > limit else None
         return RunPage(runs=runs, next_cursor=next_cursor)
+
+    async def lease_holder(self, name: str) -> Lease | None:
+        def run(conn: sqlite3.Connection) -> Lease | None:
+            row = conn.execute(
+                "SELECT name, owner, expires_at FROM leases WHERE name = ? AND expires_at > ?",
+                (name, time.time()),
+            ).fetchone()
+            return None if row is None else Lease(row["name"], row["owner"], row["expires_at"])
+
+        return await self._read(run)
 
     async def get_run(self, run_id: str) -> CollectionRun | None:
         def run(conn: sqlite3.Connection) -> CollectionRun | None:

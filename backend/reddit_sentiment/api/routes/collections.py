@@ -54,6 +54,11 @@ class Started(BaseModel):
 async def start_collection(service: ServiceDep, response: Response) -> Started:
     if not service.collection_enabled:
         raise HTTPException(503, "collection is not configured in this process")
+    if not await service.renew_lease():
+        holder = await service.store.lease_holder(service.LEASE_NAME)
+        raise HTTPException(
+            409, f"another process ({holder.owner if holder else 'unknown'}) is the collector"
+        )
     try:
         run_id, _ = service.start_collection("manual")
     except CollectionAlreadyRunning as running:

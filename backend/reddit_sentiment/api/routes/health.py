@@ -59,6 +59,8 @@ async def ready(
         "reason": settings.collection_not_configured_reason(),
         "subreddits": settings.subreddits,
         "rate_budget": rate_budget(settings),
+        "leader": service.is_leader,
+        "owner": service.owner,
         "running": service.busy,
         "active_run_id": service.active_run_id,
         "next_run_at": next_at.isoformat() if next_at else None,
