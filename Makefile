@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run test lint format clean
+.PHONY: help install install-node demo run test lint format clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,7 +18,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# The Cosmos DB tests run against @vercel/cosmosdb-server (Node.js 20+), pinned in package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
 install: $(STAMP) ## Create .venv and install the project with its test tools
+
+install-node: $(NODE_STAMP) ## Install the Cosmos DB test server (needs Node.js 20+ and npm)
 
 demo: install ## Run the service against the bundled fake Reddit (Ctrl-C stops both)
 	$(BIN)/python -m reddit_sentiment demo
@@ -25,7 +33,7 @@ demo: install ## Run the service against the bundled fake Reddit (Ctrl-C stops b
 run: install ## Run the service against real Reddit (credentials from .env)
 	$(BIN)/python -m reddit_sentiment serve
 
-test: install ## Run the whole test suite
+test: install install-node ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
@@ -38,4 +46,4 @@ format: install ## Apply ruff's fixes and formatting
 	$(BIN)/ruff format backend tests
 
 clean: ## Remove the venv and local data
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache

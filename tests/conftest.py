@@ -10,6 +10,9 @@ import pytest
 from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import Store
 from reddit_sentiment.store.sqlite import SqliteStore
+from tests.cosmos.fixture import cosmos_server, cosmos_test_store
+
+__all__ = ["cosmos_server"]  # a session fixture: node + @vercel/cosmosdb-server
 
 # A developer's own .env must not change what the tests see.
 Settings.model_config["env_file"] = None
@@ -29,18 +32,22 @@ def recordings_dir() -> Path:
 
 def open_store(kind: str, tmp_path: Path) -> Store:
     if kind == "sqlite":
-        store = SqliteStore(tmp_path / "store.db")
+        store: Store = SqliteStore(tmp_path / "store.db")
+    elif kind == "cosmos":  # needs the cosmos_server fixture; fresh containers per call
+        store = cosmos_test_store()
     else:  # pragma: no cover - other backends register here
         raise ValueError(kind)
     store.open()
     return store
 
 
-STORE_KINDS = ["sqlite"]
+STORE_KINDS = ["sqlite", "cosmos"]
 
 
 @pytest.fixture(params=STORE_KINDS)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "cosmos":
+        request.getfixturevalue("cosmos_server")
     s = open_store(request.param, tmp_path)
     try:
         yield s

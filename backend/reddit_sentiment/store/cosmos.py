@@ -1,0 +1,821 @@
+"""Azure Cosmos DB store (NoSQL API): the same protocol as SQLite, for hosted deployments.
+
+Layout: one database and four containers (names prefixed by COSMOS_CONTAINER_PREFIX):
+
+* ``items``  - one document per submission/comment, ``id`` = Reddit fullname, partition key
+  ``/subreddit``. Every dashboard filter names at most one subreddit, so a filtered list is a
+  single-partition query; the collector writes a subreddit's batch into one partition.
+* ``hourly`` - one document per subreddit x hour (``id`` = the hour as a string), partition key
+  ``/subreddit``: the pre-aggregates the dashboard reads, kept in step on every write exactly
+  like SQLite's ``hourly`` table. A dashboard read costs one small document per subreddit-hour
+  and never touches ``items``.
+* ``runs``   - collection runs, partition key ``/pk`` with the constant value ``"run"``. There
+  are only a few runs an hour (a year is ~35k documents of ~1 KB, far below the 20 GB
+  logical-partition limit) and they are written by one collector, so one logical partition
+  costs nothing in throughput while making "newest first" paging and the "still running"
+  lookup single-partition queries served by one composite index (``/id`` as the key would
+  make both fan out to every physical partition).
+* ``leases`` - named leases (the collector's leader lease), partition key ``/id``: each lease
+  is one small document read and written on its own, conditionally on its etag.
+
+Writes (the collector's executor thread) use the synchronous SDK client through a thread pool
+of COSMOS_MAX_CONCURRENCY workers; reads (API handlers) use one ``azure.cosmos.aio`` client
+for the store's life, so no read blocks the event loop. Throttled requests (429) are retried
+by the SDK after the server's ``x-ms-retry-after-ms``; the retry budget is configured on both
+clients (``retry_throttle_total`` / ``retry_throttle_backoff_max``).
+
+Retention: both data containers have ``default_ttl`` = RETENTION_DAYS and every document
+carries its own ``ttl`` measured from the end of its creation hour, so Cosmos expires an item
+and its hourly aggregate together (a plain container TTL counts from the last write, which
+would keep an often re-collected post alive forever). ``delete_older_than`` deletes the same
+documents explicitly, for parity with SQLite.
+
+Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
+code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
+one that is correct for real Cosmos DB.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError
+from azure.core.pipeline.transport import HttpTransport, RequestsTransport
+from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
+from azure.cosmos.aio import ContainerProxy as AsyncContainerProxy
+from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
+from azure.cosmos.exceptions import (
+    CosmosAccessConditionFailedError,
+    CosmosHttpResponseError,
+    CosmosResourceExistsError,
+    CosmosResourceNotFoundError,
+)
+from urllib3.util.retry import Retry
+
+from ..models import (
+    CollectionRun,
+    Item,
+    Kind,
+    Label,
+    ListingError,
+    RunStatus,
+    SubredditCounts,
+    UpsertResult,
+)
+from ..settings import Settings
+from .base import (
+    DAY,
+    HOUR,
+    Aggregate,
+    Bucket,
+    ItemPage,
+    ItemQuery,
+    Lease,
+    RunPage,
+    Sort,
+    StoreUnavailable,
+    decode_cursor,
+    encode_cursor,
+    hour_of,
+    sort_value,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+Doc = dict[str, Any]
+
+ITEMS = "items"
+HOURLY = "hourly"
+RUNS = "runs"
+LEASES = "leases"
+RUN_PK = "run"
+
+_READ_CHUNK = 100  # ids per "which of these exist" query
+_DELETE_BATCH = 1000  # documents per retention query
+_WRITE_ATTEMPTS = 5  # create/patch races on one hourly document
+_UNCHANGED = MatchConditions.IfNotModified  # etag-conditioned write
+_SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
+_COUNTERS = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
+_ITEM_FIELDS = (
+    "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
+    "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
+    "truncated", "collected_at",
+)  # fmt: skip
+
+
+def _composite(*paths: str) -> list[list[dict[str, str]]]:
+    """One composite index per direction.
+
+    Real Cosmos serves an ORDER BY from a composite index in its exact or fully reversed
+    order, so one entry per field list would do. cosmosdb-server: it only accepts the exact
+    direction, so both are declared; the price is a slightly larger index on real Cosmos.
+    """
+    orders = ("ascending", "descending")
+    return [[{"path": f"/{p}", "order": order} for p in paths] for order in orders]
+
+
+def _policy(paths: Iterable[str], composites: list[list[dict[str, str]]]) -> dict[str, Any]:
+    """Index only what queries filter on (opt-in): long bodies and titles cost no write RUs."""
+    return {
+        "indexingMode": "consistent",
+        "automatic": True,
+        "includedPaths": [{"path": f"/{p}/?"} for p in paths],
+        "excludedPaths": [{"path": "/*"}],
+        "compositeIndexes": composites,
+    }
+
+
+ITEMS_POLICY = _policy(
+    ("subreddit", "kind", "label", "link_id", "created_utc", "score", "compound"),
+    _composite("kind", "created_utc", "id")
+    + _composite("kind", "score", "id")
+    + _composite("kind", "compound", "id")
+    + _composite("link_id", "created_utc", "id"),
+)
+HOURLY_POLICY = _policy(("subreddit", "hour"), [])
+LEASES_POLICY = _policy(("expires_at",), [])
+RUNS_POLICY = _policy(
+    ("pk", "status", "started_at"),
+    [[{"path": "/started_at", "order": "descending"}, {"path": "/id", "order": "descending"}]],
+)
+
+
+def _policy_key(policy: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str], Any]:
+    """What open() compares with the deployed policy (the service adds defaults to it)."""
+    return (
+        frozenset(p["path"] for p in policy.get("includedPaths", [])),
+        frozenset(p["path"] for p in policy.get("excludedPaths", []) if p["path"] != '/"_etag"/?'),
+        sorted(
+            tuple((p["path"], p.get("order", "ascending")) for p in index)
+            for index in policy.get("compositeIndexes", [])
+        ),
+    )
+
+
+# -- documents -------------------------------------------------------------------------
+
+
+def _item_doc(item: Item, ttl: int) -> Doc:
+    return {
+        "id": item.id, "kind": item.kind.value, "subreddit": item.subreddit,
+        "author": item.author, "created_utc": item.created_utc, "title": item.title,
+        "body": item.body, "permalink": item.permalink, "score": item.score,
+        "num_comments": item.num_comments, "parent_id": item.parent_id,
+        "link_id": item.link_id, "compound": item.compound, "pos": item.pos, "neu": item.neu,
+        "neg": item.neg, "label": item.label.value, "truncated": item.truncated,
+        "collected_at": item.collected_at, "ttl": ttl,
+    }  # fmt: skip
+
+
+def _doc_to_item(doc: Mapping[str, Any]) -> Item:
+    return Item(
+        id=doc["id"],
+        kind=Kind(doc["kind"]),
+        subreddit=doc["subreddit"],
+        author=doc.get("author"),
+        created_utc=float(doc["created_utc"]),
+        title=doc.get("title"),
+        body=doc["body"],
+        permalink=doc["permalink"],
+        score=int(doc["score"]),
+        num_comments=doc.get("num_comments"),
+        parent_id=doc.get("parent_id"),
+        link_id=doc.get("link_id"),
+        compound=float(doc["compound"]),
+        pos=float(doc["pos"]),
+        neu=float(doc["neu"]),
+        neg=float(doc["neg"]),
+        label=Label(doc["label"]),
+        truncated=bool(doc["truncated"]),
+        collected_at=float(doc["collected_at"]),
+    )
+
+
+def _run_doc(run: CollectionRun) -> Doc:
+    return {
+        "id": run.id, "pk": RUN_PK, "started_at": run.started_at,
+        "finished_at": run.finished_at, "status": run.status.value, "trigger": run.trigger,
+        "owner": run.owner,
+        "subreddits": {
+            name: {"fetched": c.fetched, "new": c.new, "updated": c.updated, "failed": c.failed}
+            for name, c in run.subreddits.items()
+        },
+        "errors": [
+            {"subreddit": e.subreddit, "listing": e.listing, "error": e.error, "message": e.message}
+            for e in run.errors
+        ],
+    }  # fmt: skip
+
+
+def _doc_to_run(doc: Mapping[str, Any]) -> CollectionRun:
+    return CollectionRun(
+        id=doc["id"],
+        started_at=float(doc["started_at"]),
+        finished_at=None if doc.get("finished_at") is None else float(doc["finished_at"]),
+        status=RunStatus(doc["status"]),
+        trigger=doc["trigger"],
+        owner=doc.get("owner", ""),
+        subreddits={k: SubredditCounts(**v) for k, v in doc.get("subreddits", {}).items()},
+        errors=[ListingError(**e) for e in doc.get("errors", [])],
+    )
+
+
+def _params(**values: Any) -> list[dict[str, Any]]:
+    return [{"name": f"@{name}", "value": value} for name, value in values.items()]
+
+
+class _Delta:
+    """Signed contributions to hourly documents, keyed by (subreddit, hour)."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, int], list[float]] = {}
+
+    def add(self, subreddit: str, created_utc: float, kind: str, compound: float,
+            label: str, sign: int) -> None:  # fmt: skip
+        row = self.buckets.setdefault((subreddit, hour_of(created_utc)), [0, 0, 0.0, 0, 0, 0])
+        row[0 if kind == Kind.POST.value else 1] += sign
+        row[2] += sign * compound
+        row[3 + ("positive", "neutral", "negative").index(label)] += sign
+
+    def merge(self, other: _Delta, sign: int = 1) -> None:
+        for key, values in other.buckets.items():
+            row = self.buckets.setdefault(key, [0, 0, 0.0, 0, 0, 0])
+            for i, value in enumerate(values):
+                row[i] += sign * value
+
+    def nonzero(self) -> dict[tuple[str, int], list[float]]:
+        return {key: values for key, values in self.buckets.items() if any(values)}
+
+
+class CosmosStore:
+    """The Store protocol on Azure Cosmos DB (see the module docstring for the layout)."""
+
+    name = "cosmos"
+
+    def __init__(
+        self,
+        endpoint: str,
+        key: str,
+        database: str,
+        *,
+        container_prefix: str = "",
+        max_concurrency: int = 8,
+        retention_seconds: int = 30 * DAY,
+        retry_throttle_total: int = 9,
+        retry_throttle_backoff_max: int = 30,
+        connection_timeout: float = 5.0,
+        transport: HttpTransport[Any, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not endpoint or not key:
+            raise ValueError("CosmosStore needs an endpoint and a key")
+        self.endpoint = endpoint
+        self.database_name = database
+        self.container_prefix = container_prefix
+        self.max_concurrency = max_concurrency
+        self.retention_seconds = retention_seconds
+        self.retry_throttle_total = retry_throttle_total
+        self.retry_throttle_backoff_max = retry_throttle_backoff_max
+        self.connection_timeout = connection_timeout
+        self._key = key
+        self._transport = transport
+        self._clock = clock
+        self._client: CosmosClient | None = None
+        self._containers: dict[str, ContainerProxy] = {}
+        self._aclient: AsyncCosmosClient | None = None
+        self._acontainers: dict[str, AsyncContainerProxy] = {}
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency,
+                                        thread_name_prefix="cosmos-write")  # fmt: skip
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CosmosStore:
+        return cls(
+            settings.cosmos_endpoint,
+            settings.cosmos_key.get_secret_value(),
+            settings.cosmos_database,
+            container_prefix=settings.cosmos_container_prefix,
+            max_concurrency=settings.cosmos_max_concurrency,
+            retention_seconds=settings.retention_days * DAY,
+        )
+
+    def __repr__(self) -> str:  # never the key
+        return f"CosmosStore(endpoint={self.endpoint!r}, database={self.database_name!r})"
+
+    def container_name(self, base: str) -> str:
+        return f"{self.container_prefix}{base}"
+
+    # -- clients -----------------------------------------------------------------------
+    def client_options(self) -> dict[str, Any]:
+        """Options shared by the sync and async clients: 429 retry budget and timeouts.
+
+        Without ``retry_fixed_interval`` the SDK waits what the server asks for in
+        ``x-ms-retry-after-ms`` before each retry, up to ``retry_throttle_total`` retries and
+        ``retry_throttle_backoff_max`` seconds of waiting in total per request.
+        """
+        return {
+            "retry_throttle_total": self.retry_throttle_total,
+            "retry_throttle_backoff_max": self.retry_throttle_backoff_max,
+            "connection_timeout": self.connection_timeout,
+            "user_agent_suffix": "reddit-sentiment",
+        }
+
+    def _sync_transport(self) -> RequestsTransport:
+        """requests' default pool keeps 10 connections per host; size it to the writers."""
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4,
+            pool_maxsize=self.max_concurrency + 2,
+            max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return RequestsTransport(session=session, session_owner=True)
+
+    def _error(self, what: str, error: Exception) -> StoreUnavailable:
+        """A StoreUnavailable naming the operation and the cause, never the key."""
+        if isinstance(error, CosmosHttpResponseError):
+            detail = f"HTTP {error.status_code}"
+            sub = getattr(error, "sub_status", None)
+            if sub:
+                detail += f"/{sub}"
+            if error.status_code == 429:
+                detail += " (throttled; request units exhausted after the SDK's retries)"
+            message = (str(error.message or "").strip().splitlines() or [""])[0]
+        else:
+            detail = type(error).__name__
+            message = (str(error).strip().splitlines() or [""])[0]
+        message = message.replace(self._key, "***")[:300]
+        text = f"Cosmos DB {what} failed at {self.endpoint}: {detail}"
+        return StoreUnavailable(f"{text}: {message}" if message else text)
+
+    def _sync(self, base: str) -> ContainerProxy:
+        if self._client is None:
+            raise StoreUnavailable("CosmosStore.open() has not been called")
+        return self._containers[base]
+
+    def _async(self, base: str) -> AsyncContainerProxy:
+        if self._aclient is None:
+            # Created on first use, inside the event loop that will use it (aiohttp binds to it).
+            self._aclient = AsyncCosmosClient(self.endpoint, credential=self._key,
+                                              **self.client_options())  # fmt: skip
+        if base not in self._acontainers:
+            db = self._aclient.get_database_client(self.database_name)
+            self._acontainers[base] = db.get_container_client(self.container_name(base))
+        return self._acontainers[base]
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def open(self) -> None:
+        """Connect, and create the database and containers if missing (or update their policy)."""
+        try:
+            self._client = CosmosClient(
+                self.endpoint,
+                credential=self._key,
+                transport=self._transport or self._sync_transport(),
+                **self.client_options(),
+            )
+            db = self._client.create_database_if_not_exists(self.database_name)
+            specs = (
+                (ITEMS, "/subreddit", ITEMS_POLICY, self.retention_seconds),
+                (HOURLY, "/subreddit", HOURLY_POLICY, self.retention_seconds),
+                (RUNS, "/pk", RUNS_POLICY, None),
+                (LEASES, "/id", LEASES_POLICY, None),
+            )
+            for base, pk_path, policy, ttl in specs:
+                self._containers[base] = self._ensure_container(db, base, pk_path, policy, ttl)
+        except AzureError as error:
+            raise self._error("open", error) from error
+
+    def _ensure_container(self, db: DatabaseProxy, base: str, pk_path: str,
+                          policy: dict[str, Any], ttl: int | None) -> ContainerProxy:  # fmt: skip
+        name = self.container_name(base)
+        container = db.create_container_if_not_exists(
+            name, PartitionKey(path=pk_path), indexing_policy=policy, default_ttl=ttl
+        )
+        props = container.read()
+        if props.get("partitionKey", {}).get("paths") != [pk_path]:
+            raise StoreUnavailable(
+                f"Cosmos DB container {name} exists with partition key "
+                f"{props.get('partitionKey', {}).get('paths')}, expected [{pk_path}]; "
+                "use another COSMOS_CONTAINER_PREFIX or migrate the data"
+            )
+        if props.get("defaultTtl") != ttl or _policy_key(props.get("indexingPolicy", {})) != (
+            _policy_key(policy)
+        ):
+            # An older deployment's policy: bring it to this version's (an online operation).
+            log.info("updating indexing policy / TTL of Cosmos DB container %s", name)
+            container = db.replace_container(
+                name, PartitionKey(path=pk_path), indexing_policy=policy, default_ttl=ttl
+            )
+        return container
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._aclient is not None:
+            client, self._aclient = self._aclient, None
+            self._acontainers.clear()
+            await client.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    # -- write path --------------------------------------------------------------------
+    def _ttl(self, created_utc: float) -> int:
+        """Seconds until retention removes this hour: the same cutoff as delete_older_than."""
+        expires = hour_of(created_utc) + HOUR + self.retention_seconds
+        return max(1, int(expires - self._clock()))
+
+    def _run_all(self, fn: Callable[[T], R], args: Sequence[T]) -> list[R | BaseException]:
+        """fn(arg) for every arg on the write pool (at most max_concurrency at once).
+
+        Returns each result or the exception it raised, in order; waits for all of them.
+        """
+        futures: list[Future[R]] = [self._pool.submit(fn, arg) for arg in args]
+        done: list[R | BaseException] = []
+        for future in futures:
+            error = future.exception()
+            done.append(future.result() if error is None else error)
+        return done
+
+    def _existing(self, subreddit: str, ids: list[str]) -> list[Doc]:
+        """The stored versions of these items (only the fields the aggregates need)."""
+        marks = ", ".join(f"@id{i}" for i in range(len(ids)))
+        # The partition filter is redundant with partition_key on real Cosmos.
+        # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
+        query = (
+            "SELECT c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label FROM c "
+            f"WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
+        )
+        params = _params(subreddit=subreddit, **{f"id{i}": v for i, v in enumerate(ids)})
+        return list(self._sync(ITEMS).query_items(query, parameters=params,
+                                                   partition_key=subreddit))  # fmt: skip
+
+    def _apply_bucket(self, key: tuple[str, int], values: list[float]) -> None:
+        """Add signed counters to one hourly document: patch `incr`, create when missing."""
+        subreddit, hour = key
+        container = self._sync(HOURLY)
+        ttl = self._ttl(hour)
+        ops: list[dict[str, Any]] = [
+            {"op": "incr", "path": f"/{name}", "value": value}
+            for name, value in zip(_COUNTERS, values, strict=True)
+            if value
+        ]
+        ops.append({"op": "set", "path": "/ttl", "value": ttl})
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                container.patch_item(str(hour), partition_key=subreddit, patch_operations=ops)
+                return
+            except CosmosResourceNotFoundError:
+                pass
+            doc: Doc = {"id": str(hour), "subreddit": subreddit, "hour": hour, "ttl": ttl}
+            doc.update(zip(_COUNTERS, values, strict=True))
+            try:
+                container.create_item(doc)
+                return
+            except CosmosResourceExistsError:
+                continue  # created concurrently: patch it
+        raise StoreUnavailable(f"hourly aggregate {subreddit}/{hour} kept changing under the write")
+
+    def _apply(self, delta: _Delta) -> tuple[_Delta, list[BaseException]]:
+        """Apply every bucket; return what was applied and the errors."""
+        buckets = list(delta.nonzero().items())
+        results = self._run_all(lambda kv: self._apply_bucket(*kv), buckets)
+        applied = _Delta()
+        for (key, values), outcome in zip(buckets, results, strict=True):
+            if not isinstance(outcome, BaseException):
+                applied.buckets[key] = values
+        return applied, [r for r in results if isinstance(r, BaseException)]
+
+    def _upsert_item(self, item: Item) -> None:
+        self._sync(ITEMS).upsert_item(_item_doc(item, self._ttl(item.created_utc)))
+
+    def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+        """Upsert by fullname and move the hourly aggregates by exactly the change.
+
+        Cosmos has no transaction across containers, so the order is chosen to be repairable:
+        the aggregate deltas are applied first, then the items; if some item writes fail, the
+        deltas of exactly those items are subtracted again before StoreUnavailable is raised,
+        so a retried batch counts every item once. Correct for one writer at a time (the
+        collector); concurrent writers of the same items could double-count.
+        """
+        result = UpsertResult()
+        unique = list({item.id: item for item in items}.values())
+        by_sub: dict[str, list[Item]] = {}
+        for item in unique:
+            by_sub.setdefault(item.subreddit, []).append(item)
+        lookups = [
+            (sub, [i.id for i in group[start : start + _READ_CHUNK]])
+            for sub, group in by_sub.items()
+            for start in range(0, len(group), _READ_CHUNK)
+        ]
+        try:
+            found = list(self._pool.map(lambda args: self._existing(*args), lookups))
+        except AzureError as error:
+            raise self._error("read before upsert", error) from error
+        old = {doc["id"]: doc for docs in found for doc in docs}
+
+        per_item: dict[str, _Delta] = {}
+        total = _Delta()
+        for item in unique:
+            before = old.get(item.id)
+            delta = _Delta()
+            if before is None:
+                result.new += 1
+            else:
+                result.updated += 1
+                if before["compound"] == item.compound and before["label"] == item.label.value:
+                    continue
+                delta.add(before["subreddit"], before["created_utc"], before["kind"],
+                          before["compound"], before["label"], -1)  # fmt: skip
+            delta.add(item.subreddit, item.created_utc, item.kind.value, item.compound,
+                      item.label.value, +1)  # fmt: skip
+            per_item[item.id] = delta
+            total.merge(delta)
+
+        applied, errors = self._apply(total)
+        if errors:
+            self._compensate(applied)
+            raise self._failure("hourly aggregate update", errors)
+
+        results = self._run_all(self._upsert_item, unique)
+        item_errors = [r for r in results if isinstance(r, BaseException)]
+        failed = [i for i, r in zip(unique, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            undo = _Delta()
+            for item in failed:
+                if item.id in per_item:
+                    undo.merge(per_item[item.id])
+            self._compensate(undo)
+            raise self._failure(f"upsert of {len(failed)} of {len(unique)} items", item_errors)
+        return result
+
+    def _compensate(self, applied: _Delta) -> None:
+        undo = _Delta()
+        undo.merge(applied, sign=-1)
+        _, errors = self._apply(undo)
+        if errors:
+            log.error(
+                "Cosmos DB: could not roll back hourly aggregates after a failed write "
+                "(%d buckets may be off): %s", len(errors), self._failure("rollback", errors),
+            )  # fmt: skip
+
+    def _failure(self, what: str, errors: Sequence[BaseException]) -> StoreUnavailable:
+        first = errors[0]
+        if isinstance(first, StoreUnavailable):
+            return first
+        if isinstance(first, Exception):
+            return self._error(what, first)
+        raise first  # KeyboardInterrupt and friends
+
+    def save_run(self, run: CollectionRun) -> None:
+        try:
+            self._sync(RUNS).upsert_item(_run_doc(run))
+        except AzureError as error:
+            raise self._error("save run", error) from error
+
+    def interrupt_running_runs(self) -> int:
+        container = self._sync(RUNS)
+        try:
+            running = list(container.query_items(
+                "SELECT * FROM c WHERE c.pk = @pk AND c.status = @status",
+                parameters=_params(pk=RUN_PK, status=RunStatus.RUNNING.value),
+                partition_key=RUN_PK,
+            ))  # fmt: skip
+            count = 0
+            for doc in running:
+                changed = {k: v for k, v in doc.items() if not k.startswith("_")}
+                changed["status"] = RunStatus.INTERRUPTED.value
+                try:
+                    container.replace_item(doc["id"], changed, etag=doc["_etag"],
+                                           match_condition=_UNCHANGED)  # fmt: skip
+                except CosmosAccessConditionFailedError:
+                    continue  # its owner is alive and just wrote it
+                count += 1
+            return count
+        except AzureError as error:
+            raise self._error("interrupt running runs", error) from error
+
+    def delete_older_than(self, cutoff_utc: float) -> int:
+        """Delete items before the cutoff's hour and their hourly documents (TTL's job too)."""
+        cutoff = hour_of(cutoff_utc)
+        deleted = 0
+        try:
+            for base, field in ((ITEMS, "created_utc"), (HOURLY, "hour")):
+                container = self._sync(base)
+                query = f"SELECT TOP @n c.id, c.subreddit FROM c WHERE c.{field} < @cutoff"
+                while True:  # re-query after each batch: nothing to get wrong in continuations
+                    docs = list(container.query_items(
+                        query, parameters=_params(n=_DELETE_BATCH, cutoff=cutoff),
+                        enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
+                    ))  # fmt: skip
+                    results = self._run_all(partial(self._delete, container), docs)
+                    failures = [r for r in results if isinstance(r, BaseException)]
+                    if failures:
+                        raise self._failure("retention delete", failures)
+                    if base == ITEMS:
+                        deleted += sum(1 for r in results if r is True)
+                    if len(docs) < _DELETE_BATCH:
+                        break
+        except AzureError as error:
+            raise self._error("retention delete", error) from error
+        return deleted
+
+    @staticmethod
+    def _delete(container: ContainerProxy, doc: Doc) -> bool:
+        try:
+            container.delete_item(doc["id"], partition_key=doc["subreddit"])
+        except CosmosResourceNotFoundError:
+            return False  # expired by TTL meanwhile
+        return True
+
+    def _lease_doc(self, name: str) -> Doc | None:
+        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
+        docs = list(self._sync(LEASES).query_items(
+            "SELECT * FROM c WHERE c.id = @id", parameters=_params(id=name), partition_key=name
+        ))  # fmt: skip
+        return docs[0] if docs else None
+
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Take the lease if free or expired, renew it if `owner` holds it.
+
+        Optimistic concurrency: a create (409 when someone else created it first) or a replace
+        conditional on the etag just read (412 when someone else wrote it since); after
+        losing such a race the new state is read and judged again.
+        """
+        container = self._sync(LEASES)
+        try:
+            for _ in range(_WRITE_ATTEMPTS):
+                now = self._clock()
+                current = self._lease_doc(name)
+                doc: Doc = {"id": name, "owner": owner, "expires_at": now + ttl_seconds}
+                try:
+                    if current is None:
+                        container.create_item(doc)
+                    elif current["owner"] == owner or float(current["expires_at"]) <= now:
+                        container.replace_item(name, doc, etag=current["_etag"],
+                                               match_condition=_UNCHANGED)  # fmt: skip
+                    else:
+                        return False
+                    return True
+                except (CosmosResourceExistsError, CosmosAccessConditionFailedError):
+                    continue
+            return False
+        except AzureError as error:
+            raise self._error("lease acquire", error) from error
+
+    def release_lease(self, name: str, owner: str) -> None:
+        try:
+            current = self._lease_doc(name)
+            if current is None or current["owner"] != owner:
+                return
+            self._sync(LEASES).delete_item(name, partition_key=name, etag=current["_etag"],
+                                           match_condition=_UNCHANGED)  # fmt: skip
+        except (CosmosResourceNotFoundError, CosmosAccessConditionFailedError):
+            return  # gone or taken over meanwhile: not ours to delete
+        except AzureError as error:
+            raise self._error("lease release", error) from error
+
+    # -- read path ---------------------------------------------------------------------
+    async def _query(self, base: str, query: str, params: list[dict[str, Any]],
+                     partition_key: str | None = None, page_size: int | None = None,
+                     ) -> list[Doc]:  # fmt: skip
+        container = self._async(base)
+        kwargs: dict[str, Any] = {"parameters": params}
+        if partition_key is not None:
+            kwargs["partition_key"] = partition_key
+        if page_size is not None:
+            kwargs["max_item_count"] = page_size
+        try:
+            return [doc async for doc in container.query_items(query, **kwargs)]
+        except AzureError as error:
+            raise self._error(f"query on {self.container_name(base)}", error) from error
+
+    async def ping(self) -> None:
+        await self._query(RUNS, "SELECT TOP 1 c.id FROM c WHERE c.pk = @pk",
+                          _params(pk=RUN_PK), partition_key=RUN_PK)  # fmt: skip
+
+    async def aggregates(
+        self,
+        *,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+    ) -> list[Aggregate]:
+        """Sum the hourly documents in Python (the SDK cannot GROUP BY across partitions)."""
+        where: list[str] = []
+        values: dict[str, Any] = {}
+        if subreddit is not None:
+            where.append("c.subreddit = @subreddit")
+            values["subreddit"] = subreddit
+        if since is not None:
+            where.append("c.hour >= @since")
+            values["since"] = hour_of(since)
+        if until is not None:
+            where.append("c.hour < @until")
+            values["until"] = until
+        query = (
+            "SELECT c.subreddit, c.hour, c.posts, c.comments, c.sum_compound, c.positive, "
+            "c.neutral, c.negative FROM c" + (f" WHERE {' AND '.join(where)}" if where else "")
+        )
+        docs = await self._query(HOURLY, query, _params(**values), partition_key=subreddit,
+                                 page_size=1000)  # fmt: skip
+        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+        sums: dict[tuple[str, float | None], Aggregate] = {}
+        for doc in docs:
+            start = None if size is None else float((int(doc["hour"]) // size) * size)
+            agg = sums.get((doc["subreddit"], start))
+            if agg is None:
+                agg = sums[(doc["subreddit"], start)] = Aggregate(doc["subreddit"], start)
+            agg.add(Aggregate(
+                subreddit=doc["subreddit"], bucket_start=start,
+                posts=int(doc.get("posts", 0)), comments=int(doc.get("comments", 0)),
+                sum_compound=float(doc.get("sum_compound", 0.0)),
+                positive=int(doc.get("positive", 0)), neutral=int(doc.get("neutral", 0)),
+                negative=int(doc.get("negative", 0)),
+            ))  # fmt: skip
+        rows = [a for a in sums.values() if a.count > 0]
+        return sorted(rows, key=lambda a: (a.subreddit, a.bucket_start or 0.0))
+
+    async def list_items(self, query: ItemQuery) -> ItemPage:
+        path = _SORT_PATH[query.sort]
+        direction = "DESC" if query.descending else "ASC"
+        where = ["c.kind = @kind"]
+        values: dict[str, Any] = {"kind": query.kind.value, "n": query.limit + 1}
+        for name, value in (("subreddit", query.subreddit), ("label", query.label),
+                            ("link_id", query.link_id)):  # fmt: skip
+            if value is not None:
+                where.append(f"c.{name} = @{name}")
+                values[name] = str(value)
+        if query.cursor:
+            after, last_id = decode_cursor(query.cursor)
+            op = "<" if query.descending else ">"
+            where.append(f"(c.{path} {op} @v OR (c.{path} = @v AND c.id {op} @last))")
+            values.update(v=after, last=last_id)
+        # The equality-filtered field leads the ORDER BY so one composite index serves it:
+        # (link_id, created_utc, id) for a post's comments, else (kind, <sort>, id).
+        lead = "link_id" if query.link_id is not None and query.sort is Sort.NEW else "kind"
+        sql = (
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
+            f"ORDER BY c.{lead} {direction}, c.{path} {direction}, c.id {direction}"
+        )
+        docs = await self._query(ITEMS, sql, _params(**values), partition_key=query.subreddit,
+                                 page_size=query.limit + 1)  # fmt: skip
+        items = [_doc_to_item(d) for d in docs[: query.limit]]
+        next_cursor = None
+        if len(docs) > query.limit:
+            last = items[-1]
+            next_cursor = encode_cursor(sort_value(last, query.sort), last.id)
+        return ItemPage(items=items, next_cursor=next_cursor)
+
+    async def get_item(self, item_id: str) -> Item | None:
+        # The subreddit (partition key) is unknown here, so this is a query by id across
+        # partitions rather than a point read.
+        docs = await self._query(ITEMS, "SELECT * FROM c WHERE c.id = @id", _params(id=item_id))
+        return _doc_to_item(docs[0]) if docs else None
+
+    async def list_runs(self, limit: int, cursor: str | None = None) -> RunPage:
+        where = ["c.pk = @pk"]
+        values: dict[str, Any] = {"pk": RUN_PK, "n": limit + 1}
+        if cursor:
+            value, last_id = decode_cursor(cursor)
+            where.append("(c.started_at < @v OR (c.started_at = @v AND c.id < @last))")
+            values.update(v=value, last=last_id)
+        sql = (
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
+            "ORDER BY c.started_at DESC, c.id DESC"
+        )
+        docs = await self._query(RUNS, sql, _params(**values), partition_key=RUN_PK,
+                                 page_size=limit + 1)  # fmt: skip
+        runs = [_doc_to_run(d) for d in docs[:limit]]
+        next_cursor = encode_cursor(runs[-1].started_at, runs[-1].id) if len(docs) > limit else None
+        return RunPage(runs=runs, next_cursor=next_cursor)
+
+    async def get_run(self, run_id: str) -> CollectionRun | None:
+        # A point read (read_item) would cost 1 RU instead of ~3 and answer 404 when missing.
+        # cosmosdb-server: a point read of a missing document answers 500 (TypeError in its
+        # read-document handler), which must not be taken for "missing"; a query is exact on both.
+        docs = await self._query(RUNS, "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
+                                 _params(pk=RUN_PK, id=run_id), partition_key=RUN_PK)  # fmt: skip
+        return _doc_to_run(docs[0]) if docs else None
+
+    async def lease_holder(self, name: str) -> Lease | None:
+        docs = await self._query(
+            LEASES, "SELECT * FROM c WHERE c.id = @id AND c.expires_at > @now",
+            _params(id=name, now=self._clock()), partition_key=name,
+        )  # fmt: skip
+        if not docs:
+            return None
+        return Lease(docs[0]["id"], docs[0]["owner"], float(docs[0]["expires_at"]))

@@ -1,0 +1,307 @@
+"""What only the Cosmos DB store has: its containers, TTLs, 429 retries and write concurrency.
+
+Everything runs against the session's @vercel/cosmosdb-server (tests/cosmos/fixture.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from azure.core.pipeline.transport import RequestsTransport, RequestsTransportResponse
+from azure.cosmos import ContainerProxy, CosmosClient
+from pydantic import SecretStr
+from requests.structures import CaseInsensitiveDict
+
+from reddit_sentiment.models import Kind
+from reddit_sentiment.settings import Settings, StorageBackend
+from reddit_sentiment.store.base import DAY, HOUR, StoreUnavailable, hour_of
+from reddit_sentiment.store.cosmos import HOURLY, ITEMS, RUNS, CosmosStore
+from tests.cosmos.fixture import CosmosServer, start_server
+from tests.factories import BASE_TIME, make_item
+
+
+@asynccontextmanager
+async def opened(server: CosmosServer, **options: Any) -> AsyncIterator[CosmosStore]:
+    store = server.store(**options)
+    store.open()
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+def raw(cosmos_server: CosmosServer) -> Iterator[CosmosClient]:
+    """A plain SDK client to look at what the store wrote."""
+    client = CosmosClient(cosmos_server.endpoint, credential=cosmos_server.key)
+    yield client
+    client.close()
+
+
+def container(
+    raw: CosmosClient, server: CosmosServer, store: CosmosStore, base: str
+) -> ContainerProxy:
+    db = raw.get_database_client(server.database)
+    return db.get_container_client(store.container_name(base))
+
+
+class ScriptedTransport(RequestsTransport):  # type: ignore[misc]
+    """The real transport, plus: fake 429s for item upserts, and a count of requests in flight."""
+
+    def __init__(self, throttle: int = 0, retry_after_ms: int = 20, delay: float = 0.0) -> None:
+        super().__init__()
+        self.throttle = throttle  # how many item upserts answer 429 (-1: all of them)
+        self.retry_after_ms = retry_after_ms
+        self.delay = delay
+        self.throttled = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        is_upsert = (
+            request.method == "POST"
+            and request.url.rstrip("/").endswith(f"{ITEMS}/docs")
+            and str(request.headers.get("x-ms-documentdb-is-upsert", "")).lower() == "true"
+        )
+        with self._lock:
+            if is_upsert and self.throttle != 0:
+                self.throttle -= 1
+                self.throttled += 1
+                return self._too_many(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return super().send(request, **kwargs)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _too_many(self, request: Any) -> RequestsTransportResponse:
+        response = requests.Response()
+        response.status_code = 429
+        response.reason = "Too Many Requests"
+        response.headers = CaseInsensitiveDict({
+            "content-type": "application/json",
+            "x-ms-retry-after-ms": str(self.retry_after_ms),
+            "x-ms-substatus": "3200",
+        })  # fmt: skip
+        response._content = b'{"code":"TooManyRequests","message":"Request rate is large."}'
+        return RequestsTransportResponse(request, response)
+
+
+# -- containers ------------------------------------------------------------------------
+
+
+async def test_containers_partition_keys_ttl_and_indexes(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    async with opened(cosmos_server, retention_seconds=7 * DAY) as store:
+        props = {b: container(raw, cosmos_server, store, b).read() for b in (ITEMS, HOURLY, RUNS)}
+    assert props[ITEMS]["partitionKey"]["paths"] == ["/subreddit"]
+    assert props[HOURLY]["partitionKey"]["paths"] == ["/subreddit"]
+    assert props[RUNS]["partitionKey"]["paths"] == ["/pk"]
+    assert props[ITEMS]["defaultTtl"] == 7 * DAY
+    assert props[HOURLY]["defaultTtl"] == 7 * DAY
+    assert props[RUNS].get("defaultTtl") is None  # runs are kept, as in SQLite
+
+    policy = props[ITEMS]["indexingPolicy"]
+    assert {"path": "/*"} in policy["excludedPaths"]  # bodies and titles are not indexed
+    composites = {
+        tuple((p["path"], p["order"]) for p in index) for index in policy["compositeIndexes"]
+    }
+    for fields in (("kind", "created_utc"), ("kind", "score"), ("kind", "compound"),
+                   ("link_id", "created_utc")):  # fmt: skip
+        for order in ("ascending", "descending"):
+            assert tuple((f"/{f}", order) for f in (*fields, "id")) in composites
+
+
+async def test_open_is_idempotent_and_updates_an_older_policy(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    first = cosmos_server.store(retention_seconds=30 * DAY)
+    first.open()
+    first.upsert_items([make_item()])
+
+    def reopen(retention_days: int) -> CosmosStore:
+        store = CosmosStore(cosmos_server.endpoint, cosmos_server.key, cosmos_server.database,
+                            container_prefix=first.container_prefix,
+                            retention_seconds=retention_days * DAY)  # fmt: skip
+        store.open()
+        return store
+
+    same, longer = reopen(30), None
+    try:
+        # Unchanged policy: the containers are left alone. (cosmosdb-server drops a container's
+        # documents when it is replaced, so a needless replace would show here as lost data.)
+        assert len(await same.aggregates()) == 1
+        longer = reopen(60)  # a changed RETENTION_DAYS reaches the container's default TTL
+        assert container(raw, cosmos_server, longer, ITEMS).read()["defaultTtl"] == 60 * DAY
+        assert container(raw, cosmos_server, longer, HOURLY).read()["defaultTtl"] == 60 * DAY
+    finally:
+        for store in (first, same, longer):
+            if store is not None:
+                await store.aclose()
+
+
+async def test_documents_expire_with_their_hour(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    now = BASE_TIME + 2 * HOUR
+    async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
+        item = make_item(created_utc=BASE_TIME)
+        store.upsert_items([item])
+        expected = hour_of(BASE_TIME) + HOUR + 3 * DAY - now  # the retention job's cutoff
+        doc = container(raw, cosmos_server, store, ITEMS).read_item(item.id, partition_key="python")
+        hourly = container(raw, cosmos_server, store, HOURLY).read_item(
+            str(hour_of(BASE_TIME)), partition_key="python"
+        )
+        assert doc["ttl"] == hourly["ttl"] == int(expected)
+
+
+async def test_from_settings_maps_every_cosmos_setting() -> None:
+    endpoint = "https://example.documents.azure.com:443/"
+    settings = Settings(
+        storage_backend=StorageBackend.COSMOS, cosmos_endpoint=endpoint,
+        cosmos_key=SecretStr("a2V5"), cosmos_database="db", cosmos_container_prefix="p-",
+        cosmos_max_concurrency=5, retention_days=9,
+    )  # fmt: skip
+    store = CosmosStore.from_settings(settings)  # no network until open()
+    assert (store.endpoint, store.database_name, store.container_prefix) == (endpoint, "db", "p-")
+    assert store.max_concurrency == 5 and store.retention_seconds == 9 * DAY
+    assert "a2V5" not in repr(store)
+    await store.aclose()
+
+
+# -- 429s and concurrency -----------------------------------------------------------
+
+
+async def test_retry_options_reach_both_clients(cosmos_server: CosmosServer) -> None:
+    async with opened(
+        cosmos_server, retry_throttle_total=7, retry_throttle_backoff_max=12
+    ) as store:
+        await store.ping()  # creates the async client
+        for client in (store._client, store._aclient):
+            assert client is not None
+            options = client.client_connection.connection_policy.RetryOptions
+            assert options.MaxRetryAttemptCount == 7
+            assert options.MaxWaitTimeInSeconds == 12
+            assert options.FixedRetryIntervalInMilliseconds is None  # honour x-ms-retry-after-ms
+
+
+async def test_throttled_writes_are_retried_after_retry_after(cosmos_server: CosmosServer) -> None:
+    transport = ScriptedTransport(throttle=2, retry_after_ms=60)
+    async with opened(cosmos_server, transport=transport) as store:
+        started = time.monotonic()
+        result = store.upsert_items([make_item(compound=0.5)])
+        elapsed = time.monotonic() - started
+        assert (result.new, transport.throttled) == (1, 2)
+        assert elapsed >= 0.12  # waited what the server asked, twice
+        (agg,) = await store.aggregates()
+        assert agg.posts == 1
+
+
+async def test_exhausted_retries_raise_store_unavailable_and_roll_back(
+    cosmos_server: CosmosServer,
+) -> None:
+    transport = ScriptedTransport(throttle=-1, retry_after_ms=5)
+    async with opened(cosmos_server, transport=transport, retry_throttle_total=2) as store:
+        item = make_item(compound=0.5)
+        with pytest.raises(StoreUnavailable) as raised:
+            store.upsert_items([item])
+        assert "429" in str(raised.value) and cosmos_server.key not in str(raised.value)
+        assert transport.throttled == 3  # the first try and two retries
+        assert await store.get_item(item.id) is None
+        assert await store.aggregates() == []  # its aggregate delta was taken back
+
+        transport.throttle = 0  # the service recovers: the retried batch counts once
+        assert store.upsert_items([item]).new == 1
+        (agg,) = await store.aggregates()
+        assert (agg.posts, agg.positive) == (1, 1)
+
+
+async def test_writes_run_in_parallel_within_the_bound(cosmos_server: CosmosServer) -> None:
+    transport = ScriptedTransport(delay=0.005)
+    async with opened(cosmos_server, transport=transport, max_concurrency=3) as store:
+        items = [make_item(created_utc=BASE_TIME + i * HOUR, kind=Kind.POST) for i in range(30)]
+        assert store.upsert_items(items).new == 30
+    assert 2 <= transport.max_in_flight <= 3
+
+
+# -- failures --------------------------------------------------------------------------
+
+
+async def test_unreachable_store_raises_store_unavailable_without_the_key(
+    tmp_path: Path, cosmos_server: CosmosServer
+) -> None:
+    server = start_server(tmp_path / "server.log")  # its own, stopped under the store
+    store = server.store()
+    store.open()
+    store.upsert_items([make_item()])
+    server.stop()
+    try:
+        # (The SDK retries a refused connection for ~2 s per call before giving up.)
+        with pytest.raises(StoreUnavailable) as write_error:
+            store.upsert_items([make_item()])
+        with pytest.raises(StoreUnavailable) as read_error:
+            await store.ping()
+        for error in (write_error.value, read_error.value):
+            assert str(error).startswith("Cosmos DB ") and server.endpoint in str(error)
+            assert server.key not in str(error)
+    finally:
+        await store.aclose()
+
+
+async def test_dashboard_reads_never_touch_items(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    async with opened(cosmos_server) as store:
+        store.upsert_items([make_item(compound=0.5), make_item(kind=Kind.COMMENT)])
+        db = raw.get_database_client(cosmos_server.database)
+        db.delete_container(store.container_name(ITEMS))  # gone: only the hourly docs remain
+        (agg,) = await store.aggregates()
+        assert (agg.posts, agg.comments, agg.positive) == (1, 1, 1)
+
+
+# -- leases ----------------------------------------------------------------------------
+
+
+async def test_lease_between_two_processes_with_a_clock(cosmos_server: CosmosServer) -> None:
+    now = [BASE_TIME]
+    async with opened(cosmos_server, clock=lambda: now[0]) as a:
+        b = CosmosStore(cosmos_server.endpoint, cosmos_server.key, cosmos_server.database,
+                        container_prefix=a.container_prefix, clock=lambda: now[0])  # fmt: skip
+        b.open()
+        try:
+            assert await a.lease_holder("collector") is None
+            assert a.acquire_lease("collector", "a", 30)
+            assert not b.acquire_lease("collector", "b", 30)  # held by a
+            now[0] += 20
+            assert a.acquire_lease("collector", "a", 30)  # renewed until +50
+            now[0] += 25
+            assert not b.acquire_lease("collector", "b", 30)
+            holder = await b.lease_holder("collector")
+            assert holder is not None and holder.owner == "a"
+            assert holder.expires_at == BASE_TIME + 50
+
+            now[0] += 10  # a stopped renewing: expired
+            assert await b.lease_holder("collector") is None
+            assert b.acquire_lease("collector", "b", 30)
+            assert not a.acquire_lease("collector", "a", 30)
+
+            a.release_lease("collector", "a")  # not a's any more: no effect
+            assert (await a.lease_holder("collector")) is not None
+            b.release_lease("collector", "b")
+            assert await a.lease_holder("collector") is None
+            assert a.acquire_lease("collector", "a", 30)  # free again at once
+        finally:
+            await b.aclose()
