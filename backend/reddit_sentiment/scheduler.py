@@ -53,6 +53,7 @@ class CollectionService:
         self._active: asyncio.Future[CollectionRun] | None = None
         self.active_run_id: str | None = None
         self.last_run: CollectionRun | None = None
+        self.store_error: str | None = None
         self.owner = process_owner()
         self.is_leader = False
 
@@ -146,7 +147,11 @@ class CollectionService:
         if error is not None:  # the cycle catches everything it expects; this is a bug
             log.error("collection crashed: %r", error, exc_info=error)
             return
-        self.last_run = future.result()
+        run = future.result()
+        self.last_run = run
+        store_errors = [e.message for e in run.errors if e.listing == "store"]
+        # Readiness reports a store the collector cannot write until a cycle writes again.
+        self.store_error = store_errors[0] if store_errors else None
 
     async def renew_lease(self) -> bool:
         """Take or keep the collector lease; only its holder runs cycles.
@@ -161,24 +166,30 @@ class CollectionService:
             held = await asyncio.to_thread(
                 self.store.acquire_lease, self.LEASE_NAME, self.owner, ttl
             )
+            if held and not self.is_leader:
+                await self._become_leader(ttl)
         except Exception as error:
             log.warning("could not renew the collector lease: %s", error)
+            self.store_error = str(error)
             held = False
-        if held and not self.is_leader:
-            log.info("%s holds the collector lease (ttl %.0fs)", self.owner, ttl)
-            # Whoever held the lease before us is gone: its running cycle will never finish.
-            interrupted = await asyncio.to_thread(self.store.interrupt_running_runs)
-            if interrupted:
-                log.warning(
-                    "%d run(s) left running by a previous collector marked interrupted",
-                    interrupted,
-                )
-            self.is_leader = True
-            await self._catch_up(force=interrupted > 0)
-        elif self.is_leader and not held:
+        else:
+            self.store_error = None  # the lease write went through: the store takes writes
+        if self.is_leader and not held:
             log.warning("%s lost the collector lease", self.owner)
         self.is_leader = held
         return held
+
+    async def _become_leader(self, ttl: float) -> None:
+        log.info("%s holds the collector lease (ttl %.0fs)", self.owner, ttl)
+        # Whoever held the lease before us is gone: its running cycle will never finish.
+        # (When we are mid-cycle ourselves, we only re-took our own lease after a store hiccup.)
+        interrupted = 0 if self.busy else await asyncio.to_thread(self.store.interrupt_running_runs)
+        if interrupted:
+            log.warning(
+                "%d run(s) left running by a previous collector marked interrupted", interrupted
+            )
+        self.is_leader = True
+        await self._catch_up(force=interrupted > 0)
 
     async def _catch_up(self, force: bool) -> None:
         """A new leader collects soon when the last cycle is older than one interval (or was

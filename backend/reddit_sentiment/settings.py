@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     # Storage
     storage_backend: StorageBackend = StorageBackend.SQLITE
     sqlite_path: Path = Path("data/reddit_sentiment.db")
+    sqlite_busy_timeout_seconds: float = Field(default=5.0, ge=0, le=300)
     cosmos_endpoint: str = ""
     cosmos_key: SecretStr = SecretStr("")
     cosmos_database: str = "reddit_sentiment"

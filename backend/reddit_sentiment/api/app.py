@@ -12,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 from .. import __version__
 from ..analyzer import Analyzer
@@ -117,6 +119,20 @@ def _install_error_handlers(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in d['loc'][1:]) or d['loc'][0]}: {d['msg']}" for d in details
         )
         return JSONResponse(status_code=422, content={"detail": details, "message": message})
+
+    @app.exception_handler(405)
+    async def method_not_allowed(request: Request, error: Exception) -> JSONResponse:
+        # Starlette's Allow header names the methods of the first route that matched the path
+        # only; GET and POST /collections are two routes. Name every method the path takes.
+        methods: set[str] = set()
+        for route in app.router.routes:
+            match, _ = route.matches({"type": "http", "path": request.url.path, "method": ""})
+            if match is not Match.NONE and isinstance(route, APIRoute):
+                methods |= route.methods or set()
+        allow = ", ".join(sorted(methods))
+        return JSONResponse(
+            status_code=405, content={"detail": "Method Not Allowed"}, headers={"Allow": allow}
+        )
 
     @app.exception_handler(StoreUnavailable)
     async def unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:

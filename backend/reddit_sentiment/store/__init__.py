@@ -17,4 +17,6 @@ def create_store(settings: Settings) -> Store:
         return store
     from .sqlite import SqliteStore
 
-    return SqliteStore(settings.sqlite_path)
+    return SqliteStore(
+        settings.sqlite_path, busy_timeout_seconds=settings.sqlite_busy_timeout_seconds
+    )

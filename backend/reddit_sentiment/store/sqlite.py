@@ -215,32 +215,45 @@ class _Delta:
 class SqliteStore:
     name = "sqlite"
 
-    def __init__(self, path: Path | str, read_workers: int = 4) -> None:
+    def __init__(
+        self, path: Path | str, read_workers: int = 4, busy_timeout_seconds: float = 5.0
+    ) -> None:
         self.path = Path(path)
+        self.busy_timeout_seconds = busy_timeout_seconds
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._readers = ThreadPoolExecutor(
-            max_workers=read_workers, thread_name_prefix="sqlite-read"
-        )
+        self._read_workers = read_workers
+        self._generation = 0
+        self._closed = False
+        self._readers = self._new_reader_pool()
+
+    def _new_reader_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self._read_workers, thread_name_prefix="sqlite-read")
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if getattr(self._local, "generation", None) != self._generation:
+            conn = None  # opened before the last close(): a closed connection
         if conn is None:
             try:
                 conn = sqlite3.connect(
-                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+                    self.path,
+                    timeout=self.busy_timeout_seconds,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
                 conn.row_factory = sqlite3.Row
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA busy_timeout=5000")
+                conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_seconds * 1000)}")
             except sqlite3.Error as error:
                 raise StoreUnavailable(
                     f"cannot open SQLite database {self.path}: {error}"
                 ) from error
             self._local.conn = conn
+            self._local.generation = self._generation
             with self._lock:
                 self._connections.append(conn)
         return conn
@@ -270,6 +283,9 @@ class SqliteStore:
 
     # -- lifecycle ---------------------------------------------------------------------
     def open(self) -> None:
+        if self._closed:  # an app restarted with the same store (tests, schemathesis)
+            self._readers = self._new_reader_pool()
+            self._closed = False
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
@@ -284,6 +300,8 @@ class SqliteStore:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+            self._generation += 1
+            self._closed = True
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)

@@ -28,7 +28,7 @@ async def list_runs(
     try:
         page = await store.list_runs(limit=limit, cursor=cursor)
     except InvalidCursor as error:
-        raise unprocessable(str(error)) from error
+        raise unprocessable("cursor", str(error)) from error
     return Page[RunOut](items=[run_out(r) for r in page.runs], next_cursor=page.next_cursor)
 
 

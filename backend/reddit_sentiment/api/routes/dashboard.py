@@ -67,7 +67,8 @@ async def sentiment(
 ) -> SentimentSeries:
     start, end = time_range(since, until)
     if start is None:
-        start = (end or time.time()) - DEFAULT_WINDOW[bucket]
+        # Never before the Unix epoch: nothing on Reddit is older, and year 0 is no datetime.
+        start = max(0.0, (end or time.time()) - DEFAULT_WINDOW[bucket])
     rows = await store.aggregates(
         subreddit=normalise_subreddit(subreddit), since=start, until=end, bucket=bucket
     )

@@ -50,6 +50,9 @@ async def ready(
     except Exception as error:
         storage.update(reachable=False, error=str(error))
         reasons.append(f"storage unreachable: {error}")
+    if service.store_error:
+        storage["writable"] = False
+        reasons.append(f"storage not writable by the collector: {service.store_error}")
     if not service.running:
         reasons.append("scheduler not running")
     last = service.last_run

@@ -40,7 +40,7 @@ async def list_posts(
     try:
         page = await store.list_items(query)
     except InvalidCursor as error:
-        raise unprocessable(str(error)) from error
+        raise unprocessable("cursor", str(error)) from error
     return Page[ItemOut](items=[item_out(i) for i in page.items], next_cursor=page.next_cursor)
 
 
@@ -70,6 +70,7 @@ async def get_post(
         page = await store.list_items(
             ItemQuery(
                 kind=Kind.COMMENT,
+                subreddit=post.subreddit,  # one partition in Cosmos DB
                 link_id=fullname,
                 sort=Sort.NEW,
                 descending=False,
