@@ -1,15 +1,45 @@
-"""VADER scoring with the standard thresholds and a cap on the text analysed."""
+"""VADER scoring with the standard thresholds and a cap on the text analysed.
+
+VADER is pure Python: scoring a listing holds the GIL for as long as it runs, and in the
+service process that is time the event loop waits for before it can answer a request. So a
+cycle hands its texts to a single-worker process pool (`mode="process"`, the default), created
+lazily by the thread that first scores, and only the numbers come back. The worker runs the same
+`score_text` on the same vaderSentiment, so the scores are identical to scoring in-process
+(`mode="inline"`, and `Analyzer.score` for one item).
+"""
 
 from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from enum import StrEnum
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .models import Item, Kind, Label
 
+log = logging.getLogger(__name__)
+
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 # Reddit's placeholders for removed text carry no sentiment of the author.
 _PLACEHOLDERS = frozenset({"[deleted]", "[removed]"})
+# Texts per message to the worker: ~40 ms of VADER, so storing one batch overlaps scoring the
+# next and a shutdown waits for at most one batch.
+BATCH_SIZE = 250
+
+# (compound, pos, neu, neg, truncated): what crosses the process boundary for one text.
+Scores = tuple[float, float, float, float, bool]
+
+
+class AnalyzerMode(StrEnum):
+    PROCESS = "process"
+    INLINE = "inline"
 
 
 def label_for(compound: float) -> Label:
@@ -28,29 +58,147 @@ def text_of(item: Item) -> str:
     return body.strip()
 
 
-class Analyzer:
-    """Built once: loading VADER's lexicon takes ~100 ms."""
+def score_text(vader: SentimentIntensityAnalyzer, text: str, max_chars: int) -> Scores:
+    """The one scoring function, in-process and in the worker alike."""
+    # A known vaderSentiment issue makes some long, emoji-heavy texts take tens of
+    # seconds, so only the first max_chars are analysed and the item says so.
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars]
+    # Lone surrogates from badly encoded input would crash str methods downstream.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    scores = vader.polarity_scores(text)
+    return scores["compound"], scores["pos"], scores["neu"], scores["neg"], truncated
 
-    def __init__(self, max_chars: int = 5000) -> None:
+
+def apply_scores(item: Item, scores: Scores) -> Item:
+    item.compound, item.pos, item.neu, item.neg, item.truncated = scores
+    item.label = label_for(item.compound)
+    return item
+
+
+# -- the worker process ----------------------------------------------------------------------
+_worker_vader: SentimentIntensityAnalyzer | None = None
+
+
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _worker_vader
+    _worker_vader = SentimentIntensityAnalyzer()
+
+
+def _score_batch(texts: list[str], max_chars: int) -> list[Scores]:
+    vader = _worker_vader
+    assert vader is not None, "worker not initialised"
+    return [score_text(vader, text, max_chars) for text in texts]
+
+
+class Analyzer:
+    """Scores items; built once (VADER's lexicon takes ~100 ms to load).
+
+    `close()` stops the worker process; the service calls it on shutdown.
+    """
+
+    def __init__(
+        self,
+        max_chars: int = 5000,
+        mode: AnalyzerMode | str = AnalyzerMode.PROCESS,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
         self.max_chars = max_chars
-        self._vader = SentimentIntensityAnalyzer()
+        self.mode = AnalyzerMode(mode)
+        self.batch_size = batch_size
+        self._vader: SentimentIntensityAnalyzer | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- in-process ----------------------------------------------------------------------
+    @property
+    def vader(self) -> SentimentIntensityAnalyzer:
+        if self._vader is None:
+            self._vader = SentimentIntensityAnalyzer()
+        return self._vader
 
     def score_text(self, text: str) -> tuple[dict[str, float], bool]:
-        # A known vaderSentiment issue makes some long, emoji-heavy texts take tens of
-        # seconds, so only the first max_chars are analysed and the item says so.
-        truncated = len(text) > self.max_chars
-        if truncated:
-            text = text[: self.max_chars]
-        # Lone surrogates from badly encoded input would crash str methods downstream.
-        text = text.encode("utf-8", "replace").decode("utf-8")
-        return self._vader.polarity_scores(text), truncated
+        compound, pos, neu, neg, truncated = score_text(self.vader, text, self.max_chars)
+        return {"compound": compound, "pos": pos, "neu": neu, "neg": neg}, truncated
 
     def score(self, item: Item) -> Item:
-        scores, truncated = self.score_text(text_of(item))
-        item.compound = scores["compound"]
-        item.pos = scores["pos"]
-        item.neu = scores["neu"]
-        item.neg = scores["neg"]
-        item.label = label_for(item.compound)
-        item.truncated = truncated
-        return item
+        """Score one item in this thread."""
+        return apply_scores(item, score_text(self.vader, text_of(item), self.max_chars))
+
+    # -- batches -------------------------------------------------------------------------
+    def score_batches(self, items: Sequence[Item]) -> Iterator[Sequence[Item]]:
+        """Score `items` and yield them in order, one scored batch at a time.
+
+        In process mode every batch is queued to the worker at once, so the caller stores
+        batch n while the worker scores batch n + 1, and this thread waits without the GIL.
+        If the worker dies or the analyzer is closed meanwhile, the rest is scored in-process:
+        a cycle never loses a listing to the scoring machinery.
+        """
+        batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+        pool = self._get_pool() if self.mode is AnalyzerMode.PROCESS else None
+        if pool is None:
+            for batch in batches:
+                yield [self.score(item) for item in batch]
+            return
+        futures: list[Future[list[Scores]]] = []
+        try:
+            try:
+                for batch in batches:
+                    texts = [text_of(item) for item in batch]
+                    futures.append(pool.submit(_score_batch, texts, self.max_chars))
+            except (BrokenProcessPool, RuntimeError) as error:  # RuntimeError: shut down
+                self._pool_failed(pool, error)
+            for index, batch in enumerate(batches):
+                scores: list[Scores] | None = None
+                if index < len(futures):
+                    try:
+                        scores = futures[index].result()
+                    except (BrokenProcessPool, CancelledError) as error:
+                        self._pool_failed(pool, error)
+                if scores is None:
+                    yield [self.score(item) for item in batch]
+                else:
+                    yield [apply_scores(item, s) for item, s in zip(batch, scores, strict=True)]
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def score_many(self, items: Sequence[Item]) -> list[Item]:
+        """Score all of `items` (in the worker process in process mode)."""
+        return [item for batch in self.score_batches(items) for item in batch]
+
+    # -- the pool ------------------------------------------------------------------------
+    def _get_pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            if self._closed:
+                return None
+            if self._pool is None:
+                # spawn, not fork: the service process has threads (event loop, readers)
+                # whose locks a forked child would inherit in whatever state they were.
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                )
+            return self._pool
+
+    def _pool_failed(self, pool: ProcessPoolExecutor, error: BaseException) -> None:
+        with self._lock:
+            if self._pool is not pool:
+                return
+            self._pool = None
+        if not self._closed:
+            log.warning("scoring worker failed (%r); scoring in-process until restarted", error)
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        """Stop the worker process (waits for the batch it is scoring). Idempotent."""
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,18 +1,71 @@
-"""Command line: serve the API + scheduler, or run the demo against the bundled fake Reddit."""
+"""Command line: serve, a demo, one-off collection or backfill, streamed export, and stats."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import json
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Annotated, Any
 
 import typer
 
-from .settings import SettingsError, load_settings
+from .models import Item, Kind
+from .settings import Settings, SettingsError, load_settings
+from .store.base import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 log = logging.getLogger("reddit_sentiment")
+
+EXPORT_FIELDS = (
+    "id",
+    "kind",
+    "subreddit",
+    "author",
+    "created_utc",
+    "title",
+    "body",
+    "permalink",
+    "score",
+    "num_comments",
+    "parent_id",
+    "link_id",
+    "compound",
+    "pos",
+    "neu",
+    "neg",
+    "label",
+    "truncated",
+    "collected_at",
+    "keywords",
+)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def _open_store(settings: Settings) -> Iterator[Store]:
+    from .store import create_store
+
+    store = create_store(settings)
+    store.open()
+    try:
+        yield store
+    finally:
+        asyncio.run(store.aclose())
 
 
 def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None:
@@ -21,11 +74,7 @@ def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None
     from .api.app import create_app
     from .logging_setup import configure_logging
 
-    try:
-        settings = load_settings(**(overrides or {}))
-    except SettingsError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    settings = _settings(**(overrides or {}))
     configure_logging(settings.log_level)
     if workers > 1:
         # Each worker process builds its own app from the environment; the collector lease
@@ -73,6 +122,7 @@ def demo(
         "reddit_client_id": os.environ.get("REDDIT_CLIENT_ID") or "demo",
         "reddit_client_secret": os.environ.get("REDDIT_CLIENT_SECRET") or "demo",
         "subreddits": os.environ.get("SUBREDDITS") or sample_subs,
+        "track_keywords": os.environ.get("TRACK_KEYWORDS") or "pandas,rust,python",
         "collection_start_delay_seconds": float(
             os.environ.get("COLLECTION_START_DELAY_SECONDS") or 2
         ),
@@ -82,6 +132,175 @@ def demo(
         _serve(overrides)
     finally:
         fake.stop()
+
+
+@app.command()
+def collect(
+    subreddit: Annotated[
+        list[str], typer.Option("--subreddit", "-s", help="Subreddit to collect (repeatable)")
+    ],
+    limit: Annotated[
+        int,
+        typer.Option(min=1, max=1000, help="Items per listing; Reddit stops at about 1,000"),
+    ] = 100,
+) -> None:
+    """Collect once now (or backfill up to ~1,000 items per listing), with a progress bar.
+
+    Reddit's listings end at about 1,000 items, so a backfill reaches back only that far.
+    Takes the collector lease for its duration: it refuses to run beside a collecting service.
+    """
+    from rich.progress import Progress
+
+    from .analyzer import Analyzer
+    from .collector import RedditCollector
+    from .cycle import LISTINGS, CollectionCycle, process_owner
+
+    settings = _settings(subreddits=",".join(subreddit), collection_limit=limit)
+    reason = settings.collection_not_configured_reason()
+    if reason:
+        typer.echo(reason, err=True)
+        raise typer.Exit(2)
+    owner = f"cli:{process_owner()}"
+    with _open_store(settings) as store:
+        if not store.acquire_lease("collector", owner, ttl_seconds=3600):
+            typer.echo(
+                "another process is collecting (it holds the collector lease); "
+                "use POST /api/v1/collections on the service instead",
+                err=True,
+            )
+            raise typer.Exit(1)
+        analyzer = Analyzer(settings.analyzer_max_chars)
+        try:
+            cycle = CollectionCycle(settings, store, analyzer, RedditCollector(settings))
+            with Progress(transient=False) as progress:
+                task = progress.add_task(
+                    "collecting", total=len(settings.subreddits) * len(LISTINGS)
+                )
+
+                def advance(sub: str, listing: object, fetched: int) -> None:
+                    progress.update(task, advance=1, description=f"r/{sub} {listing}: {fetched}")
+
+                cycle.on_listing = advance
+                run = cycle.run(trigger="cli")
+        finally:
+            close = getattr(analyzer, "close", None)
+            if callable(close):
+                close()
+            store.release_lease("collector", owner)
+    for name, counts in run.subreddits.items():
+        typer.echo(
+            f"r/{name}: fetched {counts.fetched}, new {counts.new}, "
+            f"updated {counts.updated}, failed listings {counts.failed}"
+        )
+    for error in run.errors:
+        typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
+    typer.echo(f"run {run.id}: {run.status.value}")
+    if run.status.value == "failed":
+        raise typer.Exit(1)
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+def _parse_time(value: str | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{name} must be an ISO 8601 date-time, got {value!r}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _row(item: Item) -> dict[str, Any]:
+    row = {name: getattr(item, name) for name in EXPORT_FIELDS}
+    row["kind"], row["label"] = item.kind.value, item.label.value
+    return row
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.JSONL,
+    since: Annotated[str | None, typer.Option(help="ISO 8601 start (inclusive)")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive)")] = None,
+    subreddit: Annotated[str | None, typer.Option("--subreddit", "-s")] = None,
+    kind: Annotated[Kind | None, typer.Option(help="post or comment")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File (default stdout)")
+    ] = None,
+) -> None:
+    """Stream stored items, oldest first, as CSV or JSON lines (constant memory)."""
+    settings = _settings()
+    start, end = _parse_time(since, "--since"), _parse_time(until, "--until")
+    with _open_store(settings) as store:
+        out: IO[str] = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
+        try:
+            items = store.iter_items(
+                since=start,
+                until=end,
+                subreddit=subreddit.lower() if subreddit else None,
+                kind=kind,
+            )
+            count = 0
+            if fmt is ExportFormat.CSV:
+                writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+                writer.writeheader()
+                for item in items:
+                    row = _row(item)
+                    row["keywords"] = ",".join(item.keywords)
+                    writer.writerow(row)
+                    count += 1
+            else:
+                for item in items:
+                    out.write(json.dumps(_row(item), ensure_ascii=False) + "\n")
+                    count += 1
+        finally:
+            if output:
+                out.close()
+    typer.echo(f"exported {count} items", err=True)
+
+
+@app.command()
+def stats() -> None:
+    """Totals per subreddit and the latest collection runs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    settings = _settings()
+
+    async def gather(store: Store) -> tuple[list[Any], list[Any]]:
+        return await store.aggregates(), (await store.list_runs(limit=5)).runs
+
+    with _open_store(settings) as store:
+        aggregates, runs = asyncio.run(gather(store))
+    console = Console()
+    table = Table(title=f"Stored items ({settings.storage_backend.value})")
+    for column in ("subreddit", "posts", "comments", "mean compound", "+", "=", "-"):
+        table.add_column(column, justify="left" if column == "subreddit" else "right")
+    for agg in aggregates:
+        mean = f"{agg.sum_compound / agg.count:+.3f}" if agg.count else "-"
+        table.add_row(
+            agg.subreddit,
+            str(agg.posts),
+            str(agg.comments),
+            mean,
+            str(agg.positive),
+            str(agg.neutral),
+            str(agg.negative),
+        )
+    console.print(table)
+    runs_table = Table(title="Latest collection runs")
+    for column in ("id", "status", "trigger", "started", "items", "errors"):
+        runs_table.add_column(column)
+    for run in runs:
+        started = datetime.fromtimestamp(run.started_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        fetched = sum(c.fetched for c in run.subreddits.values())
+        runs_table.add_row(
+            run.id, run.status.value, run.trigger, started, str(fetched), str(len(run.errors))
+        )
+    console.print(runs_table)
 
 
 def main() -> None:

@@ -172,6 +172,24 @@ class RedditCollector:
             return iter(sub.hot(limit=limit))
         return iter(sub.comments(limit=limit))
 
+    def fetch_comment_tree(self, post_id: str, subreddit: str, more_limit: int) -> list[Item]:
+        """Every comment of one post: one request for the tree plus at most `more_limit`
+        morechildren calls, made one after another (Reddit answers 429 to parallel ones)."""
+        got: dict[str, Item] = {}
+        try:
+            submission = self.reddit.submission(id=post_id.removeprefix("t3_"))
+            forest = submission.comments
+            forest.replace_more(limit=more_limit)
+            now = time.time()
+            for comment in forest.list():
+                item = to_item(comment, subreddit, now)
+                if item is not None and item.kind is Kind.COMMENT:
+                    got[item.id] = item
+        except Exception as error:
+            log.warning("comment tree of %s failed: %s", post_id, describe_error(error))
+            raise ListingFailed(error, list(got.values())) from error
+        return list(got.values())
+
     def fetch(self, subreddit: str, listing: Listing, limit: int | None = None) -> list[Item]:
         """All items of one listing, up to `limit`; raises ListingFailed with the partial result."""
         limit = limit or self.settings.collection_limit

@@ -13,11 +13,21 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
-from .analyzer import Analyzer
+from .analyzer import Analyzer, text_of
 from .breaker import CircuitBreaker, CircuitOpen
 from .collector import ListingFailed, RedditCollector
-from .models import CollectionRun, Item, Listing, ListingError, RunStatus, SubredditCounts
+from .keywords import KeywordMatcher
+from .models import (
+    CollectionRun,
+    Item,
+    Kind,
+    Listing,
+    ListingError,
+    RunStatus,
+    SubredditCounts,
+)
 from .settings import Settings
 from .store.base import Store, StoreUnavailable
 
@@ -48,6 +58,10 @@ class CollectionCycle:
         self.analyzer = analyzer
         self.collector = collector
         self.stop_requested = threading.Event()
+        self.keywords = KeywordMatcher(settings.track_keywords)
+        self._tree_requests = 0
+        # Called after each listing is stored (subreddit, listing, items): the CLI's progress bar.
+        self.on_listing: Callable[[str, Listing, int], None] | None = None
         self.breaker = CircuitBreaker(
             settings.circuit_breaker_threshold, settings.circuit_breaker_cooldown_seconds
         )
@@ -91,8 +105,10 @@ class CollectionCycle:
     def _collect(self, run: CollectionRun) -> None:
         deadline = run.started_at + self.settings.collection_budget_seconds
         self.breaker.allow_trial()
+        self._tree_requests = 0
         for subreddit in self.settings.subreddits:
             counts = run.subreddits.setdefault(subreddit, SubredditCounts())
+            hottest: list[str] = []
             for listing in LISTINGS:
                 if self.stop_requested.is_set():
                     run.status = RunStatus.INTERRUPTED
@@ -131,18 +147,62 @@ class CollectionCycle:
                         ListingError(subreddit, listing.value, failure.error_name, str(failure))
                     )
                     items = failure.partial
+                self._tag(items)
                 self._store(items, counts)
+                if self.on_listing is not None:
+                    self.on_listing(subreddit, listing, len(items))
+                if listing is Listing.HOT:
+                    hottest = [i.id for i in items if i.kind is Kind.POST]
                 self.store.save_run(run)  # progress is visible while the cycle runs
+            if self.settings.comment_tree_posts and hottest:
+                self._comment_trees(run, subreddit, counts, hottest)
+                self.store.save_run(run)
+
+    def _comment_trees(
+        self, run: CollectionRun, subreddit: str, counts: SubredditCounts, hottest: list[str]
+    ) -> None:
+        """Whole comment trees of the N hottest posts, within the cycle's request budget."""
+        budget = self.settings.comment_tree_request_budget
+        for post_id in hottest[: self.settings.comment_tree_posts]:
+            remaining = budget - self._tree_requests
+            if remaining < 1 or self.stop_requested.is_set():
+                # The configured bound, not a failure: the next cycle reads the trees again.
+                log.info("comment trees: request budget of %d used up at r/%s", budget, subreddit)
+                return
+            more = min(self.settings.comment_tree_more_limit, remaining - 1)
+            self._tree_requests += 1 + more  # at most: one tree page + `more` morechildren
+            try:
+                self.breaker.check()
+                items = self.collector.fetch_comment_tree(post_id, subreddit, more)
+                self.breaker.record_success()
+            except CircuitOpen as open_circuit:
+                run.errors.append(ListingError(subreddit, "tree", "CircuitOpen", str(open_circuit)))
+                return
+            except ListingFailed as failure:
+                self.breaker.record_failure(failure.error)
+                counts.failed += 1
+                run.errors.append(
+                    ListingError(subreddit, f"tree:{post_id}", failure.error_name, str(failure))
+                )
+                items = failure.partial
+            self._tag(items)
+            self._store(items, counts)
+
+    def _tag(self, items: list[Item]) -> None:
+        if self.keywords:
+            for item in items:
+                item.keywords = self.keywords.find(text_of(item))
 
     def _store(self, items: list[Item], counts: SubredditCounts) -> None:
         if not items:
             return
-        for item in items:
-            self.analyzer.score(item)
-        result = self.store.upsert_items(items)
-        counts.fetched += len(items)
-        counts.new += result.new
-        counts.updated += result.updated
+        # Scored in the analyzer's worker process, a batch at a time: this thread stores one
+        # batch while the next is scored, and holds no GIL while it waits.
+        for scored in self.analyzer.score_batches(items):
+            result = self.store.upsert_items(scored)
+            counts.fetched += len(scored)
+            counts.new += result.new
+            counts.updated += result.updated
 
 
 def _final_status(run: CollectionRun) -> RunStatus:

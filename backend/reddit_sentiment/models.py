@@ -65,6 +65,7 @@ class Item:
     label: Label = Label.NEUTRAL
     truncated: bool = False
     collected_at: float = 0.0
+    keywords: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -193,6 +194,7 @@ class ItemOut(BaseModel):
     label: Label
     truncated: bool = Field(description="True when only the first ANALYZER_MAX_CHARS were scored")
     collected_at: datetime
+    keywords: list[str] = Field(default_factory=list, description="Tracked keywords mentioned")
 
 
 class PostWithComments(BaseModel):

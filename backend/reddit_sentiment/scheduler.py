@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import trending
 from .cycle import CollectionCycle, new_run_id, process_owner
 from .models import CollectionRun
 from .settings import Settings
@@ -36,6 +37,7 @@ class CollectionService:
     COLLECT_JOB = "collect"
     RETENTION_JOB = "retention"
     LEASE_JOB = "lease"
+    TRENDING_JOB = "trending"
     LEASE_NAME = "collector"
 
     def __init__(
@@ -96,6 +98,15 @@ class CollectionService:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+        if self.collection_enabled:
+            self.scheduler.add_job(
+                self.run_trending,
+                IntervalTrigger(seconds=self.settings.trending_interval_seconds),
+                id=self.TRENDING_JOB,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         self.scheduler.add_job(
             self.run_retention,
             IntervalTrigger(
@@ -121,7 +132,20 @@ class CollectionService:
         return self._cycle
 
     def _run_sync(self, run_id: str, trigger: str) -> CollectionRun:
-        return self._ensure_cycle().run(run_id, trigger)
+        run = self._ensure_cycle().run(run_id, trigger)
+        self._refresh_trending()
+        return run
+
+    def _refresh_trending(self) -> None:
+        try:
+            trending.refresh(self.store, self.settings.trending_min_count)
+        except Exception as error:  # a failed refresh keeps serving the previous result
+            log.error("trending refresh failed: %s", error)
+
+    async def run_trending(self) -> None:
+        """Scheduled refresh (windows slide even without new items); the collector's job."""
+        if self.is_leader and not self.busy:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._refresh_trending)
 
     def start_collection(
         self, trigger: str = "manual"
@@ -254,6 +278,8 @@ class CollectionService:
             except (TimeoutError, Exception):
                 log.warning("collection %s did not finish in time", self.active_run_id)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._cycle is not None:  # stop the analyzer's scoring worker process
+            await asyncio.to_thread(self._cycle.analyzer.close)
         if self.is_leader:
             try:
                 await asyncio.to_thread(self.store.release_lease, self.LEASE_NAME, self.owner)

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL
+    track_keywords: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    comment_tree_posts: int = Field(default=0, ge=0, le=100)
+    comment_tree_more_limit: int = Field(default=8, ge=0, le=1000)
+    comment_tree_request_budget: int = Field(default=30, ge=1, le=10000)
+    trending_interval_seconds: int = Field(default=300, ge=10)
+    trending_min_count: int = Field(default=3, ge=1)
     lease_ttl_seconds: float = Field(default=60.0, ge=1, le=3600)
 
     # Storage
@@ -100,6 +106,19 @@ class Settings(BaseSettings):
         ):
             raise ValueError("STORAGE_BACKEND=cosmos needs COSMOS_ENDPOINT and COSMOS_KEY")
         return self
+
+    @field_validator("track_keywords", mode="before")
+    @classmethod
+    def _keywords(cls, value: object) -> object:
+        from .keywords import canonical
+
+        names = _split_csv(value)
+        if isinstance(names, list):
+            bad = [n for n in names if len(str(n)) > 64 or str(n) == "$"]
+            if bad:
+                raise ValueError(f"not a usable keyword: {', '.join(map(str, bad))}")
+            return list(dict.fromkeys(canonical(str(n)) for n in names))
+        return names
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -45,14 +45,18 @@ async def test_cycle_into_cosmos_read_back_through_the_api(
             posts = (await c.get("/posts", params={"limit": 100, "sort": "score"})).json()
             first = posts["items"][0]
             detail = (await c.get(f"/posts/{first['id']}")).json()
-            series = (await c.get("/dashboard/sentiment", params={"bucket": "day",
-                                                                  "since": "2010-01-01T00:00:00Z"})).json()  # fmt: skip
+            window = {"bucket": "day", "since": "2010-01-01T00:00:00Z"}
+            series = (await c.get("/dashboard/sentiment", params=window)).json()
 
     assert (summary["posts"], summary["comments"]) == (194, 100)
     assert sum(summary["labels"].values()) == 294
     assert [r["status"] for r in runs] == ["succeeded", "succeeded"]
-    assert runs[0]["subreddits"]["askreddit"] == {"fetched": 300, "new": 0, "updated": 300,
-                                                  "failed": 0}  # fmt: skip
+    assert runs[0]["subreddits"]["askreddit"] == {
+        "fetched": 300,
+        "new": 0,
+        "updated": 300,
+        "failed": 0,
+    }
     scores = [p["score"] for p in posts["items"]]
     assert scores == sorted(scores, reverse=True) and posts["next_cursor"] is not None
     assert detail["post"]["id"] == first["id"]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from reddit_sentiment.models import Kind, Label, RunStatus
+from reddit_sentiment.models import Item, Kind, Label, RunStatus
 from reddit_sentiment.store.base import (
     DAY,
     HOUR,
@@ -233,3 +233,84 @@ async def test_lease_is_exclusive_renewable_and_expires(store: Store) -> None:
     assert await store.lease_holder("collector") is None  # expired
     assert store.acquire_lease("collector", "a", ttl_seconds=30) is True  # takeover
     assert store.acquire_lease("other", "b", ttl_seconds=30) is True  # leases are independent
+
+
+def tagged(keywords: list[str], **kwargs: object) -> Item:
+    item = make_item(**kwargs)  # type: ignore[arg-type]
+    item.keywords = keywords
+    return item
+
+
+async def test_keyword_aggregates_follow_writes(store: Store) -> None:
+    day0 = (BASE_TIME // DAY) * DAY
+    edited = tagged(["$TSLA"], compound=0.5, created_utc=day0 + 10)
+    store.upsert_items(
+        [
+            edited,
+            tagged(
+                ["$TSLA", "python"], compound=-0.5, created_utc=day0 + HOUR + 1, subreddit="rust"
+            ),
+            tagged(["python"], kind=Kind.COMMENT, compound=0.0, created_utc=day0 + 20),
+            tagged([], compound=0.9, created_utc=day0 + 30),
+        ]
+    )
+    totals = {a.keyword: a for a in await store.keyword_aggregates()}
+    assert list(totals) == ["$TSLA", "python"]
+    assert (totals["$TSLA"].count, totals["$TSLA"].positive, totals["$TSLA"].negative) == (2, 1, 1)
+    assert totals["$TSLA"].sum_compound == pytest.approx(0.0)
+    assert totals["$TSLA"].last_hour == day0 + HOUR
+    hourly = await store.keyword_aggregates(keyword="$TSLA", bucket=Bucket.HOUR)
+    assert [(a.bucket_start, a.count) for a in hourly] == [(day0, 1), (day0 + HOUR, 1)]
+    only_rust = await store.keyword_aggregates(subreddit="rust")
+    assert [(a.keyword, a.count) for a in only_rust] == [("$TSLA", 1), ("python", 1)]
+
+    edited.keywords = ["python"]  # the text was edited: no longer mentions $TSLA
+    store.upsert_items([edited])
+    totals = {a.keyword: a for a in await store.keyword_aggregates()}
+    assert (totals["$TSLA"].count, totals["python"].count) == (1, 3)
+    stored = await store.get_item(edited.id)
+    assert stored is not None and stored.keywords == ["python"]
+
+    assert store.delete_older_than(day0 + HOUR) == 3
+    assert [(a.keyword, a.count) for a in await store.keyword_aggregates()] == [
+        ("$TSLA", 1),
+        ("python", 1),
+    ]
+
+
+async def test_iter_items_streams_oldest_first_with_filters(store: Store) -> None:
+    items = [
+        make_item(
+            created_utc=BASE_TIME + (i * 7) % 25,
+            subreddit="python" if i % 3 else "rust",
+            kind=Kind.COMMENT if i % 4 == 0 else Kind.POST,
+        )
+        for i in range(25)
+    ]
+    store.upsert_items(items)
+    streamed = list(store.iter_items())
+    assert [i.id for i in streamed] == [
+        i.id for i in sorted(items, key=lambda i: (i.created_utc, i.id))
+    ]
+    window = list(
+        store.iter_items(
+            since=BASE_TIME + 5, until=BASE_TIME + 10, subreddit="python", kind=Kind.POST
+        )
+    )
+    expected = [
+        i.id
+        for i in sorted(items, key=lambda i: (i.created_utc, i.id))
+        if BASE_TIME + 5 <= i.created_utc < BASE_TIME + 10
+        and i.subreddit == "python"
+        and i.kind is Kind.POST
+    ]
+    assert [i.id for i in window] == expected and expected
+
+
+async def test_trending_results_round_trip(store: Store) -> None:
+    assert await store.get_trending("24h|*") is None
+    payload = {"window": "24h", "terms": [{"term": "python", "count": 4}], "computed_at": "x"}
+    store.save_trending("24h|*", payload)
+    store.save_trending("24h|*", {**payload, "computed_at": "y"})
+    got = await store.get_trending("24h|*")
+    assert got == {**payload, "computed_at": "y"}

@@ -1,4 +1,5 @@
-"""What only the Cosmos DB store has: its containers, TTLs, 429 retries and write concurrency.
+"""What only the Cosmos DB store has: its containers, TTLs, 429 retries and write concurrency,
+keyset paging and id encoding.
 
 Everything runs against the session's @vercel/cosmosdb-server (tests/cosmos/fixture.py).
 """
@@ -19,12 +20,26 @@ from azure.cosmos import ContainerProxy, CosmosClient
 from pydantic import SecretStr
 from requests.structures import CaseInsensitiveDict
 
-from reddit_sentiment.models import Kind
+from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.settings import Settings, StorageBackend
+from reddit_sentiment.store import cosmos
 from reddit_sentiment.store.base import DAY, HOUR, StoreUnavailable, hour_of
-from reddit_sentiment.store.cosmos import HOURLY, ITEMS, RUNS, CosmosStore
+from reddit_sentiment.store.cosmos import (
+    HOURLY,
+    ITEMS,
+    KEYWORD_HOURLY,
+    RUNS,
+    TRENDING,
+    CosmosStore,
+)
 from tests.cosmos.fixture import CosmosServer, start_server
 from tests.factories import BASE_TIME, make_item
+
+
+def tagged(keywords: list[str], **kwargs: Any) -> Item:
+    item = make_item(**kwargs)
+    item.keywords = keywords
+    return item
 
 
 @asynccontextmanager
@@ -90,11 +105,13 @@ class ScriptedTransport(RequestsTransport):  # type: ignore[misc]
         response = requests.Response()
         response.status_code = 429
         response.reason = "Too Many Requests"
-        response.headers = CaseInsensitiveDict({
-            "content-type": "application/json",
-            "x-ms-retry-after-ms": str(self.retry_after_ms),
-            "x-ms-substatus": "3200",
-        })  # fmt: skip
+        response.headers = CaseInsensitiveDict(
+            {
+                "content-type": "application/json",
+                "x-ms-retry-after-ms": str(self.retry_after_ms),
+                "x-ms-substatus": "3200",
+            }
+        )
         response._content = b'{"code":"TooManyRequests","message":"Request rate is large."}'
         return RequestsTransportResponse(request, response)
 
@@ -119,10 +136,34 @@ async def test_containers_partition_keys_ttl_and_indexes(
     composites = {
         tuple((p["path"], p["order"]) for p in index) for index in policy["compositeIndexes"]
     }
-    for fields in (("kind", "created_utc"), ("kind", "score"), ("kind", "compound"),
-                   ("link_id", "created_utc")):  # fmt: skip
+    for fields in (
+        ("kind", "created_utc"),
+        ("kind", "score"),
+        ("kind", "compound"),
+        ("link_id", "created_utc"),
+    ):
         for order in ("ascending", "descending"):
             assert tuple((f"/{f}", order) for f in (*fields, "id")) in composites
+    for order in ("ascending", "descending"):  # iter_items without a kind
+        assert (("/created_utc", order), ("/id", order)) in composites
+
+
+async def test_keyword_and_trending_containers(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    async with opened(cosmos_server, retention_seconds=7 * DAY) as store:
+        keyword = container(raw, cosmos_server, store, KEYWORD_HOURLY).read()
+        trending = container(raw, cosmos_server, store, TRENDING).read()
+    # One keyword's time series is one logical partition.
+    assert keyword["partitionKey"]["paths"] == ["/keyword"]
+    assert keyword["defaultTtl"] == 7 * DAY  # expires with the items, like hourly
+    policy = keyword["indexingPolicy"]
+    assert {"path": "/*"} in policy["excludedPaths"]
+    included = {p["path"] for p in policy["includedPaths"]}
+    assert {"/keyword/?", "/subreddit/?", "/hour/?"} <= included
+    assert trending["partitionKey"]["paths"] == ["/id"]
+    assert trending.get("defaultTtl") is None  # replaced by the next run, never expired
+    assert {"path": "/*"} in trending["indexingPolicy"]["excludedPaths"]
 
 
 async def test_open_is_idempotent_and_updates_an_older_policy(
@@ -133,9 +174,13 @@ async def test_open_is_idempotent_and_updates_an_older_policy(
     first.upsert_items([make_item()])
 
     def reopen(retention_days: int) -> CosmosStore:
-        store = CosmosStore(cosmos_server.endpoint, cosmos_server.key, cosmos_server.database,
-                            container_prefix=first.container_prefix,
-                            retention_seconds=retention_days * DAY)  # fmt: skip
+        store = CosmosStore(
+            cosmos_server.endpoint,
+            cosmos_server.key,
+            cosmos_server.database,
+            container_prefix=first.container_prefix,
+            retention_seconds=retention_days * DAY,
+        )
         store.open()
         return store
 
@@ -168,13 +213,44 @@ async def test_documents_expire_with_their_hour(
         assert doc["ttl"] == hourly["ttl"] == int(expected)
 
 
+async def test_keyword_documents_expire_with_their_hour(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    now = BASE_TIME + 2 * HOUR
+    async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
+        item = tagged(["c#", "ci/cd"], created_utc=BASE_TIME, compound=0.5)
+        store.upsert_items([item])
+        expected = int(hour_of(BASE_TIME) + HOUR + 3 * DAY - now)
+        keyword_docs = container(raw, cosmos_server, store, KEYWORD_HOURLY)
+        for keyword in item.keywords:  # characters an id could not hold are in the key only
+            (doc,) = keyword_docs.query_items(
+                "SELECT * FROM c WHERE c.keyword = @k",
+                parameters=[{"name": "@k", "value": keyword}],
+                partition_key=keyword,
+            )
+            assert doc["id"] == f"python:{hour_of(BASE_TIME)}"
+            assert (doc["subreddit"], doc["hour"], doc["count"], doc["positive"]) == (
+                "python",
+                hour_of(BASE_TIME),
+                1,
+                1,
+            )
+            assert doc["ttl"] == expected
+        stored = container(raw, cosmos_server, store, ITEMS).read_item(item.id, "python")
+        assert stored["keywords"] == ["c#", "ci/cd"]
+
+
 async def test_from_settings_maps_every_cosmos_setting() -> None:
     endpoint = "https://example.documents.azure.com:443/"
     settings = Settings(
-        storage_backend=StorageBackend.COSMOS, cosmos_endpoint=endpoint,
-        cosmos_key=SecretStr("a2V5"), cosmos_database="db", cosmos_container_prefix="p-",
-        cosmos_max_concurrency=5, retention_days=9,
-    )  # fmt: skip
+        storage_backend=StorageBackend.COSMOS,
+        cosmos_endpoint=endpoint,
+        cosmos_key=SecretStr("a2V5"),
+        cosmos_database="db",
+        cosmos_container_prefix="p-",
+        cosmos_max_concurrency=5,
+        retention_days=9,
+    )
     store = CosmosStore.from_settings(settings)  # no network until open()
     assert (store.endpoint, store.database_name, store.container_prefix) == (endpoint, "db", "p-")
     assert store.max_concurrency == 5 and store.retention_seconds == 9 * DAY
@@ -215,18 +291,21 @@ async def test_exhausted_retries_raise_store_unavailable_and_roll_back(
 ) -> None:
     transport = ScriptedTransport(throttle=-1, retry_after_ms=5)
     async with opened(cosmos_server, transport=transport, retry_throttle_total=2) as store:
-        item = make_item(compound=0.5)
+        item = tagged(["python"], compound=0.5)
         with pytest.raises(StoreUnavailable) as raised:
             store.upsert_items([item])
         assert "429" in str(raised.value) and cosmos_server.key not in str(raised.value)
         assert transport.throttled == 3  # the first try and two retries
         assert await store.get_item(item.id) is None
         assert await store.aggregates() == []  # its aggregate delta was taken back
+        assert await store.keyword_aggregates() == []  # and its keyword delta
 
         transport.throttle = 0  # the service recovers: the retried batch counts once
         assert store.upsert_items([item]).new == 1
         (agg,) = await store.aggregates()
         assert (agg.posts, agg.positive) == (1, 1)
+        (mentions,) = await store.keyword_aggregates()
+        assert (mentions.keyword, mentions.count, mentions.positive) == ("python", 1, 1)
 
 
 async def test_writes_run_in_parallel_within_the_bound(cosmos_server: CosmosServer) -> None:
@@ -272,14 +351,86 @@ async def test_dashboard_reads_never_touch_items(
         assert (agg.posts, agg.comments, agg.positive) == (1, 1, 1)
 
 
+async def test_keyword_reads_never_touch_items(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    async with opened(cosmos_server) as store:
+        store.upsert_items([tagged(["$TSLA"], compound=0.5), tagged(["$TSLA"], subreddit="rust")])
+        db = raw.get_database_client(cosmos_server.database)
+        db.delete_container(store.container_name(ITEMS))
+        (agg,) = await store.keyword_aggregates(keyword="$TSLA")
+        assert (agg.count, agg.positive, agg.neutral) == (2, 1, 1)
+
+
+async def test_items_from_before_keywords_read_and_retag(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    async with opened(cosmos_server) as store:
+        item = make_item(compound=0.5)
+        store.upsert_items([item])
+        items = container(raw, cosmos_server, store, ITEMS)
+        old = {k: v for k, v in items.read_item(item.id, "python").items() if k != "keywords"}
+        items.replace_item(item.id, old)  # as an older version wrote it
+        stored = await store.get_item(item.id)
+        assert stored is not None and stored.keywords == []
+        assert store.upsert_items([item]).updated == 1  # unchanged: no keyword write
+        assert await store.keyword_aggregates() == []
+        item.keywords = ["python"]
+        store.upsert_items([item])
+        assert [(a.keyword, a.count) for a in await store.keyword_aggregates()] == [("python", 1)]
+
+
+# -- iter_items and trending -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("subreddit", [None, "python"])
+async def test_iter_items_pages_by_keyset_through_ties(
+    cosmos_server: CosmosServer, monkeypatch: pytest.MonkeyPatch, subreddit: str | None
+) -> None:
+    monkeypatch.setattr(cosmos, "_ITER_PAGE", 3)  # many pages, ties across page boundaries
+    async with opened(cosmos_server) as store:
+        items = [
+            make_item(
+                created_utc=BASE_TIME + i // 4,
+                subreddit=("python", "rust")[i % 2],
+                kind=(Kind.POST, Kind.COMMENT)[i % 3 == 0],
+            )
+            for i in range(20)
+        ]
+        store.upsert_items(items)
+        ordered = sorted(items, key=lambda i: (i.created_utc, i.id))
+        expected = [i.id for i in ordered if subreddit in (None, i.subreddit)]
+        assert [i.id for i in store.iter_items(subreddit=subreddit)] == expected
+        posts = [i.id for i in ordered if subreddit in (None, i.subreddit) and i.kind is Kind.POST]
+        assert [i.id for i in store.iter_items(subreddit=subreddit, kind=Kind.POST)] == posts
+
+
+async def test_trending_keys_any_characters(cosmos_server: CosmosServer, raw: CosmosClient) -> None:
+    keys = ["24h|*", "24h|python", "7d|$TSLA", "a/b\\c?d#e", "x" * 300, "x" * 301]
+    async with opened(cosmos_server) as store:
+        for n, key in enumerate(keys):
+            store.save_trending(key, {"n": n, "key": key})
+        for n, key in enumerate(keys):
+            assert await store.get_trending(key) == {"n": n, "key": key}
+        assert await store.get_trending("24h|rust") is None
+        docs = list(container(raw, cosmos_server, store, TRENDING).read_all_items())
+    assert sorted(d["key"] for d in docs) == sorted(keys)  # readable, one document per key
+    assert all(len(d["id"]) <= 255 and not set(d["id"]) & set("/\\?#") for d in docs)
+
+
 # -- leases ----------------------------------------------------------------------------
 
 
 async def test_lease_between_two_processes_with_a_clock(cosmos_server: CosmosServer) -> None:
     now = [BASE_TIME]
     async with opened(cosmos_server, clock=lambda: now[0]) as a:
-        b = CosmosStore(cosmos_server.endpoint, cosmos_server.key, cosmos_server.database,
-                        container_prefix=a.container_prefix, clock=lambda: now[0])  # fmt: skip
+        b = CosmosStore(
+            cosmos_server.endpoint,
+            cosmos_server.key,
+            cosmos_server.database,
+            container_prefix=a.container_prefix,
+            clock=lambda: now[0],
+        )
         b.open()
         try:
             assert await a.lease_holder("collector") is None

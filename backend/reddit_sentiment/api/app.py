@@ -24,7 +24,7 @@ from ..scheduler import CollectionService
 from ..settings import Role, Settings, get_settings, rate_budget
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
-from .routes import collections, dashboard, health, posts
+from .routes import collections, dashboard, health, keywords, posts, trending
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
     routers = [health.router]
     if settings.role is not Role.COLLECTOR:  # a collector-only process serves health alone
-        routers += [dashboard.router, posts.router, collections.router]
+        routers += [
+            dashboard.router,
+            posts.router,
+            collections.router,
+            trending.router,
+            keywords.router,
+        ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     _install_error_handlers(app)

@@ -41,6 +41,7 @@ def item_out(item: Item) -> ItemOut:
         label=item.label,
         truncated=item.truncated,
         collected_at=ts(item.collected_at),
+        keywords=item.keywords,
     )
 
 

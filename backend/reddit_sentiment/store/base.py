@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..models import CollectionRun, Item, Kind, Label, UpsertResult
 
@@ -64,6 +64,20 @@ class Aggregate:
         self.positive += other.positive
         self.neutral += other.neutral
         self.negative += other.negative
+
+
+@dataclass(slots=True)
+class KeywordAggregate:
+    """Mentions of one tracked keyword (in one time bucket, when asked per bucket)."""
+
+    keyword: str
+    bucket_start: float | None
+    count: int = 0
+    sum_compound: float = 0.0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+    last_hour: float | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -185,3 +199,31 @@ class Store(Protocol):
 
     async def lease_holder(self, name: str) -> Lease | None:
         """The current, unexpired holder of the lease, if any."""
+
+    async def keyword_aggregates(
+        self,
+        *,
+        keyword: str | None = None,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+    ) -> list[KeywordAggregate]:
+        """Per keyword totals with `last_hour` (bucket None), or per keyword x bucket;
+        ordered by keyword, then bucket. Served from aggregates kept up to date on write."""
+
+    # -- batch reads (off the event loop: trending job, CLI export) ----------------------
+    def iter_items(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        subreddit: str | None = None,
+        kind: Kind | None = None,
+    ) -> Iterator[Item]:
+        """Items by creation time, oldest first, streamed in pages (never all in memory)."""
+
+    def save_trending(self, key: str, payload: dict[str, Any]) -> None:
+        """Store the trending job's result under `key` (window and subreddit)."""
+
+    async def get_trending(self, key: str) -> dict[str, Any] | None: ...

@@ -1,14 +1,24 @@
 """Azure Cosmos DB store (NoSQL API): the same protocol as SQLite, for hosted deployments.
 
-Layout: one database and four containers (names prefixed by COSMOS_CONTAINER_PREFIX):
+Layout: one database and six containers (names prefixed by COSMOS_CONTAINER_PREFIX):
 
 * ``items``  - one document per submission/comment, ``id`` = Reddit fullname, partition key
   ``/subreddit``. Every dashboard filter names at most one subreddit, so a filtered list is a
-  single-partition query; the collector writes a subreddit's batch into one partition.
+  single-partition query; the collector writes a subreddit's batch into one partition. The
+  item's tracked ``keywords`` are stored on it (not indexed: nothing filters items by them).
 * ``hourly`` - one document per subreddit x hour (``id`` = the hour as a string), partition key
   ``/subreddit``: the pre-aggregates the dashboard reads, kept in step on every write exactly
   like SQLite's ``hourly`` table. A dashboard read costs one small document per subreddit-hour
   and never touches ``items``.
+* ``keyword_hourly`` - one document per keyword x subreddit x hour (``id`` =
+  ``"<subreddit>:<hour>"``, safe because subreddit names are ``[A-Za-z0-9_]``), partition key
+  ``/keyword``: the keyword pre-aggregates, kept in step on write like ``hourly``. The keyword
+  page reads one keyword's time series (optionally narrowed to a subreddit), which is then a
+  single-partition query; only the "all keywords" overview fans out, over a few tracked
+  keywords. A keyword's partition stays small (subreddits x retention hours, ~300 B each:
+  50 subreddits x 30 days is ~36k documents, ~11 MB, far below 20 GB). ``/subreddit`` would
+  make the per-keyword series cross-partition instead, and the keyword is in the key rather
+  than in ``id`` because keywords may contain characters ids cannot (``c#``, ``ci/cd``).
 * ``runs``   - collection runs, partition key ``/pk`` with the constant value ``"run"``. There
   are only a few runs an hour (a year is ~35k documents of ~1 KB, far below the 20 GB
   logical-partition limit) and they are written by one collector, so one logical partition
@@ -17,18 +27,23 @@ Layout: one database and four containers (names prefixed by COSMOS_CONTAINER_PRE
   make both fan out to every physical partition).
 * ``leases`` - named leases (the collector's leader lease), partition key ``/id``: each lease
   is one small document read and written on its own, conditionally on its etag.
+* ``trending`` - the trending job's result per key (window and subreddit, e.g. ``24h|*``),
+  partition key ``/id``: each result is written and read whole, on its own. Keys may contain
+  characters a Cosmos ``id`` cannot (``/ \\ ? #``), so ``id`` is the key in URL-safe base64
+  and the readable key is kept in a ``key`` field.
 
 Writes (the collector's executor thread) use the synchronous SDK client through a thread pool
 of COSMOS_MAX_CONCURRENCY workers; reads (API handlers) use one ``azure.cosmos.aio`` client
 for the store's life, so no read blocks the event loop. Throttled requests (429) are retried
 by the SDK after the server's ``x-ms-retry-after-ms``; the retry budget is configured on both
-clients (``retry_throttle_total`` / ``retry_throttle_backoff_max``).
+clients (``retry_throttle_total`` / ``retry_throttle_backoff_max``). ``iter_items`` (the
+trending job, CLI export) is synchronous too and pages through ``items`` by keyset.
 
-Retention: both data containers have ``default_ttl`` = RETENTION_DAYS and every document
+Retention: the three data containers have ``default_ttl`` = RETENTION_DAYS and every document
 carries its own ``ttl`` measured from the end of its creation hour, so Cosmos expires an item
-and its hourly aggregate together (a plain container TTL counts from the last write, which
-would keep an often re-collected post alive forever). ``delete_older_than`` deletes the same
-documents explicitly, for parity with SQLite.
+and its hourly and keyword aggregates together (a plain container TTL counts from the last
+write, which would keep an often re-collected post alive forever). ``delete_older_than``
+deletes the same documents explicitly, for parity with SQLite.
 
 Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
 code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
@@ -38,9 +53,11 @@ one that is correct for real Cosmos DB.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -78,6 +95,7 @@ from .base import (
     Bucket,
     ItemPage,
     ItemQuery,
+    KeywordAggregate,
     Lease,
     RunPage,
     Sort,
@@ -96,20 +114,27 @@ Doc = dict[str, Any]
 
 ITEMS = "items"
 HOURLY = "hourly"
+KEYWORD_HOURLY = "keyword_hourly"
 RUNS = "runs"
 LEASES = "leases"
+TRENDING = "trending"
 RUN_PK = "run"
 
 _READ_CHUNK = 100  # ids per "which of these exist" query
+_ITER_PAGE = 500  # items per iter_items page
 _DELETE_BATCH = 1000  # documents per retention query
 _WRITE_ATTEMPTS = 5  # create/patch races on one hourly document
 _UNCHANGED = MatchConditions.IfNotModified  # etag-conditioned write
 _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _COUNTERS = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
+_KEYWORD_COUNTERS = ("count", "sum_compound", "positive", "neutral", "negative")
+_LABELS = ("positive", "neutral", "negative")
+# The partition key field of each aggregate container (what its documents are deleted by).
+_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", KEYWORD_HOURLY: "keyword"}
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
-    "truncated", "collected_at",
+    "truncated", "collected_at", "keywords",
 )  # fmt: skip
 
 
@@ -140,10 +165,13 @@ ITEMS_POLICY = _policy(
     _composite("kind", "created_utc", "id")
     + _composite("kind", "score", "id")
     + _composite("kind", "compound", "id")
-    + _composite("link_id", "created_utc", "id"),
+    + _composite("link_id", "created_utc", "id")
+    + _composite("created_utc", "id"),  # iter_items without a kind filter
 )
 HOURLY_POLICY = _policy(("subreddit", "hour"), [])
+KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
+TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(
     ("pk", "status", "started_at"),
     [[{"path": "/started_at", "order": "descending"}, {"path": "/id", "order": "descending"}]],
@@ -173,7 +201,7 @@ def _item_doc(item: Item, ttl: int) -> Doc:
         "num_comments": item.num_comments, "parent_id": item.parent_id,
         "link_id": item.link_id, "compound": item.compound, "pos": item.pos, "neu": item.neu,
         "neg": item.neg, "label": item.label.value, "truncated": item.truncated,
-        "collected_at": item.collected_at, "ttl": ttl,
+        "collected_at": item.collected_at, "keywords": list(item.keywords), "ttl": ttl,
     }  # fmt: skip
 
 
@@ -198,6 +226,7 @@ def _doc_to_item(doc: Mapping[str, Any]) -> Item:
         label=Label(doc["label"]),
         truncated=bool(doc["truncated"]),
         collected_at=float(doc["collected_at"]),
+        keywords=list(doc.get("keywords") or []),  # absent on items from before keywords
     )
 
 
@@ -234,26 +263,48 @@ def _params(**values: Any) -> list[dict[str, Any]]:
     return [{"name": f"@{name}", "value": value} for name, value in values.items()]
 
 
+def _trending_id(key: str) -> str:
+    """A Cosmos id for a trending key: ids cannot contain ``/ \\ ? #`` and stop at 255 chars."""
+    encoded = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+    if len(encoded) <= 255:
+        return encoded
+    return "sha256." + hashlib.sha256(key.encode()).hexdigest()  # "." is not base64url
+
+
+# An aggregate document: (container, partition key value, subreddit, hour).
+_Key = tuple[str, str, str, int]
+
+
 class _Delta:
-    """Signed contributions to hourly documents, keyed by (subreddit, hour)."""
+    """Signed contributions to aggregate documents (hourly and keyword_hourly)."""
 
     def __init__(self) -> None:
-        self.buckets: dict[tuple[str, int], list[float]] = {}
+        self.buckets: dict[_Key, list[float]] = {}
 
     def add(self, subreddit: str, created_utc: float, kind: str, compound: float,
             label: str, sign: int) -> None:  # fmt: skip
-        row = self.buckets.setdefault((subreddit, hour_of(created_utc)), [0, 0, 0.0, 0, 0, 0])
+        key = (HOURLY, subreddit, subreddit, hour_of(created_utc))
+        row = self.buckets.setdefault(key, [0, 0, 0.0, 0, 0, 0])
         row[0 if kind == Kind.POST.value else 1] += sign
         row[2] += sign * compound
-        row[3 + ("positive", "neutral", "negative").index(label)] += sign
+        row[3 + _LABELS.index(label)] += sign
+
+    def add_keywords(self, keywords: Iterable[str], subreddit: str, created_utc: float,
+                     compound: float, label: str, sign: int) -> None:  # fmt: skip
+        for keyword in keywords:
+            key = (KEYWORD_HOURLY, keyword, subreddit, hour_of(created_utc))
+            row = self.buckets.setdefault(key, [0, 0.0, 0, 0, 0])
+            row[0] += sign
+            row[1] += sign * compound
+            row[2 + _LABELS.index(label)] += sign
 
     def merge(self, other: _Delta, sign: int = 1) -> None:
         for key, values in other.buckets.items():
-            row = self.buckets.setdefault(key, [0, 0, 0.0, 0, 0, 0])
+            row = self.buckets.setdefault(key, [v * 0 for v in values])
             for i, value in enumerate(values):
                 row[i] += sign * value
 
-    def nonzero(self) -> dict[tuple[str, int], list[float]]:
+    def nonzero(self) -> dict[_Key, list[float]]:
         return {key: values for key, values in self.buckets.items() if any(values)}
 
 
@@ -387,8 +438,10 @@ class CosmosStore:
             specs = (
                 (ITEMS, "/subreddit", ITEMS_POLICY, self.retention_seconds),
                 (HOURLY, "/subreddit", HOURLY_POLICY, self.retention_seconds),
+                (KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, self.retention_seconds),
                 (RUNS, "/pk", RUNS_POLICY, None),
                 (LEASES, "/id", LEASES_POLICY, None),
+                (TRENDING, "/id", TRENDING_POLICY, None),
             )
             for base, pk_path, policy, ttl in specs:
                 self._containers[base] = self._ensure_container(db, base, pk_path, policy, ttl)
@@ -455,38 +508,45 @@ class CosmosStore:
         # The partition filter is redundant with partition_key on real Cosmos.
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
         query = (
-            "SELECT c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label FROM c "
+            "SELECT c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords "
+            "FROM c "
             f"WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
         )
         params = _params(subreddit=subreddit, **{f"id{i}": v for i, v in enumerate(ids)})
         return list(self._sync(ITEMS).query_items(query, parameters=params,
                                                    partition_key=subreddit))  # fmt: skip
 
-    def _apply_bucket(self, key: tuple[str, int], values: list[float]) -> None:
-        """Add signed counters to one hourly document: patch `incr`, create when missing."""
-        subreddit, hour = key
-        container = self._sync(HOURLY)
+    def _apply_bucket(self, key: _Key, values: list[float]) -> None:
+        """Add signed counters to one aggregate document: patch `incr`, create when missing."""
+        base, partition, subreddit, hour = key
+        container = self._sync(base)
         ttl = self._ttl(hour)
+        counters = _COUNTERS if base == HOURLY else _KEYWORD_COUNTERS
+        doc_id = str(hour) if base == HOURLY else f"{subreddit}:{hour}"
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
-            for name, value in zip(_COUNTERS, values, strict=True)
+            for name, value in zip(counters, values, strict=True)
             if value
         ]
         ops.append({"op": "set", "path": "/ttl", "value": ttl})
         for _ in range(_WRITE_ATTEMPTS):
             try:
-                container.patch_item(str(hour), partition_key=subreddit, patch_operations=ops)
+                container.patch_item(doc_id, partition_key=partition, patch_operations=ops)
                 return
             except CosmosResourceNotFoundError:
                 pass
-            doc: Doc = {"id": str(hour), "subreddit": subreddit, "hour": hour, "ttl": ttl}
-            doc.update(zip(_COUNTERS, values, strict=True))
+            doc: Doc = {"id": doc_id, "subreddit": subreddit, "hour": hour, "ttl": ttl}
+            if base == KEYWORD_HOURLY:
+                doc["keyword"] = partition
+            doc.update(zip(counters, values, strict=True))
             try:
                 container.create_item(doc)
                 return
             except CosmosResourceExistsError:
                 continue  # created concurrently: patch it
-        raise StoreUnavailable(f"hourly aggregate {subreddit}/{hour} kept changing under the write")
+        raise StoreUnavailable(
+            f"{base} aggregate {partition}/{doc_id} kept changing under the write"
+        )
 
     def _apply(self, delta: _Delta) -> tuple[_Delta, list[BaseException]]:
         """Apply every bucket; return what was applied and the errors."""
@@ -502,7 +562,7 @@ class CosmosStore:
         self._sync(ITEMS).upsert_item(_item_doc(item, self._ttl(item.created_utc)))
 
     def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
-        """Upsert by fullname and move the hourly aggregates by exactly the change.
+        """Upsert by fullname and move the hourly and keyword aggregates by exactly the change.
 
         Cosmos has no transaction across containers, so the order is chosen to be repairable:
         the aggregate deltas are applied first, then the items; if some item writes fail, the
@@ -535,19 +595,28 @@ class CosmosStore:
                 result.new += 1
             else:
                 result.updated += 1
-                if before["compound"] == item.compound and before["label"] == item.label.value:
+                old_keywords = list(before.get("keywords") or [])
+                if (
+                    before["compound"] == item.compound
+                    and before["label"] == item.label.value
+                    and old_keywords == item.keywords
+                ):
                     continue
                 delta.add(before["subreddit"], before["created_utc"], before["kind"],
                           before["compound"], before["label"], -1)  # fmt: skip
+                delta.add_keywords(old_keywords, before["subreddit"], before["created_utc"],
+                                   before["compound"], before["label"], -1)  # fmt: skip
             delta.add(item.subreddit, item.created_utc, item.kind.value, item.compound,
                       item.label.value, +1)  # fmt: skip
+            delta.add_keywords(item.keywords, item.subreddit, item.created_utc, item.compound,
+                               item.label.value, +1)  # fmt: skip
             per_item[item.id] = delta
             total.merge(delta)
 
         applied, errors = self._apply(total)
         if errors:
             self._compensate(applied)
-            raise self._failure("hourly aggregate update", errors)
+            raise self._failure("aggregate update", errors)
 
         results = self._run_all(self._upsert_item, unique)
         item_errors = [r for r in results if isinstance(r, BaseException)]
@@ -567,7 +636,7 @@ class CosmosStore:
         _, errors = self._apply(undo)
         if errors:
             log.error(
-                "Cosmos DB: could not roll back hourly aggregates after a failed write "
+                "Cosmos DB: could not roll back aggregates after a failed write "
                 "(%d buckets may be off): %s", len(errors), self._failure("rollback", errors),
             )  # fmt: skip
 
@@ -608,13 +677,14 @@ class CosmosStore:
             raise self._error("interrupt running runs", error) from error
 
     def delete_older_than(self, cutoff_utc: float) -> int:
-        """Delete items before the cutoff's hour and their hourly documents (TTL's job too)."""
+        """Delete items before the cutoff's hour and their aggregate documents (TTL's job too)."""
         cutoff = hour_of(cutoff_utc)
         deleted = 0
         try:
-            for base, field in ((ITEMS, "created_utc"), (HOURLY, "hour")):
+            for base, field in ((ITEMS, "created_utc"), (HOURLY, "hour"), (KEYWORD_HOURLY, "hour")):
                 container = self._sync(base)
-                query = f"SELECT TOP @n c.id, c.subreddit FROM c WHERE c.{field} < @cutoff"
+                pk = _PK_FIELD[base]
+                query = f"SELECT TOP @n c.id, c.{pk} AS pk FROM c WHERE c.{field} < @cutoff"
                 while True:  # re-query after each batch: nothing to get wrong in continuations
                     docs = list(container.query_items(
                         query, parameters=_params(n=_DELETE_BATCH, cutoff=cutoff),
@@ -635,7 +705,7 @@ class CosmosStore:
     @staticmethod
     def _delete(container: ContainerProxy, doc: Doc) -> bool:
         try:
-            container.delete_item(doc["id"], partition_key=doc["subreddit"])
+            container.delete_item(doc["id"], partition_key=doc["pk"])
         except CosmosResourceNotFoundError:
             return False  # expired by TTL meanwhile
         return True
@@ -686,6 +756,76 @@ class CosmosStore:
             return  # gone or taken over meanwhile: not ours to delete
         except AzureError as error:
             raise self._error("lease release", error) from error
+
+    # -- batch reads and the trending result (off the event loop) ------------------------
+    def iter_items(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        subreddit: str | None = None,
+        kind: Kind | None = None,
+    ) -> Iterator[Item]:
+        """Oldest first by (created_utc, id), in keyset pages of _ITER_PAGE items.
+
+        Each page is its own ``TOP`` query after the last (created_utc, id) seen, so nothing
+        is held between pages and no continuation token can expire under a slow consumer.
+        With a subreddit it is a single-partition query; without, a cross-partition ORDER BY
+        that the SDK merges. With a kind the ORDER BY leads with it, served by the
+        (kind, created_utc, id) index; without, by (created_utc, id).
+        """
+        where: list[str] = []
+        values: dict[str, Any] = {"n": _ITER_PAGE}
+        if subreddit is not None:
+            where.append("c.subreddit = @subreddit")
+            values["subreddit"] = subreddit
+        if kind is not None:
+            where.append("c.kind = @kind")
+            values["kind"] = kind.value
+        if since is not None:
+            where.append("c.created_utc >= @since")
+            values["since"] = since
+        if until is not None:
+            where.append("c.created_utc < @until")
+            values["until"] = until
+        order = "c.created_utc ASC, c.id ASC"
+        if kind is not None:
+            order = f"c.kind ASC, {order}"
+        container = self._sync(ITEMS)
+        scope: dict[str, Any] = (
+            {"enable_cross_partition_query": True}
+            if subreddit is None
+            else {"partition_key": subreddit}
+        )
+        after: tuple[float, str] | None = None
+        while True:
+            clauses = list(where)
+            if after is not None:
+                clauses.append("(c.created_utc > @v OR (c.created_utc = @v AND c.id > @last))")
+                values.update(v=after[0], last=after[1])
+            sql = (
+                "SELECT TOP @n * FROM c"
+                + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+                + f" ORDER BY {order}"
+            )
+            try:
+                docs = list(container.query_items(
+                    sql, parameters=_params(**values), max_item_count=_ITER_PAGE, **scope
+                ))  # fmt: skip
+            except AzureError as error:
+                raise self._error(f"query on {self.container_name(ITEMS)}", error) from error
+            for doc in docs:
+                yield _doc_to_item(doc)
+            if len(docs) < _ITER_PAGE:
+                return
+            after = (docs[-1]["created_utc"], docs[-1]["id"])
+
+    def save_trending(self, key: str, payload: dict[str, Any]) -> None:
+        doc: Doc = {"id": _trending_id(key), "key": key, "payload": payload}
+        try:
+            self._sync(TRENDING).upsert_item(doc)
+        except AzureError as error:
+            raise self._error("save trending", error) from error
 
     # -- read path ---------------------------------------------------------------------
     async def _query(self, base: str, query: str, params: list[dict[str, Any]],
@@ -819,3 +959,59 @@ class CosmosStore:
         if not docs:
             return None
         return Lease(docs[0]["id"], docs[0]["owner"], float(docs[0]["expires_at"]))
+
+    async def keyword_aggregates(
+        self,
+        *,
+        keyword: str | None = None,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+    ) -> list[KeywordAggregate]:
+        """Sum keyword_hourly documents in Python; one keyword is a single-partition query."""
+        where: list[str] = []
+        values: dict[str, Any] = {}
+        for name, value in (("keyword", keyword), ("subreddit", subreddit)):
+            if value is not None:
+                where.append(f"c.{name} = @{name}")
+                values[name] = value
+        if since is not None:
+            where.append("c.hour >= @since")
+            values["since"] = hour_of(since)
+        if until is not None:
+            where.append("c.hour < @until")
+            values["until"] = until
+        query = (
+            'SELECT c.keyword, c.hour, c["count"], c.sum_compound, c.positive, c.neutral, '
+            "c.negative FROM c" + (f" WHERE {' AND '.join(where)}" if where else "")
+        )
+        docs = await self._query(KEYWORD_HOURLY, query, _params(**values),
+                                 partition_key=keyword, page_size=1000)  # fmt: skip
+        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+        sums: dict[tuple[str, float | None], KeywordAggregate] = {}
+        for doc in docs:
+            count = int(doc.get("count", 0))
+            if count == 0:
+                continue  # every mention in it was taken back (re-tagged or re-scored)
+            hour = int(doc["hour"])
+            start = None if size is None else float((hour // size) * size)
+            agg = sums.get((doc["keyword"], start))
+            if agg is None:
+                agg = sums[(doc["keyword"], start)] = KeywordAggregate(doc["keyword"], start)
+            agg.count += count
+            agg.sum_compound += float(doc.get("sum_compound", 0.0))
+            agg.positive += int(doc.get("positive", 0))
+            agg.neutral += int(doc.get("neutral", 0))
+            agg.negative += int(doc.get("negative", 0))
+            if agg.last_hour is None or hour > agg.last_hour:
+                agg.last_hour = float(hour)
+        rows = [a for a in sums.values() if a.count > 0]
+        return sorted(rows, key=lambda a: (a.keyword, a.bucket_start or 0.0))
+
+    async def get_trending(self, key: str) -> dict[str, Any] | None:
+        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
+        doc_id = _trending_id(key)
+        docs = await self._query(TRENDING, "SELECT c.payload FROM c WHERE c.id = @id",
+                                 _params(id=doc_id), partition_key=doc_id)  # fmt: skip
+        return dict(docs[0]["payload"]) if docs else None

@@ -36,6 +36,7 @@ from .base import (
     Bucket,
     ItemPage,
     ItemQuery,
+    KeywordAggregate,
     Lease,
     RunPage,
     Sort,
@@ -68,7 +69,8 @@ CREATE TABLE IF NOT EXISTS items (
     neg REAL NOT NULL,
     label TEXT NOT NULL,
     truncated INTEGER NOT NULL,
-    collected_at REAL NOT NULL
+    collected_at REAL NOT NULL,
+    keywords TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
@@ -102,6 +104,24 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at, id);
 
+CREATE TABLE IF NOT EXISTS keyword_hourly (
+    keyword TEXT NOT NULL,
+    subreddit TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    positive INTEGER NOT NULL DEFAULT 0,
+    neutral INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (keyword, subreddit, hour)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS keyword_hourly_hour ON keyword_hourly (hour);
+
+CREATE TABLE IF NOT EXISTS trending (
+    key TEXT PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -111,15 +131,25 @@ CREATE TABLE IF NOT EXISTS leases (
 
 _ITEM_COLUMNS = (
     "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
-    "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at"
+    "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords"
 )
 _UPSERT_ITEM = f"""
-INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 19)})
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 20)})
 ON CONFLICT(id) DO UPDATE SET
     author=excluded.author, title=excluded.title, body=excluded.body,
     score=excluded.score, num_comments=excluded.num_comments,
     compound=excluded.compound, pos=excluded.pos, neu=excluded.neu, neg=excluded.neg,
-    label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at
+    label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at,
+    keywords=excluded.keywords
+"""
+_ADD_KEYWORD_HOURLY = """
+INSERT INTO keyword_hourly
+    (keyword, subreddit, hour, count, sum_compound, positive, neutral, negative)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(keyword, subreddit, hour) DO UPDATE SET
+    count=count+excluded.count, sum_compound=sum_compound+excluded.sum_compound,
+    positive=positive+excluded.positive, neutral=neutral+excluded.neutral,
+    negative=negative+excluded.negative
 """
 _ADD_HOURLY = """
 INSERT INTO hourly (subreddit, hour, posts, comments, sum_compound, positive, neutral, negative)
@@ -154,6 +184,7 @@ def _row_to_item(row: sqlite3.Row) -> Item:
         label=Label(row["label"]),
         truncated=bool(row["truncated"]),
         collected_at=row["collected_at"],
+        keywords=json.loads(row["keywords"]),
     )
 
 
@@ -178,6 +209,7 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         item.label.value,
         int(item.truncated),
         item.collected_at,
+        json.dumps(item.keywords),
     )
 
 
@@ -192,6 +224,32 @@ def _row_to_run(row: sqlite3.Row) -> CollectionRun:
         subreddits={k: SubredditCounts(**v) for k, v in json.loads(row["subreddits"]).items()},
         errors=[ListingError(**e) for e in json.loads(row["errors"])],
     )
+
+
+class _KeywordDelta:
+    """Signed contributions of items to keyword x subreddit x hour buckets."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, str, int], list[float]] = {}
+
+    def add(
+        self,
+        keywords: list[str],
+        subreddit: str,
+        created_utc: float,
+        compound: float,
+        label: str,
+        sign: int,
+    ) -> None:
+        for keyword in keywords:
+            key = (keyword, subreddit, hour_of(created_utc))
+            row = self.buckets.setdefault(key, [0, 0.0, 0, 0, 0])
+            row[0] += sign
+            row[1] += sign * compound
+            row[2 + ("positive", "neutral", "negative").index(label)] += sign
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [(k, s, h, *v) for (k, s, h), v in self.buckets.items() if any(v)]
 
 
 class _Delta:
@@ -290,6 +348,9 @@ class SqliteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self._connect()
         try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+            if columns and "keywords" not in columns:  # a database from before keywords
+                conn.execute("ALTER TABLE items ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]'")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot create schema in {self.path}: {error}") from error
@@ -317,20 +378,35 @@ class SqliteStore:
                 old = {
                     row["id"]: row
                     for row in conn.execute(
-                        "SELECT id, kind, subreddit, created_utc, compound, label FROM items "
+                        "SELECT id, kind, subreddit, created_utc, compound, label, keywords "
+                        "FROM items "
                         f"WHERE id IN ({marks})",
                         [item.id for item in chunk],
                     )
                 }
                 delta = _Delta()
+                keyword_delta = _KeywordDelta()
                 for item in chunk:
                     before = old.get(item.id)
                     if before is None:
                         result.new += 1
                     else:
                         result.updated += 1
-                        if before["compound"] == item.compound and before["label"] == item.label:
+                        old_keywords: list[str] = json.loads(before["keywords"])
+                        if (
+                            before["compound"] == item.compound
+                            and before["label"] == item.label
+                            and old_keywords == item.keywords
+                        ):
                             continue
+                        keyword_delta.add(
+                            old_keywords,
+                            before["subreddit"],
+                            before["created_utc"],
+                            before["compound"],
+                            before["label"],
+                            -1,
+                        )
                         delta.add(
                             before["subreddit"],
                             before["created_utc"],
@@ -347,8 +423,17 @@ class SqliteStore:
                         item.label.value,
                         +1,
                     )
+                    keyword_delta.add(
+                        item.keywords,
+                        item.subreddit,
+                        item.created_utc,
+                        item.compound,
+                        item.label.value,
+                        +1,
+                    )
                 conn.executemany(_UPSERT_ITEM, [_item_params(item) for item in chunk])
                 conn.executemany(_ADD_HOURLY, delta.rows())
+                conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
         return result
 
     def save_run(self, run: CollectionRun) -> None:
@@ -391,6 +476,7 @@ class SqliteStore:
                 deleted += cur.rowcount
                 if cur.rowcount < 5000:
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
+                    conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
                     return deleted
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
@@ -527,6 +613,105 @@ class SqliteStore:
                 (name, time.time()),
             ).fetchone()
             return None if row is None else Lease(row["name"], row["owner"], row["expires_at"])
+
+        return await self._read(run)
+
+    async def keyword_aggregates(
+        self,
+        *,
+        keyword: str | None = None,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket | None = None,
+    ) -> list[KeywordAggregate]:
+        where: list[str] = []
+        params: list[str | float] = []
+        for name, value in (("keyword", keyword), ("subreddit", subreddit)):
+            if value is not None:
+                where.append(f"{name} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("hour >= ?")
+            params.append(hour_of(since))
+        if until is not None:
+            where.append("hour < ?")
+            params.append(until)
+        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+        key = "NULL" if size is None else f"(hour / {size}) * {size}"
+        sql = (
+            f"SELECT keyword, {key} AS bucket, SUM(count) AS count, "
+            "SUM(sum_compound) AS sum_compound, SUM(positive) AS positive, "
+            "SUM(neutral) AS neutral, SUM(negative) AS negative, "
+            "MAX(CASE WHEN count > 0 THEN hour END) AS last_hour "
+            "FROM keyword_hourly"
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " GROUP BY keyword, bucket HAVING SUM(count) > 0 ORDER BY keyword, bucket"
+        )
+
+        def query(conn: sqlite3.Connection) -> list[KeywordAggregate]:
+            return [
+                KeywordAggregate(
+                    keyword=r["keyword"],
+                    bucket_start=None if r["bucket"] is None else float(r["bucket"]),
+                    count=r["count"],
+                    sum_compound=r["sum_compound"],
+                    positive=r["positive"],
+                    neutral=r["neutral"],
+                    negative=r["negative"],
+                    last_hour=float(r["last_hour"]),
+                )
+                for r in conn.execute(sql, params)
+            ]
+
+        return await self._read(query)
+
+    def iter_items(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        subreddit: str | None = None,
+        kind: Kind | None = None,
+    ) -> Iterator[Item]:
+        where: list[str] = []
+        params: list[str | float] = []
+        for name, value in (("subreddit", subreddit), ("kind", kind.value if kind else None)):
+            if value is not None:
+                where.append(f"{name} = ?")
+                params.append(value)
+        if until is not None:
+            where.append("created_utc < ?")
+            params.append(until)
+        conn = self._connect()
+        after: tuple[float, str] = (since if since is not None else float("-inf"), "")
+        while True:  # keyset pages: bounded memory, no long-lived read transaction
+            clause = " AND ".join([*where, "(created_utc, id) > (?, ?)"])
+            try:
+                rows = conn.execute(
+                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE {clause} "
+                    "ORDER BY created_utc, id LIMIT 1000",
+                    [*params, after[0], after[1]],
+                ).fetchall()
+            except sqlite3.Error as error:
+                raise StoreUnavailable(f"SQLite read failed: {error}") from error
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_item(row)
+            after = (rows[-1]["created_utc"], rows[-1]["id"])
+
+    def save_trending(self, key: str, payload: dict[str, Any]) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO trending (key, payload) VALUES (?, ?)",
+                (key, json.dumps(payload)),
+            )
+
+    async def get_trending(self, key: str) -> dict[str, Any] | None:
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT payload FROM trending WHERE key = ?", (key,)).fetchone()
+            return None if row is None else dict(json.loads(row["payload"]))
 
         return await self._read(run)
 
