@@ -45,6 +45,10 @@ _STOP_TEXT = """
     way we'd we'll we're we've well were weren't what what's when where which while who who's
     whom why will with within without won't would wouldn't yes yet you you'd you'll you're
     you've your yours yourself yourselves
+    two three four five six seven eight nine ten first second last new old lot lots
+    give gave going gone good bad great better best say said says tell told thank thanks
+    nobody everyone everybody someone somebody people person guy guys time times year years
+    day days today yesterday tomorrow week weeks actually literally probably pretty sure
     deleted removed https http www com amp gt lt nbsp edit
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())

@@ -24,7 +24,7 @@ from ..scheduler import CollectionService
 from ..settings import Role, Settings, get_settings, rate_budget
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
-from .routes import collections, dashboard, health, keywords, posts, trending
+from .routes import collections, dashboard, health, keywords, page, posts, trending
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)
+    if settings.role is not Role.COLLECTOR:
+        app.include_router(page.router)  # GET / and its static assets, outside /api/v1
     _install_error_handlers(app)
     return app
 
