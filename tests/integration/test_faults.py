@@ -174,3 +174,20 @@ async def test_shutdown_interrupts_a_running_cycle_at_a_checkpoint(
     run = await db.get_run(run_id)
     assert run is not None and run.status is RunStatus.INTERRUPTED
     assert not svc.busy
+
+
+async def test_cycle_budget_stops_starting_listings(
+    recorded_reddit: FakeReddit, db: SqliteStore
+) -> None:
+    recorded_reddit.set_latency(0.3)
+    settings = settings_for(
+        recorded_reddit, ["askreddit", "nosuchsub"], collection_budget_seconds=0.5
+    )
+    run = await asyncio.to_thread(make_cycle(settings, db).run)
+    budget = [e for e in run.errors if e.error == "BudgetExceeded"]
+    assert budget and all("cycle budget of" in e.message for e in budget)
+    assert {e.subreddit for e in budget} == {"nosuchsub"} or len(budget) >= 3
+    assert run.status is RunStatus.PARTIAL
+    assert run.finished_at is not None and run.finished_at - run.started_at < 5
+    # a listing started before the deadline still finished and was stored
+    assert run.subreddits["askreddit"].fetched >= 100

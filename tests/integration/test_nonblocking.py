@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from reddit_sentiment.api.app import create_app
-from reddit_sentiment.fakereddit import FakeReddit
+from reddit_sentiment.fakereddit import FakeReddit, Fault
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for
 
@@ -78,3 +78,42 @@ async def test_health_answers_while_a_cycle_runs(tmp_path: Path) -> None:
 def test_generated_fake_has_subreddits(subs: int) -> None:
     fake = FakeReddit.generated(subreddits=subs, posts=3, comments=3)
     assert len(fake.subreddit_names()) == subs
+
+
+async def test_health_stays_fast_while_reddit_fails(recordings_dir: Path, tmp_path: Path) -> None:
+    """Slow answers, 5xx with prawcore's retry sleeps and 429 waits all happen in the
+    collector thread; the loop keeps answering."""
+    with FakeReddit.from_recordings(recordings_dir).start() as fake:
+        fake.add_fault(Fault(path_pattern=r"^/r/askreddit/new", kind="slow", delay=1.0))
+        fake.add_fault(Fault(path_pattern=r"^/r/askreddit/hot", kind="status", status=503))
+        fake.add_fault(
+            Fault(
+                path_pattern=r"^/r/askreddit/comments", kind="status", status=429, retry_after=0.3
+            )
+        )
+        settings = settings_for(
+            fake,
+            ["askreddit"],
+            reddit_timeout_seconds=0.5,
+            reddit_max_retry_after_seconds=0.3,
+            circuit_breaker_threshold=10,
+        )
+        app = create_app(settings, store=SqliteStore(tmp_path / "faults.db"))
+        async with app.router.lifespan_context(app):
+            service = app.state.service
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                for _ in range(200):
+                    if service.busy:
+                        break
+                    await asyncio.sleep(0.02)
+                latencies: list[float] = []
+                while service.busy:
+                    start = time.perf_counter()
+                    assert (await client.get("/api/v1/health")).status_code == 200
+                    latencies.append(time.perf_counter() - start)
+                    await asyncio.sleep(0.02)
+            last = service.last_run
+    assert last is not None and last.status.value == "failed"
+    assert {e.listing for e in last.errors} == {"new", "hot", "comments"}
+    assert len(latencies) >= 20 and max(latencies) < HEALTH_BOUND, max(latencies)
