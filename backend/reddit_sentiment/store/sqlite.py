@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -449,8 +450,8 @@ class SqliteStore:
                     run.status.value,
                     run.trigger,
                     run.owner,
-                    json.dumps({k: _counts_dict(v) for k, v in run.subreddits.items()}),
-                    json.dumps([_error_dict(e) for e in run.errors]),
+                    json.dumps({k: asdict(v) for k, v in run.subreddits.items()}),
+                    json.dumps([asdict(e) for e in run.errors]),
                 ),
             )
 
@@ -508,25 +509,12 @@ class SqliteStore:
         until: float | None = None,
         bucket: Bucket | None = None,
     ) -> list[Aggregate]:
-        where: list[str] = []
-        params: list[str | float] = []
-        if subreddit is not None:
-            where.append("subreddit = ?")
-            params.append(subreddit)
-        if since is not None:
-            where.append("hour >= ?")
-            params.append(hour_of(since))
-        if until is not None:
-            where.append("hour < ?")
-            params.append(until)
-        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
-        key = "NULL" if size is None else f"(hour / {size}) * {size}"
+        where, params, key = _bucket_query({"subreddit": subreddit}, since, until, bucket)
         sql = (
             f"SELECT subreddit, {key} AS bucket, SUM(posts) AS posts, SUM(comments) AS comments, "
             "SUM(sum_compound) AS sum_compound, SUM(positive) AS positive, "
-            "SUM(neutral) AS neutral, SUM(negative) AS negative FROM hourly"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " GROUP BY subreddit, bucket HAVING SUM(posts) + SUM(comments) > 0"
+            f"SUM(neutral) AS neutral, SUM(negative) AS negative FROM hourly{where}"
+            " GROUP BY subreddit, bucket HAVING SUM(posts) + SUM(comments) > 0"
             " ORDER BY subreddit, bucket"
         )
 
@@ -625,28 +613,15 @@ class SqliteStore:
         until: float | None = None,
         bucket: Bucket | None = None,
     ) -> list[KeywordAggregate]:
-        where: list[str] = []
-        params: list[str | float] = []
-        for name, value in (("keyword", keyword), ("subreddit", subreddit)):
-            if value is not None:
-                where.append(f"{name} = ?")
-                params.append(value)
-        if since is not None:
-            where.append("hour >= ?")
-            params.append(hour_of(since))
-        if until is not None:
-            where.append("hour < ?")
-            params.append(until)
-        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
-        key = "NULL" if size is None else f"(hour / {size}) * {size}"
+        filters = {"keyword": keyword, "subreddit": subreddit}
+        where, params, key = _bucket_query(filters, since, until, bucket)
         sql = (
             f"SELECT keyword, {key} AS bucket, SUM(count) AS count, "
             "SUM(sum_compound) AS sum_compound, SUM(positive) AS positive, "
             "SUM(neutral) AS neutral, SUM(negative) AS negative, "
             "MAX(CASE WHEN count > 0 THEN hour END) AS last_hour "
-            "FROM keyword_hourly"
-            + (f" WHERE {' AND '.join(where)}" if where else "")
-            + " GROUP BY keyword, bucket HAVING SUM(count) > 0 ORDER BY keyword, bucket"
+            f"FROM keyword_hourly{where}"
+            " GROUP BY keyword, bucket HAVING SUM(count) > 0 ORDER BY keyword, bucket"
         )
 
         def query(conn: sqlite3.Connection) -> list[KeywordAggregate]:
@@ -723,19 +698,22 @@ class SqliteStore:
         return await self._read(run)
 
 
-def _counts_dict(counts: SubredditCounts) -> dict[str, int]:
-    return {
-        "fetched": counts.fetched,
-        "new": counts.new,
-        "updated": counts.updated,
-        "failed": counts.failed,
-    }
-
-
-def _error_dict(error: ListingError) -> dict[str, str]:
-    return {
-        "subreddit": error.subreddit,
-        "listing": error.listing,
-        "error": error.error,
-        "message": error.message,
-    }
+def _bucket_query(
+    filters: dict[str, str | None], since: float | None, until: float | None, bucket: Bucket | None
+) -> tuple[str, list[str | float], str]:
+    """WHERE clause, parameters and bucket expression shared by the hourly aggregate reads."""
+    where: list[str] = []
+    params: list[str | float] = []
+    for name, value in filters.items():
+        if value is not None:
+            where.append(f"{name} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("hour >= ?")
+        params.append(hour_of(since))
+    if until is not None:
+        where.append("hour < ?")
+        params.append(until)
+    size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+    key = "NULL" if size is None else f"(hour / {size}) * {size}"
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params, key
