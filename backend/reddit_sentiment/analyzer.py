@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -84,8 +86,19 @@ _worker_vader: SentimentIntensityAnalyzer | None = None
 def _init_worker() -> None:
     # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker holds both ends of its task pipe, so a parent killed with SIGKILL would leave
+    # it waiting forever: it exits by itself once it has been re-parented.
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
     global _worker_vader
     _worker_vader = SentimentIntensityAnalyzer()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _score_batch(texts: list[str], max_chars: int) -> list[Scores]:
@@ -130,42 +143,13 @@ class Analyzer:
         return apply_scores(item, score_text(self.vader, text_of(item), self.max_chars))
 
     # -- batches -------------------------------------------------------------------------
-    def score_batches(self, items: Sequence[Item]) -> Iterator[Sequence[Item]]:
-        """Score `items` and yield them in order, one scored batch at a time.
+    def submit(self, items: Sequence[Item]) -> ScoringJob:
+        """Start scoring `items` now; iterate the job for the scored batches, in order."""
+        return ScoringJob(self, items)
 
-        In process mode every batch is queued to the worker at once, so the caller stores
-        batch n while the worker scores batch n + 1, and this thread waits without the GIL.
-        If the worker dies or the analyzer is closed meanwhile, the rest is scored in-process:
-        a cycle never loses a listing to the scoring machinery.
-        """
-        batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
-        pool = self._get_pool() if self.mode is AnalyzerMode.PROCESS else None
-        if pool is None:
-            for batch in batches:
-                yield [self.score(item) for item in batch]
-            return
-        futures: list[Future[list[Scores]]] = []
-        try:
-            try:
-                for batch in batches:
-                    texts = [text_of(item) for item in batch]
-                    futures.append(pool.submit(_score_batch, texts, self.max_chars))
-            except (BrokenProcessPool, RuntimeError) as error:  # RuntimeError: shut down
-                self._pool_failed(pool, error)
-            for index, batch in enumerate(batches):
-                scores: list[Scores] | None = None
-                if index < len(futures):
-                    try:
-                        scores = futures[index].result()
-                    except (BrokenProcessPool, CancelledError) as error:
-                        self._pool_failed(pool, error)
-                if scores is None:
-                    yield [self.score(item) for item in batch]
-                else:
-                    yield [apply_scores(item, s) for item, s in zip(batch, scores, strict=True)]
-        finally:
-            for future in futures:
-                future.cancel()
+    def score_batches(self, items: Sequence[Item]) -> Iterator[Sequence[Item]]:
+        """Score `items` and yield them in order, one scored batch at a time."""
+        return iter(self.submit(items))
 
     def score_many(self, items: Sequence[Item]) -> list[Item]:
         """Score all of `items` (in the worker process in process mode)."""
@@ -202,3 +186,54 @@ class Analyzer:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+class ScoringJob:
+    """The scoring of one list of items, under way from the moment it is created.
+
+    In process mode every batch is queued to the worker at once, so the caller can fetch or
+    store something else meanwhile (store batch n while the worker scores batch n + 1), and
+    waits for results without holding the GIL. If the worker dies or the analyzer is closed
+    meanwhile, the rest is scored in-process: a cycle never loses items to the machinery.
+    """
+
+    def __init__(self, analyzer: Analyzer, items: Sequence[Item]) -> None:
+        self.analyzer = analyzer
+        size = analyzer.batch_size
+        self.batches = [items[i : i + size] for i in range(0, len(items), size)]
+        self.futures: list[Future[list[Scores]]] = []
+        self._pool = analyzer._get_pool() if analyzer.mode is AnalyzerMode.PROCESS else None
+        if self._pool is None:
+            return
+        try:
+            for batch in self.batches:
+                texts = [text_of(item) for item in batch]
+                self.futures.append(self._pool.submit(_score_batch, texts, analyzer.max_chars))
+        except (BrokenProcessPool, RuntimeError) as error:  # RuntimeError: pool shut down
+            analyzer._pool_failed(self._pool, error)
+
+    def __len__(self) -> int:
+        return sum(len(batch) for batch in self.batches)
+
+    def __iter__(self) -> Iterator[Sequence[Item]]:
+        analyzer = self.analyzer
+        try:
+            for index, batch in enumerate(self.batches):
+                scores: list[Scores] | None = None
+                if index < len(self.futures):
+                    try:
+                        scores = self.futures[index].result()
+                    except (BrokenProcessPool, CancelledError) as error:
+                        assert self._pool is not None
+                        analyzer._pool_failed(self._pool, error)
+                if scores is None:
+                    yield [analyzer.score(item) for item in batch]
+                else:
+                    yield [apply_scores(item, s) for item, s in zip(batch, scores, strict=True)]
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Drop the batches not scored yet (e.g. the caller gave up on this listing)."""
+        for future in self.futures:
+            future.cancel()

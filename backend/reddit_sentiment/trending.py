@@ -61,8 +61,9 @@ def terms_of(text: str) -> set[str]:
         word = word.strip(_APOSTROPHES)
         if word.endswith(("'s", "\u2019s")):  # possessive: "rocket's" is "rocket"
             word = word[:-2]
-        words.add(word)
-    return words - STOP_WORDS - {""}
+        if len(word) >= 3:
+            words.add(word)
+    return words - STOP_WORDS
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ def post(text: str, age: float, subreddit: str = "python", **kw: object) -> Item
 def test_terms_drop_stop_words_and_count_once_per_item() -> None:
     assert terms_of("The rocket, the ROCKET and a rocket's launch!") == {"rocket", "launch"}
     assert terms_of("[deleted]") == set()
+    assert terms_of("it's fun") == {"fun"}  # "it's" is neither "it" nor "it's"
 
 
 def test_rising_terms_rank_by_rate_change_with_a_minimum_count() -> None:
