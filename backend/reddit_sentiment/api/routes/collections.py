@@ -55,6 +55,8 @@ async def start_collection(service: ServiceDep, response: Response) -> Started:
     if not service.collection_enabled:
         raise HTTPException(503, "collection is not configured in this process")
     if not await service.renew_lease():
+        if service.store_error:
+            raise HTTPException(503, f"storage unavailable: {service.store_error}")
         holder = await service.store.lease_holder(service.LEASE_NAME)
         raise HTTPException(
             409, f"another process ({holder.owner if holder else 'unknown'}) is the collector"
