@@ -59,6 +59,13 @@ async def test_summary_totals_labels_and_last_run(
     assert body["last_collection"]["status"] == "partial"
 
 
+async def test_summary_of_one_subreddit(client: httpx.AsyncClient, seeded: dict[str, str]) -> None:
+    body = (await client.get("/dashboard/summary", params={"subreddit": "Python"})).json()
+    assert (body["posts"], body["comments"]) == (2, 1)
+    assert [s["subreddit"] for s in body["subreddits"]] == ["python"]
+    assert (await client.get("/dashboard/summary", params={"subreddit": "x"})).status_code == 422
+
+
 async def test_summary_of_an_empty_store(client: httpx.AsyncClient) -> None:
     body = (await client.get("/dashboard/summary")).json()
     assert (body["posts"], body["comments"], body["subreddits"]) == (0, 0, [])

@@ -26,8 +26,9 @@ DEFAULT_WINDOW = {Bucket.HOUR: 2 * DAY, Bucket.DAY: 30 * DAY}
 
 
 @router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
-async def summary(store: StoreDep) -> Summary:
-    per_sub = await store.aggregates()
+async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
+    """All subreddits, or one (`subreddit`): totals, labels, means and the last run."""
+    per_sub = await store.aggregates(subreddit=normalise_subreddit(subreddit))
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
         total.add(agg)
