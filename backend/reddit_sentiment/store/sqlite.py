@@ -77,6 +77,8 @@ CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_score ON items (kind, score, id);
 CREATE INDEX IF NOT EXISTS items_compound ON items (kind, compound, id);
+CREATE INDEX IF NOT EXISTS items_sub_score ON items (kind, subreddit, score, id);
+CREATE INDEX IF NOT EXISTS items_sub_compound ON items (kind, subreddit, compound, id);
 CREATE INDEX IF NOT EXISTS items_link ON items (link_id, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_created ON items (created_utc);
 
