@@ -36,6 +36,13 @@ run: install ## Run the service against real Reddit (credentials from .env)
 test: install install-node ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+.PHONY: load bench
+load: install ## Load test: locust at 50 then 200 users while collecting; verdict, reports in results/load
+	$(BIN)/python -m tests.performance.run_load
+
+bench: install ## Benchmarks as ratios against the machine's limits; writes bench/results.json
+	$(BIN)/python -m bench
+
 lint: install ## ruff and mypy
 	$(BIN)/ruff check backend tests
 	$(BIN)/ruff format --check backend tests

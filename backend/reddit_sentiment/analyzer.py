@@ -19,11 +19,11 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from enum import StrEnum
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .models import Item, Kind, Label
+from .settings import AnalyzerMode
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,8 @@ BATCH_SIZE = 250
 Scores = tuple[float, float, float, float, bool]
 
 
-class AnalyzerMode(StrEnum):
-    PROCESS = "process"
-    INLINE = "inline"
+# One definition, shared with the settings.
+__all__ = ["Analyzer", "AnalyzerMode"]
 
 
 def label_for(compound: float) -> Label:

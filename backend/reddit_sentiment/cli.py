@@ -169,7 +169,7 @@ def collect(
                 err=True,
             )
             raise typer.Exit(1)
-        analyzer = Analyzer(settings.analyzer_max_chars)
+        analyzer = Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode)
         try:
             cycle = CollectionCycle(settings, store, analyzer, RedditCollector(settings))
             with Progress(transient=False) as progress:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import praw
 import prawcore
 from tenacity import (
     RetryCallState,
@@ -24,6 +23,9 @@ from tenacity import (
 
 from .models import Item, Kind, Listing
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import praw
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,8 @@ class RedditCollector:
     @property
     def reddit(self) -> praw.Reddit:
         if self._reddit is None:
+            import praw  # imported on first use: ~0.5 s of start-up the API need not wait for
+
             s = self.settings
             self._reddit = praw.Reddit(
                 client_id=s.reddit_client_id,

@@ -14,6 +14,14 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+class AnalyzerMode(StrEnum):
+    """Where VADER runs: a single-worker child process (the loop never waits on its GIL
+    time), or inline in the collector thread."""
+
+    PROCESS = "process"
+    INLINE = "inline"
+
+
 class StorageBackend(StrEnum):
     SQLITE = "sqlite"
     COSMOS = "cosmos"
@@ -59,6 +67,7 @@ class Settings(BaseSettings):
     reddit_requests_per_minute: int = Field(default=100, ge=1)
     collection_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
     analyzer_max_chars: int = Field(default=5000, ge=100)
+    analyzer_mode: AnalyzerMode = AnalyzerMode.PROCESS
     retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL

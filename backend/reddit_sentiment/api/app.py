@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,10 +50,19 @@ def _cycle_factory(settings: Settings, store: Store) -> Callable[[], CollectionC
 
     def build() -> CollectionCycle:
         return CollectionCycle(
-            settings, store, Analyzer(settings.analyzer_max_chars), RedditCollector(settings)
+            settings,
+            store,
+            Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
+            RedditCollector(settings),
         )
 
     return build
+
+
+# The collector thread (PRAW's JSON parsing, store writes) competes with the event loop for
+# the GIL; a 0.5 ms switch interval (default 5 ms) hands the loop its turn ten times sooner.
+# Measured in `make bench`: health p99 during a cycle about halves.
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -61,6 +72,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         app_store = store or create_store(settings)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, app_store.open)
@@ -74,6 +86,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             settings.collection_interval_seconds,
             settings.collection_start_delay_seconds,
         )
+        # Start-up garbage (imports, schema, the app) moved out of the collector's reach:
+        # later collections scan only young objects, which keeps GC pauses off the p99.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

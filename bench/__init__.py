@@ -1,0 +1,1 @@
+"""`make bench`: figures of merit measured as ratios in one run (see bench/bench.py)."""

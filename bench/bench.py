@@ -1,0 +1,577 @@
+"""`make bench`: the service measured against the physical limits of the machine it runs on.
+
+Every figure is a ratio of two measurements taken side by side in the same run, because a
+small shared machine is noisy and only ratios travel:
+
+1. responsiveness  health p99 while a collection cycle runs / health p99 idle, same probe load
+2. throughput      items scored and stored per second by a full cycle against the fake Reddit /
+                   raw VADER `polarity_scores` per second on the same texts, one core
+3. dashboard       p99 of each dashboard endpoint with 1M stored items / with 10k
+4. start-up        process start to the first 200 from /api/v1/health (seconds, not a ratio)
+5. web overhead    /api/v1/health requests/s / a bare FastAPI app's requests/s
+
+Prints a table and writes bench/results.json. Data is deterministic (seeded generators, a
+fixed time anchor); the 1M-item database is built once and cached under results/bench-cache/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from reddit_sentiment.analyzer import text_of
+from reddit_sentiment.models import Item, Kind
+
+from . import dataset
+from .target import (
+    HEALTH,
+    NO_RETENTION,
+    REPO,
+    Client,
+    FakeRedditProcess,
+    ServiceProcess,
+    collector_env,
+    get_run,
+    percentile,
+    start_collection,
+)
+
+RESULTS = REPO / "bench" / "results.json"
+COMMAND = "make bench"
+
+TARGETS = {
+    "responsiveness": ("<=", 1.5),
+    "throughput": (">=", 0.8),
+    "dashboard_ratio": ("<=", 2.0),
+    "dashboard_p99_ms": ("<", 50.0),
+    "startup_seconds": ("<", 1.0),
+    "web_overhead": (">=", 0.8),
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big and how long; `FULL` is `make bench`, `TINY` is the smoke test in `make test`."""
+
+    name: str = "full"
+    # 1 + 2: the fake Reddit's generated data set (subreddits, posts and comments per subreddit)
+    fake: tuple[int, int, int] = (6, 1000, 1000)
+    seed: int = 1
+    probe_interval: float = 0.010
+    idle_seconds: tuple[float, ...] = (4.0, 3.0, 3.0)  # before, between and after the cycles
+    cycles: int = 2
+    vader_passes: int = 3
+    # 3
+    dashboard_sizes: tuple[int, int] = (10_000, 1_000_000)
+    dashboard_requests: int = 400
+    dashboard_warmup: int = 30
+    # 4
+    startup_runs: int = 5
+    # 5
+    web_rounds: int = 3
+    web_seconds: float = 2.0
+    web_connections: int = 32
+    cache_dir: Path = dataset.CACHE_DIR
+
+
+FULL = Profile()
+TINY = Profile(
+    name="tiny",
+    fake=(1, 20, 20),
+    idle_seconds=(0.2, 0.1, 0.1),
+    cycles=1,
+    vader_passes=1,
+    dashboard_sizes=(100, 300),
+    dashboard_requests=3,
+    dashboard_warmup=1,
+    startup_runs=1,
+    web_rounds=1,
+    web_seconds=0.2,
+    web_connections=4,
+)
+
+
+# -- 1 + 2: a collection cycle ------------------------------------------------------------------
+@dataclass
+class Probe:
+    """GET /api/v1/health every `interval` seconds; (wall time, latency in ms) per request.
+
+    A second connection polls /api/v1/health/ready ten times a second in every phase, so idle
+    and busy phases put exactly the same load on the service; its `collection.running` says
+    when the collector's job is over, including the work it does after the run is recorded.
+    """
+
+    client: Client
+    status: Client
+    interval: float
+    samples: list[tuple[float, float]] = field(default_factory=list)
+
+    def _collecting(self) -> bool:
+        _, body = self.status.json("GET", "/api/v1/health/ready")
+        return bool(body["collection"]["running"])
+
+    def run(self, seconds: float | None = None, until_idle: bool = False) -> float:
+        """Probe for `seconds`, or until the collector is idle; return the seconds it took."""
+        start = time.perf_counter()
+        next_at, next_status = start, start
+        while True:
+            now = time.perf_counter()
+            if seconds is not None and now - start >= seconds:
+                return now - start
+            if now >= next_status:
+                next_status = now + 0.1
+                if not self._collecting() and until_idle:
+                    return time.perf_counter() - start
+            next_at += self.interval
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            wall = time.time()
+            status, seconds_taken, _ = self.client.get(HEALTH)
+            if status != 200:
+                raise RuntimeError(f"{HEALTH} answered {status}")
+            self.samples.append((wall, seconds_taken * 1000))
+
+
+def _run_window(run: dict[str, Any]) -> tuple[float, float]:
+    started = datetime.fromisoformat(run["started_at"]).timestamp()
+    finished = datetime.fromisoformat(run["finished_at"]).timestamp()
+    return started, finished
+
+
+def _texts_of_cycle(db: Path) -> tuple[list[str], int, int]:
+    """The texts one cycle scored: posts come in two listings (new, hot), comments in one."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT id, kind, title, body FROM items ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    posts: list[str] = []
+    comments: list[str] = []
+    for item_id, kind, title, body in rows:
+        item = Item(item_id, Kind(kind), "", None, 0.0, title, body, "", 0)
+        (posts if item.kind is Kind.POST else comments).append(text_of(item))
+    return posts + posts + comments, len(posts), len(comments)
+
+
+def raw_vader_rate(texts: Sequence[str], passes: int) -> float:
+    """Texts per second of bare `polarity_scores` in this process: the best of `passes`."""
+    vader = SentimentIntensityAnalyzer()
+    best = float("inf")
+    for _ in range(passes):
+        start = time.perf_counter()
+        for text in texts:
+            vader.polarity_scores(text)
+        best = min(best, time.perf_counter() - start)
+    return len(texts) / best
+
+
+def measure_cycle(profile: Profile) -> dict[str, Any]:
+    subs, posts, comments = profile.fake
+    with FakeRedditProcess(subs, posts, comments, seed=profile.seed) as fake:
+        service = ServiceProcess(env=collector_env(fake)).start()
+        try:
+            client, status = Client(service.url), Client(service.url)
+            for _ in range(100):
+                client.get(HEALTH)
+            idle = Probe(client, status, profile.probe_interval)
+            busy = Probe(client, status, profile.probe_interval)
+            idle.run(profile.idle_seconds[0])
+            runs, jobs = [], []
+            for index in range(profile.cycles):
+                run_id = start_collection(status)
+                if run_id is None:
+                    raise RuntimeError("a collection was already running")
+                jobs.append(busy.run(until_idle=True))
+                runs.append(get_run(status, run_id))
+                idle.run(profile.idle_seconds[min(index + 1, len(profile.idle_seconds) - 1)])
+            assert service.workdir is not None
+            texts, n_posts, n_comments = _texts_of_cycle(service.workdir / "service.db")
+        finally:
+            service.stop()
+    during = [ms for _, ms in busy.samples]
+    quiet = [ms for _, ms in idle.samples]
+    cycles = []
+    for run, job_seconds in zip(runs, jobs, strict=True):
+        started, finished = _run_window(run)
+        fetched = sum(c["fetched"] for c in run["subreddits"].values())
+        cycles.append(
+            {
+                "id": run["id"],
+                "status": run["status"],
+                "seconds": round(finished - started, 3),
+                "items": fetched,
+                "items_per_second": round(fetched / (finished - started), 1),
+                # POST to the collector thread being free again: the run plus what the job
+                # does after it is recorded (e.g. the trending refresh)
+                "job_seconds": round(job_seconds, 3),
+            }
+        )
+    raw = raw_vader_rate(texts, profile.vader_passes)
+    # Steady state is the last cycle: PRAW, VADER's lexicon and the scoring worker are warm.
+    steady = cycles[-1]
+    idle_p99, busy_p99 = percentile(quiet, 99), percentile(during, 99)
+    return {
+        "responsiveness": {
+            "ratio": round(busy_p99 / idle_p99, 3),
+            "idle_p50_ms": round(percentile(quiet, 50), 3),
+            "idle_p99_ms": round(idle_p99, 3),
+            "busy_p50_ms": round(percentile(during, 50), 3),
+            "busy_p99_ms": round(busy_p99, 3),
+            "busy_max_ms": round(max(during), 3),
+            "idle_samples": len(quiet),
+            "busy_samples": len(during),
+            "probe_interval_ms": profile.probe_interval * 1000,
+        },
+        "throughput": {
+            "ratio": round(steady["items_per_second"] / raw, 3),
+            "cycle_items_per_second": steady["items_per_second"],
+            "raw_vader_items_per_second": round(raw, 1),
+            "texts": len(texts),
+            "stored_posts": n_posts,
+            "stored_comments": n_comments,
+            "cycles": cycles,
+            "fake_reddit": {"subreddits": subs, "posts": posts, "comments": comments},
+        },
+    }
+
+
+# -- 3: dashboard at scale ----------------------------------------------------------------------
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def dashboard_requests() -> dict[str, str]:
+    """What a dashboard asks for, with explicit windows ending at the data set's anchor."""
+    end = dataset.ANCHOR
+    sub = dataset.SUBREDDITS[3]
+    day48, day30 = _iso(end - 2 * 86400), _iso(end - 30 * 86400)
+    until = _iso(end)
+    return {
+        "summary": "/api/v1/dashboard/summary",
+        "sentiment 48h by hour": f"/api/v1/dashboard/sentiment?bucket=hour&since={day48}"
+        f"&until={until}",
+        "sentiment 30d by day": f"/api/v1/dashboard/sentiment?bucket=day&since={day30}"
+        f"&until={until}",
+        "sentiment 1 sub 48h": f"/api/v1/dashboard/sentiment?bucket=hour&subreddit={sub}"
+        f"&since={day48}&until={until}",
+        "posts newest": "/api/v1/posts?limit=25",
+        "posts 1 sub most negative": f"/api/v1/posts?subreddit={sub}&sort=compound&order=asc"
+        "&limit=10",
+        "posts positive top score": "/api/v1/posts?label=positive&sort=score&limit=10",
+    }
+
+
+def _latencies(
+    url: str, requests: dict[str, str], count: int, warmup: int
+) -> dict[str, tuple[float, float]]:
+    """(p50, p99) in ms per endpoint."""
+    client = Client(url)
+    try:
+        for path in requests.values():
+            for _ in range(warmup):
+                status, _, body = client.get(path)
+                if status != 200:
+                    raise RuntimeError(f"{path} answered {status}: {body[:200]!r}")
+        timings: dict[str, list[float]] = {name: [] for name in requests}
+        for _ in range(count):  # round robin: noise lands on every endpoint alike
+            for name, path in requests.items():
+                status, seconds, _ = client.get(path)
+                if status != 200:
+                    raise RuntimeError(f"{path} answered {status}")
+                timings[name].append(seconds * 1000)
+        return {
+            name: (percentile(values, 50), percentile(values, 99))
+            for name, values in timings.items()
+        }
+    finally:
+        client.close()
+
+
+def measure_dashboard(profile: Profile) -> dict[str, Any]:
+    small, large = profile.dashboard_sizes
+    requests = dashboard_requests()
+    p99: dict[int, dict[str, float]] = {}
+    p50: dict[int, dict[str, float]] = {}
+    built: dict[int, float] = {}
+    for size in (small, large):
+        path, built[size] = dataset.ensure(size, profile.seed, profile.cache_dir)
+        service = ServiceProcess(env={"SQLITE_PATH": str(path), **NO_RETENTION}).start()
+        try:
+            measured = _latencies(
+                service.url, requests, profile.dashboard_requests, profile.dashboard_warmup
+            )
+        finally:
+            service.stop()
+        p50[size] = {name: m[0] for name, m in measured.items()}
+        p99[size] = {name: m[1] for name, m in measured.items()}
+    endpoints: dict[str, dict[str, Any]] = {
+        name: {
+            "path": requests[name],
+            "p50_small_ms": round(p50[small][name], 3),
+            "p50_large_ms": round(p50[large][name], 3),
+            "p99_small_ms": round(p99[small][name], 3),
+            "p99_large_ms": round(p99[large][name], 3),
+            "ratio": round(p99[large][name] / p99[small][name], 3),
+        }
+        for name in requests
+    }
+    return {
+        "sizes": [small, large],
+        "requests_per_endpoint": profile.dashboard_requests,
+        "ratio": max(e["ratio"] for e in endpoints.values()),
+        "p99_large_ms": max(e["p99_large_ms"] for e in endpoints.values()),
+        "endpoints": endpoints,
+        "build_seconds": {str(k): round(v, 1) for k, v in built.items()},
+    }
+
+
+# -- 4: start-up --------------------------------------------------------------------------------
+def measure_startup(profile: Profile) -> dict[str, Any]:
+    runs = []
+    for _ in range(profile.startup_runs):
+        service = ServiceProcess().start()
+        runs.append(service.startup_seconds)
+        service.stop()
+    return {
+        "seconds": round(statistics.median(runs), 3),
+        "runs": [round(r, 3) for r in runs],
+    }
+
+
+# -- 5: web overhead ----------------------------------------------------------------------------
+def _load(url: str, profile: Profile) -> dict[str, Any]:
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.loadgen",
+        url,
+        HEALTH,
+        "--connections",
+        str(profile.web_connections),
+        "--seconds",
+        str(profile.web_seconds),
+        "--warmup",
+        str(min(0.5, profile.web_seconds / 2)),
+    ]
+    out = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if result["errors"]:
+        raise RuntimeError(f"{url}{HEALTH}: {result['errors']} non-200 answers")
+    return result
+
+
+def measure_web(profile: Profile) -> dict[str, Any]:
+    servers = {
+        "service": ServiceProcess(),
+        "bare": ServiceProcess(app="bench.bare_app:app"),
+    }
+    totals = {name: [0, 0.0] for name in servers}
+    client_cpu = 0.0
+    try:
+        for server in servers.values():
+            server.start()
+        for _ in range(profile.web_rounds):  # alternate, so drifts in noise hit both alike
+            for name, server in servers.items():
+                result = _load(server.url, profile)
+                totals[name][0] += result["requests"]
+                totals[name][1] += result["seconds"]
+                client_cpu = max(client_cpu, result["client_cpu_seconds"] / result["seconds"])
+    finally:
+        for server in servers.values():
+            server.stop()
+    rps = {name: requests / seconds for name, (requests, seconds) in totals.items()}
+    return {
+        "ratio": round(rps["service"] / rps["bare"], 3),
+        "service_rps": round(rps["service"], 1),
+        "bare_fastapi_rps": round(rps["bare"], 1),
+        "connections": profile.web_connections,
+        "load_generator_max_cpu": round(client_cpu, 3),
+    }
+
+
+# -- the run ------------------------------------------------------------------------------------
+SECTIONS: dict[str, Callable[[Profile], dict[str, Any]]] = {
+    "cycle": measure_cycle,
+    "dashboard": measure_dashboard,
+    "startup": measure_startup,
+    "web": measure_web,
+}
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": load,
+    }
+
+
+def _check(name: str, value: float) -> bool:
+    op, target = TARGETS[name]
+    return {"<=": value <= target, ">=": value >= target, "<": value < target}[op]
+
+
+def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table rows: figure, measured value, target, and whether it is met."""
+    rows: list[tuple[str, str, float, str]] = []
+    cycle, dash = results.get("cycle"), results.get("dashboard")
+    if cycle:
+        r, t = cycle["responsiveness"], cycle["throughput"]
+        rows.append(
+            (
+                "responsiveness",
+                "health p99 during a cycle / idle",
+                r["ratio"],
+                f"{r['busy_p99_ms']:.1f} / {r['idle_p99_ms']:.1f} ms",
+            )
+        )
+        rows.append(
+            (
+                "throughput",
+                "cycle items/s / raw VADER items/s",
+                t["ratio"],
+                f"{t['cycle_items_per_second']:.0f} / {t['raw_vader_items_per_second']:.0f}",
+            )
+        )
+    if dash:
+        small, large = dash["sizes"]
+        worst = max(dash["endpoints"].items(), key=lambda kv: kv[1]["ratio"])
+        rows.append(
+            (
+                "dashboard_ratio",
+                f"dashboard p99 {large:,} / {small:,} items (worst)",
+                dash["ratio"],
+                worst[0],
+            )
+        )
+        slowest = max(dash["endpoints"].items(), key=lambda kv: kv[1]["p99_large_ms"])
+        rows.append(
+            (
+                "dashboard_p99_ms",
+                f"dashboard p99 at {large:,} items, ms (worst)",
+                dash["p99_large_ms"],
+                slowest[0],
+            )
+        )
+    if "startup" in results:
+        s = results["startup"]
+        rows.append(
+            ("startup_seconds", "start-up to first 200, s (median)", s["seconds"], str(s["runs"]))
+        )
+    if "web" in results:
+        w = results["web"]
+        rows.append(
+            (
+                "web_overhead",
+                "health req/s / bare FastAPI req/s",
+                w["ratio"],
+                f"{w['service_rps']:.0f} / {w['bare_fastapi_rps']:.0f}",
+            )
+        )
+    out = []
+    for key, label, value, detail in rows:
+        op, target = TARGETS[key]
+        out.append(
+            {
+                "figure": key,
+                "label": label,
+                "value": value,
+                "target": f"{op} {target:g}",
+                "ok": _check(key, value),
+                "detail": detail,
+            }
+        )
+    return out
+
+
+def render(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"{'figure':<45} {'measured':>9}  {'target':<8} {'':<4} detail",
+        "-" * 100,
+    ]
+    for row in rows:
+        verdict = "ok" if row["ok"] else "MISS"
+        lines.append(
+            f"{row['label']:<45} {row['value']:>9.3f}  {row['target']:<8} {verdict:<4} "
+            f"{row['detail']}"
+        )
+    return "\n".join(lines)
+
+
+def run(
+    profile: Profile = FULL,
+    sections: Sequence[str] = tuple(SECTIONS),
+    out: Path | None = RESULTS,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "command": COMMAND if profile.name == "full" else f"{COMMAND} (profile {profile.name})",
+        "taken_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine(),
+        "profile": {k: v for k, v in asdict(profile).items() if k != "cache_dir"},
+    }
+    for name in sections:
+        log(f"bench: {name} ...")
+        section_start = time.perf_counter()
+        results[name] = SECTIONS[name](profile)
+        log(f"bench: {name} done in {time.perf_counter() - section_start:.1f}s")
+    results["figures"] = figures(results)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--only", default="", help=f"comma-separated sections: {', '.join(SECTIONS)}"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes (what the smoke test runs)")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a figure misses its target"
+    )
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    profile = TINY if args.tiny else FULL
+    results = run(profile, sections, args.out)
+    print()
+    print(render(results["figures"]))
+    m = results["machine"]
+    print(f"\n{m['cpu']}, {m['cores']} cores, Python {m['python']}; {results['seconds']}s")
+    print(f"written to {args.out}")
+    if args.check and not all(row["ok"] for row in results["figures"]):
+        return 1
+    return 0
