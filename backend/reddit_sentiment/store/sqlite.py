@@ -95,6 +95,16 @@ CREATE TABLE IF NOT EXISTS hourly (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hourly_hour ON hourly (hour);
 
+CREATE TABLE IF NOT EXISTS totals (
+    subreddit TEXT PRIMARY KEY,
+    posts INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    positive INTEGER NOT NULL DEFAULT 0,
+    neutral INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
     started_at REAL NOT NULL,
@@ -153,6 +163,20 @@ ON CONFLICT(keyword, subreddit, hour) DO UPDATE SET
     count=count+excluded.count, sum_compound=sum_compound+excluded.sum_compound,
     positive=positive+excluded.positive, neutral=neutral+excluded.neutral,
     negative=negative+excluded.negative
+"""
+_ADD_TOTALS = """
+INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(subreddit) DO UPDATE SET
+    posts=posts+excluded.posts, comments=comments+excluded.comments,
+    sum_compound=sum_compound+excluded.sum_compound, positive=positive+excluded.positive,
+    neutral=neutral+excluded.neutral, negative=negative+excluded.negative
+"""
+_REBUILD_TOTALS = """
+INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
+SELECT subreddit, SUM(posts), SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral),
+       SUM(negative)
+FROM hourly GROUP BY subreddit
 """
 _ADD_HOURLY = """
 INSERT INTO hourly (subreddit, hour, posts, comments, sum_compound, positive, neutral, negative)
@@ -355,6 +379,9 @@ class SqliteStore:
             if columns and "keywords" not in columns:  # a database from before keywords
                 conn.execute("ALTER TABLE items ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]'")
             conn.executescript(_SCHEMA)
+            # Per-subreddit totals came after the hourly table: derive them once if missing.
+            if conn.execute("SELECT 1 FROM totals LIMIT 1").fetchone() is None:
+                conn.execute(_REBUILD_TOTALS)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot create schema in {self.path}: {error}") from error
 
@@ -435,7 +462,9 @@ class SqliteStore:
                         +1,
                     )
                 conn.executemany(_UPSERT_ITEM, [_item_params(item) for item in chunk])
-                conn.executemany(_ADD_HOURLY, delta.rows())
+                hourly_rows = delta.rows()
+                conn.executemany(_ADD_HOURLY, hourly_rows)
+                conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
                 conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
         return result
 
@@ -478,6 +507,13 @@ class SqliteStore:
                 )
                 deleted += cur.rowcount
                 if cur.rowcount < 5000:
+                    expired = conn.execute(
+                        "SELECT subreddit, -SUM(posts), -SUM(comments), -SUM(sum_compound), "
+                        "-SUM(positive), -SUM(neutral), -SUM(negative) FROM hourly "
+                        "WHERE hour < ? GROUP BY subreddit",
+                        (cutoff,),
+                    ).fetchall()
+                    conn.executemany(_ADD_TOTALS, [tuple(row) for row in expired])
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
                     return deleted
@@ -511,6 +547,8 @@ class SqliteStore:
         until: float | None = None,
         bucket: Bucket | None = None,
     ) -> list[Aggregate]:
+        if bucket is None and since is None and until is None:
+            return await self._totals(subreddit)
         where, params, key = _bucket_query({"subreddit": subreddit}, since, until, bucket)
         sql = (
             f"SELECT subreddit, {key} AS bucket, SUM(posts) AS posts, SUM(comments) AS comments, "
@@ -643,6 +681,32 @@ class SqliteStore:
 
         return await self._read(query)
 
+    async def _totals(self, subreddit: str | None) -> list[Aggregate]:
+        """All-time per-subreddit figures, kept on write: one row per subreddit, O(1) in items."""
+        where, params = ("WHERE subreddit = ?", [subreddit]) if subreddit else ("", [])
+
+        def query(conn: sqlite3.Connection) -> list[Aggregate]:
+            sql = (
+                "SELECT subreddit, posts, comments, sum_compound, positive, neutral, negative "
+                f"FROM totals {where} ORDER BY subreddit"
+            )
+            return [
+                Aggregate(
+                    r["subreddit"],
+                    None,
+                    r["posts"],
+                    r["comments"],
+                    r["sum_compound"],
+                    r["positive"],
+                    r["neutral"],
+                    r["negative"],
+                )
+                for r in conn.execute(sql, params)
+                if r["posts"] + r["comments"] > 0
+            ]
+
+        return await self._read(query)
+
     def iter_items(
         self,
         *,
@@ -719,3 +783,13 @@ def _bucket_query(
     size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
     key = "NULL" if size is None else f"(hour / {size}) * {size}"
     return (f" WHERE {' AND '.join(where)}" if where else ""), params, key
+
+
+def _per_subreddit(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Hourly delta rows (subreddit, hour, *figures) summed per subreddit."""
+    sums: dict[str, list[float]] = {}
+    for subreddit, _hour, *figures in hourly_rows:
+        row = sums.setdefault(subreddit, [0, 0, 0.0, 0, 0, 0])
+        for index, value in enumerate(figures):
+            row[index] += value
+    return [(subreddit, *figures) for subreddit, figures in sums.items()]
