@@ -111,6 +111,11 @@ class RunPage:
     next_cursor: str | None
 
 
+def bucket_seconds(bucket: Bucket | None) -> int | None:
+    """Width of a time bucket; None means one bucket for all time."""
+    return {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+
+
 def hour_of(created_utc: float) -> int:
     return int(created_utc // HOUR) * HOUR
 

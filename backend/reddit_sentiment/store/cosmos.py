@@ -100,6 +100,7 @@ from .base import (
     RunPage,
     Sort,
     StoreUnavailable,
+    bucket_seconds,
     decode_cursor,
     encode_cursor,
     hour_of,
@@ -855,24 +856,14 @@ class CosmosStore:
         bucket: Bucket | None = None,
     ) -> list[Aggregate]:
         """Sum the hourly documents in Python (the SDK cannot GROUP BY across partitions)."""
-        where: list[str] = []
-        values: dict[str, Any] = {}
-        if subreddit is not None:
-            where.append("c.subreddit = @subreddit")
-            values["subreddit"] = subreddit
-        if since is not None:
-            where.append("c.hour >= @since")
-            values["since"] = hour_of(since)
-        if until is not None:
-            where.append("c.hour < @until")
-            values["until"] = until
+        where, values = _hour_filter({"subreddit": subreddit}, since, until)
         query = (
             "SELECT c.subreddit, c.hour, c.posts, c.comments, c.sum_compound, c.positive, "
-            "c.neutral, c.negative FROM c" + (f" WHERE {' AND '.join(where)}" if where else "")
+            f"c.neutral, c.negative FROM c{where}"
         )
         docs = await self._query(HOURLY, query, _params(**values), partition_key=subreddit,
                                  page_size=1000)  # fmt: skip
-        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+        size = bucket_seconds(bucket)
         sums: dict[tuple[str, float | None], Aggregate] = {}
         for doc in docs:
             start = None if size is None else float((int(doc["hour"]) // size) * size)
@@ -970,25 +961,14 @@ class CosmosStore:
         bucket: Bucket | None = None,
     ) -> list[KeywordAggregate]:
         """Sum keyword_hourly documents in Python; one keyword is a single-partition query."""
-        where: list[str] = []
-        values: dict[str, Any] = {}
-        for name, value in (("keyword", keyword), ("subreddit", subreddit)):
-            if value is not None:
-                where.append(f"c.{name} = @{name}")
-                values[name] = value
-        if since is not None:
-            where.append("c.hour >= @since")
-            values["since"] = hour_of(since)
-        if until is not None:
-            where.append("c.hour < @until")
-            values["until"] = until
+        where, values = _hour_filter({"keyword": keyword, "subreddit": subreddit}, since, until)
         query = (
             'SELECT c.keyword, c.hour, c["count"], c.sum_compound, c.positive, c.neutral, '
-            "c.negative FROM c" + (f" WHERE {' AND '.join(where)}" if where else "")
+            f"c.negative FROM c{where}"
         )
         docs = await self._query(KEYWORD_HOURLY, query, _params(**values),
                                  partition_key=keyword, page_size=1000)  # fmt: skip
-        size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+        size = bucket_seconds(bucket)
         sums: dict[tuple[str, float | None], KeywordAggregate] = {}
         for doc in docs:
             count = int(doc.get("count", 0))
@@ -1015,3 +995,22 @@ class CosmosStore:
         docs = await self._query(TRENDING, "SELECT c.payload FROM c WHERE c.id = @id",
                                  _params(id=doc_id), partition_key=doc_id)  # fmt: skip
         return dict(docs[0]["payload"]) if docs else None
+
+
+def _hour_filter(
+    filters: dict[str, str | None], since: float | None, until: float | None
+) -> tuple[str, dict[str, Any]]:
+    """WHERE clause and parameters shared by the hourly and keyword_hourly reads."""
+    where: list[str] = []
+    values: dict[str, Any] = {}
+    for name, value in filters.items():
+        if value is not None:
+            where.append(f"c.{name} = @{name}")
+            values[name] = value
+    if since is not None:
+        where.append("c.hour >= @since")
+        values["since"] = hour_of(since)
+    if until is not None:
+        where.append("c.hour < @until")
+        values["until"] = until
+    return (f" WHERE {' AND '.join(where)}" if where else ""), values

@@ -31,8 +31,6 @@ from ..models import (
     UpsertResult,
 )
 from .base import (
-    DAY,
-    HOUR,
     Aggregate,
     Bucket,
     ItemPage,
@@ -42,6 +40,7 @@ from .base import (
     RunPage,
     Sort,
     StoreUnavailable,
+    bucket_seconds,
     decode_cursor,
     encode_cursor,
     hour_of,
@@ -780,7 +779,7 @@ def _bucket_query(
     if until is not None:
         where.append("hour < ?")
         params.append(until)
-    size = {None: None, Bucket.HOUR: HOUR, Bucket.DAY: DAY}[bucket]
+    size = bucket_seconds(bucket)
     key = "NULL" if size is None else f"(hour / {size}) * {size}"
     return (f" WHERE {' AND '.join(where)}" if where else ""), params, key
 
