@@ -448,6 +448,9 @@ class _Dataset:
         self.comments: dict[str, _Comment] = {}
         self.private: set[str] = set()
         self._cache: dict[tuple[str, ...], list[_Submission] | list[_Comment]] = {}
+        # Listing things as JSON, by fullname: a page is then a join of bytes, so the fake is
+        # not the slow end of a benchmark that pages through thousands of items.
+        self._encoded: dict[str, bytes] = {}
 
     # ---- loading
 
@@ -518,6 +521,7 @@ class _Dataset:
                     raise ValueError(msg)
                 self.comments[comment.id] = comment
         self._cache.clear()
+        self._encoded.clear()
 
     def merge(self, other: _Dataset) -> None:
         """Add another data set's subreddits (later wins for equal names)."""
@@ -589,6 +593,26 @@ class _Dataset:
                 "quarantine": False,
             },
         }
+
+    def encoded_listing(
+        self, things: Sequence[_Submission | _Comment], after: str | None, before: str | None
+    ) -> bytes:
+        """The bytes of `_listing([render(t) for t in things], ...)`, rendered once per thing."""
+        fragments = []
+        for thing in things:
+            fragment = self._encoded.get(thing.name)
+            if fragment is None:
+                if isinstance(thing, _Comment):
+                    rendered = self.render_comment(thing, depth=self.depth_of(thing), link=True)
+                else:
+                    rendered = self.render_submission(thing)
+                fragment = _encode(rendered)
+                self._encoded[thing.name] = fragment
+            fragments.append(fragment)
+        shell = _listing([], after, before)
+        shell["data"]["dist"] = len(fragments)
+        head, _, tail = _encode(shell).partition(b'"children":[]')
+        return head + b'"children":[' + b",".join(fragments) + b"]" + tail
 
     def render_submission(self, post: _Submission) -> JSON:
         """A t3 thing."""
@@ -949,6 +973,10 @@ def _generate_dataset(
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
+def _encode(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 @dataclass
 class _Reply:
     """What the handler should send (or ``reset`` to drop the connection)."""
@@ -963,8 +991,7 @@ class _Reply:
         cls, payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
     ) -> _Reply:
         """A JSON reply."""
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(status=status, body=body, headers=dict(headers or {}))
+        return cls(status=status, body=_encode(payload), headers=dict(headers or {}))
 
 
 class _Server(ThreadingHTTPServer):
@@ -1606,16 +1633,13 @@ class FakeReddit:
     ) -> _Reply:
         if sort == "comments":
             comments, after, before = self._page(dataset.sorted_comments(subs), query)
-            things = [
-                dataset.render_comment(c, depth=dataset.depth_of(c), link=True) for c in comments
-            ]
-            return _Reply.json(_listing(things, after, before))
+            return _Reply(body=dataset.encoded_listing(comments, after, before))
         if sort == "search":
             posts_all = self._search(dataset, subs, query)
         else:
             posts_all = dataset.sorted_submissions(subs, sort, query.get("t", "day"), time.time())
         posts, after, before = self._page(posts_all, query)
-        return _Reply.json(_listing([dataset.render_submission(p) for p in posts], after, before))
+        return _Reply(body=dataset.encoded_listing(posts, after, before))
 
     @staticmethod
     def _search(dataset: _Dataset, subs: list[str], query: Mapping[str, str]) -> list[_Submission]:
