@@ -11,11 +11,7 @@ lazily by the thread that first scores, and only the numbers come back. The work
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import signal
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +20,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from .models import Item, Kind, Label
 from .settings import AnalyzerMode
+from .workers import spawn_worker
 
 log = logging.getLogger(__name__)
 
@@ -83,21 +80,8 @@ _worker_vader: SentimentIntensityAnalyzer | None = None
 
 
 def _init_worker() -> None:
-    # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A worker holds both ends of its task pipe, so a parent killed with SIGKILL would leave
-    # it waiting forever: it exits by itself once it has been re-parented.
-    threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
-    ).start()
     global _worker_vader
     _worker_vader = SentimentIntensityAnalyzer()
-
-
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
 
 
 def _score_batch(texts: list[str], max_chars: int) -> list[Scores]:
@@ -160,13 +144,7 @@ class Analyzer:
             if self._closed:
                 return None
             if self._pool is None:
-                # spawn, not fork: the service process has threads (event loop, readers)
-                # whose locks a forked child would inherit in whatever state they were.
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_init_worker,
-                )
+                self._pool = spawn_worker(_init_worker)
             return self._pool
 
     def _pool_failed(self, pool: ProcessPoolExecutor, error: BaseException) -> None:

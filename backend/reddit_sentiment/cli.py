@@ -169,9 +169,13 @@ def collect(
                 err=True,
             )
             raise typer.Exit(1)
-        analyzer = Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode)
+        cycle = CollectionCycle(
+            settings,
+            store,
+            Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
+            RedditCollector(settings),
+        )
         try:
-            cycle = CollectionCycle(settings, store, analyzer, RedditCollector(settings))
             with Progress(transient=False) as progress:
                 task = progress.add_task(
                     "collecting", total=len(settings.subreddits) * len(LISTINGS)
@@ -183,9 +187,7 @@ def collect(
                 cycle.on_listing = advance
                 run = cycle.run(trigger="cli")
         finally:
-            close = getattr(analyzer, "close", None)
-            if callable(close):
-                close()
+            cycle.close()
             store.release_lease("collector", owner)
     for name, counts in run.subreddits.items():
         typer.echo(

@@ -1,16 +1,22 @@
-"""Reads Reddit listings with PRAW. Runs only in the collector's executor thread.
+"""Reads Reddit listings with PRAW, a page at a time.
 
-PRAW is not thread-safe, so the one `praw.Reddit` instance is created lazily by, and only
-ever used from, the single executor thread. Attribute access on PRAW models can trigger a
-lazy fetch of a whole object; we read the fields Reddit already sent (`vars(thing)`) so a
-listing costs exactly one request per page.
+Listings are read with `Reddit.request` (PRAW's authenticated, rate-limited, retrying call)
+and the JSON Reddit sent is turned into Items directly: building PRAW model objects for a
+thousand-item listing costs more CPU than scoring it. Comment trees need PRAW's
+`replace_more`, so they go through its models, read with `vars(thing)` so no attribute access
+triggers a lazy fetch.
+
+PRAW is not thread-safe: the one `praw.Reddit` instance is created lazily by, and only used
+from, the thread that runs cycles (the cycle process's, or the collector thread's with
+`COLLECTOR_MODE=inline`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import prawcore
@@ -37,8 +43,13 @@ class TimeoutRequestor(prawcore.Requestor):
         return super().request(*args, timeout=self.timeout, **kwargs)
 
 
+# Reddit serves at most 100 things per listing page, whatever `limit` asks for.
+PAGE_SIZE = 100
+
+
 class ListingFailed(Exception):
-    """A listing failed after retries; carries what was fetched before the failure."""
+    """A listing failed after retries; carries what was fetched before the failure (for
+    `pages`, what was not yielded yet)."""
 
     def __init__(self, error: BaseException, partial: list[Item]) -> None:
         super().__init__(describe_error(error))
@@ -48,6 +59,10 @@ class ListingFailed(Exception):
     @property
     def error_name(self) -> str:
         return type(self.error).__name__
+
+
+class MalformedListing(ValueError):
+    """Valid JSON that is not a Reddit listing."""
 
 
 def describe_error(error: BaseException) -> str:
@@ -70,8 +85,9 @@ def describe_error(error: BaseException) -> str:
         return f"Reddit refused the credentials: {error}"
     if isinstance(error, prawcore.exceptions.RequestException):
         return f"request failed: {type(error.original_exception).__name__}"
-    if isinstance(error, ValueError):  # bad JSON from requests' json()
+    if isinstance(error, ValueError):  # bad JSON from requests' json(), or not a listing
         return f"malformed response: {str(error)[:200]}"
+
     return f"{type(error).__name__}: {str(error)[:200]}"
 
 
@@ -95,8 +111,9 @@ def _kind(fullname: str) -> Kind:
 
 
 def _name(value: Any) -> str | None:
-    """PRAW turns author/subreddit into objects (None for deleted authors)."""
-    if value is None:
+    """A name from Reddit's JSON (a string, "[deleted]" for a deleted author) or from PRAW,
+    which turns author/subreddit into objects and deleted authors into None."""
+    if value is None or value == "[deleted]":
         return None
     if isinstance(value, str):
         return value
@@ -106,12 +123,23 @@ def _name(value: Any) -> str | None:
 
 
 def to_item(thing: Any, subreddit: str, collected_at: float) -> Item | None:
-    """Build an Item from the data Reddit sent, without touching PRAW's lazy attributes."""
+    """Build an Item from a PRAW model, without touching its lazy attributes."""
     data: dict[str, Any] = vars(thing)
+    if not data.get("id"):
+        return None
+    return item_from_data(data, subreddit, collected_at, data.get("name") or thing.fullname)
+
+
+def item_from_data(
+    data: Mapping[str, Any], subreddit: str, collected_at: float, fullname: str | None = None
+) -> Item | None:
+    """Build an Item from the fields Reddit sent for one t1 or t3 thing."""
     thing_id = data.get("id")
     if not thing_id:
         return None
-    fullname = str(data.get("name") or thing.fullname)
+    fullname = str(fullname or data.get("name") or "")
+    if not fullname.startswith(("t1_", "t3_")):
+        return None
     kind = _kind(fullname)
     sub = (_name(data.get("subreddit")) or subreddit).lower()
     link_id = data.get("link_id")
@@ -168,13 +196,52 @@ class RedditCollector:
             self._reddit.read_only = True
         return self._reddit
 
-    def _things(self, subreddit: str, listing: Listing, limit: int) -> Iterator[Any]:
-        sub = self.reddit.subreddit(subreddit)
-        if listing is Listing.NEW:
-            return iter(sub.new(limit=limit))
-        if listing is Listing.HOT:
-            return iter(sub.hot(limit=limit))
-        return iter(sub.comments(limit=limit))
+    def page(self, subreddit: str, listing: Listing, after: str | None, limit: int) -> ListingPage:
+        """One page of a listing (the path and parameters PRAW's own listings use); a 429
+        is retried after Reddit's Retry-After, within the configured bounds."""
+        path = f"r/{subreddit}/{_LISTING_PATHS[listing]}"
+        params: dict[str, str | int] = {"limit": min(limit, PAGE_SIZE)}
+        if after:
+            params["after"] = after
+        retrying = Retrying(
+            retry=retry_if_exception_type(prawcore.exceptions.TooManyRequests),
+            stop=stop_after_attempt(self.settings.reddit_max_attempts_on_429),
+            wait=_wait_retry_after(self.settings.reddit_max_retry_after_seconds),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                body = self.reddit.request(method="GET", path=path, params=params)
+        return parse_listing(body, subreddit, time.time())
+
+    def pages(
+        self, subreddit: str, listing: Listing, limit: int | None = None
+    ) -> Iterator[list[Item]]:
+        """The listing a page at a time, up to `limit` items, each item once.
+
+        Follows `after` like PRAW's ListingGenerator: stops at `limit` items, an empty page,
+        or an `after` that does not move. A failure raises ListingFailed; the pages before it
+        were yielded (and stored by the cycle) already.
+        """
+        seen: set[str] = set()
+        remaining = limit or self.settings.collection_limit
+        after: str | None = None
+        while remaining > 0:
+            try:
+                page = self.page(subreddit, listing, after, remaining)
+            except Exception as error:  # every upstream failure is data for the run record
+                log.warning(
+                    "listing r/%s/%s failed: %s", subreddit, listing.value, describe_error(error)
+                )
+                raise ListingFailed(error, []) from error
+            fresh = [item for item in page.items if item.id not in seen][:remaining]
+            seen.update(item.id for item in fresh)
+            remaining -= len(fresh)
+            if fresh:
+                yield fresh
+            if not page.items or page.after is None or page.after == after:
+                return
+            after = page.after
 
     def fetch_comment_tree(self, post_id: str, subreddit: str, more_limit: int) -> list[Item]:
         """Every comment of one post: one request for the tree plus at most `more_limit`
@@ -196,25 +263,45 @@ class RedditCollector:
 
     def fetch(self, subreddit: str, listing: Listing, limit: int | None = None) -> list[Item]:
         """All items of one listing, up to `limit`; raises ListingFailed with the partial result."""
-        limit = limit or self.settings.collection_limit
-        got: dict[str, Item] = {}
-        retrying = Retrying(
-            retry=retry_if_exception_type(prawcore.exceptions.TooManyRequests),
-            stop=stop_after_attempt(self.settings.reddit_max_attempts_on_429),
-            wait=_wait_retry_after(self.settings.reddit_max_retry_after_seconds),
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    now = time.time()
-                    for thing in self._things(subreddit, listing, limit):
-                        item = to_item(thing, subreddit, now)
-                        if item is not None:
-                            got[item.id] = item
-        except Exception as error:  # every upstream failure is data for the run record
-            log.warning(
-                "listing r/%s/%s failed: %s", subreddit, listing.value, describe_error(error)
-            )
-            raise ListingFailed(error, list(got.values())) from error
-        return list(got.values())
+        return fetch_all(self, subreddit, listing, limit)
+
+
+_LISTING_PATHS = {Listing.NEW: "new", Listing.HOT: "hot", Listing.COMMENTS: "comments/"}
+
+
+@dataclass
+class ListingPage:
+    items: list[Item]
+    after: str | None
+
+
+def parse_listing(body: Any, subreddit: str, collected_at: float) -> ListingPage:
+    """Items of one listing page of Reddit's JSON; things that are not t1/t3 are skipped."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("children"), list):
+        raise MalformedListing(f"expected a Listing, got {type(body).__name__}")
+    children: list[Any] = data["children"]
+    items = []
+    for child in children:
+        if not isinstance(child, dict) or child.get("kind") not in ("t1", "t3"):
+            continue
+        thing = child.get("data")
+        if isinstance(thing, dict):
+            item = item_from_data(thing, subreddit, collected_at)
+            if item is not None:
+                items.append(item)
+    after = data.get("after")
+    return ListingPage(items, after if isinstance(after, str) and after else None)
+
+
+def fetch_all(
+    collector: RedditCollector, subreddit: str, listing: Listing, limit: int | None = None
+) -> list[Item]:
+    """A whole listing as one list; ListingFailed carries the pages before the failure."""
+    got: list[Item] = []
+    try:
+        for page in collector.pages(subreddit, listing, limit):
+            got.extend(page)
+    except ListingFailed as failure:
+        raise ListingFailed(failure.error, got) from failure.error
+    return got

@@ -1,8 +1,11 @@
 """One collection cycle: collector -> analyzer -> store, run synchronously in the executor thread.
 
-Each listing is stored as soon as it is scored, so an interrupted cycle keeps what it got and
-memory stays bounded by one listing. A failing listing is recorded and the cycle goes on; a
-failing store ends the cycle as `failed`, because nothing more could be kept.
+A listing is handled a page at a time, as a pipeline: page k is handed to the analyzer's worker
+process, then page k - 1 is stored and page k + 1 fetched while page k is scored. So an
+interrupted cycle keeps what it got, memory stays bounded by a few pages, and scoring overlaps
+the rest instead of adding to it. A failing listing is recorded and
+the cycle goes on; a failing store ends the cycle as `failed`, because nothing more could be
+kept.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import Protocol
 
-from .analyzer import Analyzer, text_of
+from . import trending
+from .analyzer import Analyzer, ScoringJob, text_of
 from .breaker import CircuitBreaker, CircuitOpen
 from .collector import ListingFailed, RedditCollector
 from .keywords import KeywordMatcher
@@ -45,6 +50,25 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class StopFlag(Protocol):
+    def set(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+
+class Cycle(Protocol):
+    """What the service runs in its collector thread: here, or in the cycle process."""
+
+    @property
+    def stop_requested(self) -> StopFlag: ...
+
+    def run(self, run_id: str | None = None, trigger: str = "scheduled") -> CollectionRun: ...
+
+    def refresh_trending(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class CollectionCycle:
     def __init__(
         self,
@@ -57,21 +81,30 @@ class CollectionCycle:
         self.store = store
         self.analyzer = analyzer
         self.collector = collector
-        self.stop_requested = threading.Event()
+        self.stop_requested: StopFlag = threading.Event()
+        # Who the run record names: the service process (the lease holder), also when the
+        # cycle itself runs in its child process.
+        self.owner = process_owner()
         self.keywords = KeywordMatcher(settings.track_keywords)
         self._tree_requests = 0
+        self._hot_posts: list[str] = []
         # Called after each listing is stored (subreddit, listing, items): the CLI's progress bar.
         self.on_listing: Callable[[str, Listing, int], None] | None = None
         self.breaker = CircuitBreaker(
             settings.circuit_breaker_threshold, settings.circuit_breaker_cooldown_seconds
         )
 
-    def run(self, run_id: str | None = None, trigger: str = "scheduled") -> CollectionRun:
+    def run(
+        self,
+        run_id: str | None = None,
+        trigger: str = "scheduled",
+        started_at: float | None = None,
+    ) -> CollectionRun:
         run = CollectionRun(
             id=run_id or new_run_id(),
-            started_at=time.time(),
+            started_at=started_at or time.time(),
             trigger=trigger,
-            owner=process_owner(),
+            owner=self.owner,
         )
         log.info(
             "collection %s started (%s) for %s",
@@ -132,31 +165,52 @@ class CollectionCycle:
                     continue
                 try:
                     self.breaker.check()
-                    items = self.collector.fetch(subreddit, listing)
-                    self.breaker.record_success()
                 except CircuitOpen as open_circuit:
                     counts.failed += 1
                     run.errors.append(
                         ListingError(subreddit, listing.value, "CircuitOpen", str(open_circuit))
                     )
                     continue
-                except ListingFailed as failure:
-                    self.breaker.record_failure(failure.error)
-                    counts.failed += 1
-                    run.errors.append(
-                        ListingError(subreddit, listing.value, failure.error_name, str(failure))
-                    )
-                    items = failure.partial
-                self._tag(items)
-                self._store(items, counts)
+                items = self._listing(run, subreddit, listing, counts)
                 if self.on_listing is not None:
-                    self.on_listing(subreddit, listing, len(items))
+                    self.on_listing(subreddit, listing, items)
                 if listing is Listing.HOT:
-                    hottest = [i.id for i in items if i.kind is Kind.POST]
+                    hottest = self._hot_posts
                 self.store.save_run(run)  # progress is visible while the cycle runs
             if self.settings.comment_tree_posts and hottest:
                 self._comment_trees(run, subreddit, counts, hottest)
                 self.store.save_run(run)
+
+    def _listing(
+        self, run: CollectionRun, subreddit: str, listing: Listing, counts: SubredditCounts
+    ) -> int:
+        """Fetch, score and store one listing, page by page; returns the items stored."""
+        pending: ScoringJob | None = None
+        stored = 0
+        self._hot_posts = []
+        try:
+            for page in self.collector.pages(subreddit, listing):
+                self._tag(page)
+                job = self.analyzer.submit(page)  # scoring starts now, in the worker
+                if pending is not None:
+                    stored += self._store_scored(pending, counts)
+                pending = job
+                if listing is Listing.HOT:
+                    self._hot_posts.extend(i.id for i in page if i.kind is Kind.POST)
+            self.breaker.record_success()
+        except ListingFailed as failure:  # the pages before it are kept
+            self.breaker.record_failure(failure.error)
+            counts.failed += 1
+            run.errors.append(
+                ListingError(subreddit, listing.value, failure.error_name, str(failure))
+            )
+        except BaseException:
+            if pending is not None:
+                pending.cancel()
+            raise
+        if pending is not None:
+            stored += self._store_scored(pending, counts)
+        return stored
 
     def _comment_trees(
         self, run: CollectionRun, subreddit: str, counts: SubredditCounts, hottest: list[str]
@@ -194,15 +248,27 @@ class CollectionCycle:
                 item.keywords = self.keywords.find(text_of(item))
 
     def _store(self, items: list[Item], counts: SubredditCounts) -> None:
-        if not items:
-            return
+        if items:
+            self._store_scored(self.analyzer.submit(items), counts)
+
+    def _store_scored(self, job: ScoringJob, counts: SubredditCounts) -> int:
         # Scored in the analyzer's worker process, a batch at a time: this thread stores one
         # batch while the next is scored, and holds no GIL while it waits.
-        for scored in self.analyzer.score_batches(items):
+        stored = 0
+        for scored in job:
             result = self.store.upsert_items(scored)
             counts.fetched += len(scored)
             counts.new += result.new
             counts.updated += result.updated
+            stored += len(scored)
+        return stored
+
+    def refresh_trending(self) -> None:
+        trending.refresh(self.store, self.settings.trending_min_count)
+
+    def close(self) -> None:
+        """Stop the scoring process (the service's shutdown, the CLI's end)."""
+        self.analyzer.close()
 
 
 def _final_status(run: CollectionRun) -> RunStatus:

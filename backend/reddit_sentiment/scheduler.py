@@ -1,8 +1,9 @@
 """APScheduler on the event loop; the blocking cycle in one single-worker thread executor.
 
-The scheduler only awaits `loop.run_in_executor(executor, cycle.run)`: PRAW's HTTP, VADER's
-scoring and the store writes all happen in the one `collector` thread, so the event loop
-stays free for health and dashboard requests.
+The scheduler only awaits `loop.run_in_executor(executor, cycle.run)`: the cycle runs in the
+one `collector` thread, which hands PRAW's fetching and VADER's scoring to single-worker child
+processes and writes the store itself, so the event loop stays free for health and dashboard
+requests.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import trending
-from .cycle import CollectionCycle, new_run_id, process_owner
+from .cycle import Cycle, new_run_id, process_owner
 from .models import CollectionRun
 from .settings import Settings
 from .store.base import Store
+from .workers import lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,16 @@ class CollectionService:
         self,
         settings: Settings,
         store: Store,
-        cycle_factory: Callable[[], CollectionCycle] | None,
+        cycle_factory: Callable[[], Cycle] | None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collector")
+        self.executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="collector", initializer=lower_thread_priority
+        )
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._cycle_factory = cycle_factory
-        self._cycle: CollectionCycle | None = None
+        self._cycle: Cycle | None = None
         self._active: asyncio.Future[CollectionRun] | None = None
         self.active_run_id: str | None = None
         self.last_run: CollectionRun | None = None
@@ -124,7 +127,7 @@ class CollectionService:
         job = self.scheduler.get_job(self.COLLECT_JOB) if self.running else None
         return job.next_run_time if job else None
 
-    def _ensure_cycle(self) -> CollectionCycle:
+    def _ensure_cycle(self) -> Cycle:
         # Built in the executor thread, so the PRAW instance is born in the thread that uses it.
         if self._cycle is None:
             assert self._cycle_factory is not None
@@ -138,7 +141,7 @@ class CollectionService:
 
     def _refresh_trending(self) -> None:
         try:
-            trending.refresh(self.store, self.settings.trending_min_count)
+            self._ensure_cycle().refresh_trending()
         except Exception as error:  # a failed refresh keeps serving the previous result
             log.error("trending refresh failed: %s", error)
 
@@ -278,8 +281,8 @@ class CollectionService:
             except (TimeoutError, Exception):
                 log.warning("collection %s did not finish in time", self.active_run_id)
         self.executor.shutdown(wait=False, cancel_futures=True)
-        if self._cycle is not None:  # stop the analyzer's scoring worker process
-            await asyncio.to_thread(self._cycle.analyzer.close)
+        if self._cycle is not None:  # stop the fetch and scoring worker processes
+            await asyncio.to_thread(self._cycle.close)
         if self.is_leader:
             try:
                 await asyncio.to_thread(self.store.release_lease, self.LEASE_NAME, self.owner)

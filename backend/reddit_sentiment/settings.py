@@ -14,12 +14,15 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-class AnalyzerMode(StrEnum):
-    """Where VADER runs: a single-worker child process (the loop never waits on its GIL
-    time), or inline in the collector thread."""
+class WorkerMode(StrEnum):
+    """Where a cycle's CPU-bound step runs: a single-worker child process (the loop never
+    waits on its GIL time), or inline in the collector thread."""
 
     PROCESS = "process"
     INLINE = "inline"
+
+
+AnalyzerMode = WorkerMode  # the name the analyzer's setting was introduced under
 
 
 class StorageBackend(StrEnum):
@@ -67,7 +70,8 @@ class Settings(BaseSettings):
     reddit_requests_per_minute: int = Field(default=100, ge=1)
     collection_shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
     analyzer_max_chars: int = Field(default=5000, ge=100)
-    analyzer_mode: AnalyzerMode = AnalyzerMode.PROCESS
+    analyzer_mode: WorkerMode = WorkerMode.PROCESS
+    collector_mode: WorkerMode = WorkerMode.PROCESS
     retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL

@@ -33,19 +33,25 @@ class _SlowCallbacks(logging.Handler):
 
 async def test_health_answers_while_a_cycle_runs(tmp_path: Path) -> None:
     loop = asyncio.get_running_loop()
-    loop.set_debug(True)
-    loop.slow_callback_duration = SLOW_CALLBACK
     slow = _SlowCallbacks()
     logging.getLogger("asyncio").addHandler(slow)
 
     with FakeReddit.generated(subreddits=2, posts=150, comments=300, seed=7).start() as fake:
         fake.set_latency(0.05)
         subs = sorted(fake.subreddit_names())
-        settings = settings_for(fake, subs, collection_limit=300, collection_start_delay_seconds=0)
-        store = SqliteStore(tmp_path / "nb.db")
-        app = create_app(settings, store=store)
+        settings = settings_for(
+            fake,
+            subs,
+            collection_limit=300,
+            collection_start_delay_seconds=0,
+            sqlite_path=str(tmp_path / "nb.db"),
+        )
+        app = create_app(settings)  # its own store: the cycle runs in the cycle process
         try:
             async with app.router.lifespan_context(app):
+                # Watched from here: start-up (its one GC pass) ends before a server serves.
+                loop.set_debug(True)
+                loop.slow_callback_duration = SLOW_CALLBACK
                 service = app.state.service
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

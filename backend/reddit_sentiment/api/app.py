@@ -20,10 +20,11 @@ from starlette.routing import Match
 from .. import __version__
 from ..analyzer import Analyzer
 from ..collector import RedditCollector
-from ..cycle import CollectionCycle
+from ..cycle import CollectionCycle, Cycle
+from ..cycle_process import ProcessCycle
 from ..logging_setup import configure_logging
 from ..scheduler import CollectionService
-from ..settings import Role, Settings, get_settings, rate_budget
+from ..settings import Role, Settings, WorkerMode, get_settings, rate_budget
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
 from .routes import collections, dashboard, health, keywords, page, posts, trending
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 
 
-def _cycle_factory(settings: Settings, store: Store) -> Callable[[], CollectionCycle] | None:
+def _cycle_factory(settings: Settings, store: Store, own_store: bool) -> Callable[[], Cycle] | None:
     if settings.role is Role.API:
         log.info("ROLE=api: this process serves the API and does not collect")
         return None
@@ -48,7 +49,11 @@ def _cycle_factory(settings: Settings, store: Store) -> Callable[[], CollectionC
     else:
         log.info("Reddit rate budget: %s", budget["message"])
 
-    def build() -> CollectionCycle:
+    def build() -> Cycle:
+        # The cycle process opens its own store from the settings, so a store handed to
+        # create_app (tests, embedding) is written by a cycle in the collector thread.
+        if settings.collector_mode is WorkerMode.PROCESS and own_store:
+            return ProcessCycle(settings, store)
         return CollectionCycle(
             settings,
             store,
@@ -76,7 +81,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app_store = store or create_store(settings)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, app_store.open)
-        service = CollectionService(settings, app_store, _cycle_factory(settings, app_store))
+        service = CollectionService(
+            settings, app_store, _cycle_factory(settings, app_store, own_store=store is None)
+        )
+        # Start-up garbage (imports, schema, the app) moved out of the collector's reach:
+        # later collections scan only young objects, which keeps GC pauses off the p99.
+        # Before the scheduler starts: with no start-up delay a cycle would begin (spawning
+        # its process) while this one long pass holds the loop.
+        gc.collect()
+        gc.freeze()
         service.start()
         app.state.settings, app.state.store, app.state.service = settings, app_store, service
         log.info(
@@ -86,10 +99,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             settings.collection_interval_seconds,
             settings.collection_start_delay_seconds,
         )
-        # Start-up garbage (imports, schema, the app) moved out of the collector's reach:
-        # later collections scan only young objects, which keeps GC pauses off the p99.
-        gc.collect()
-        gc.freeze()
         try:
             yield
         finally:

@@ -1,0 +1,155 @@
+"""COLLECTOR_MODE=process (the default when the service opens its own store): the cycle runs in
+a child process that writes the same database; its death fails one run, never the service, and
+a shutdown reaches it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from reddit_sentiment.api.app import create_app
+from reddit_sentiment.cycle_process import ProcessCycle
+from reddit_sentiment.fakereddit import FakeReddit
+from reddit_sentiment.models import RunStatus
+from reddit_sentiment.scheduler import CollectionService
+from tests.integration.conftest import settings_for
+
+SUBS, POSTS, COMMENTS = 2, 150, 300
+# new (150) + hot (150, the same posts) + comments (300), per subreddit
+FETCHED = SUBS * (POSTS + POSTS + COMMENTS)
+STORED = SUBS * (POSTS + COMMENTS)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeReddit]:
+    with FakeReddit.generated(subreddits=SUBS, posts=POSTS, comments=COMMENTS, seed=3).start() as f:
+        yield f
+
+
+@asynccontextmanager
+async def service_for(fake: FakeReddit, db: Path) -> AsyncIterator[CollectionService]:
+    settings = settings_for(
+        fake,
+        sorted(fake.subreddit_names()),
+        collection_limit=300,
+        collection_start_delay_seconds=3600,
+        sqlite_path=str(db),
+        collection_shutdown_timeout_seconds=10,
+    )
+    app: FastAPI = create_app(settings)  # no store handed in: the service opens its own
+    async with app.router.lifespan_context(app):
+        yield app.state.service
+
+
+def _rows(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+async def _wait(condition: object, seconds: float, what: str) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_a_cycle_runs_in_a_child_process_and_stores_everything(
+    fake: FakeReddit, tmp_path: Path
+) -> None:
+    db = tmp_path / "child.db"
+    async with service_for(fake, db) as service:
+        _, future = service.start_collection("test")
+        run = await asyncio.wait_for(future, 60)
+        cycle = service._cycle
+        assert isinstance(cycle, ProcessCycle)
+        child = cycle.pid
+        assert child is not None and child != os.getpid()
+        assert run.status is RunStatus.SUCCEEDED, run.errors
+        assert sum(c.fetched for c in run.subreddits.values()) == FETCHED
+        assert sum(c.new for c in run.subreddits.values()) == STORED
+        assert run.owner == service.owner  # the lease holder, not the child
+        # written by the child, read through the service's own store
+        recorded = await service.store.get_run(run.id)
+        assert recorded is not None and recorded.status is RunStatus.SUCCEEDED
+        assert _rows(db, "SELECT COUNT(*), COUNT(DISTINCT id) FROM items") == [(STORED, STORED)]
+
+        again = await asyncio.wait_for(service.start_collection("test")[1], 60)
+        assert again.status is RunStatus.SUCCEEDED
+        assert sum(c.updated for c in again.subreddits.values()) == FETCHED
+        assert cycle.pid == child  # the same child, reused
+    assert not _alive(child)  # the shutdown stopped it
+
+
+async def test_a_killed_cycle_process_fails_one_run_and_the_next_recovers(
+    fake: FakeReddit, tmp_path: Path
+) -> None:
+    db = tmp_path / "killed.db"
+    fake.set_latency(0.1)
+    async with service_for(fake, db) as service:
+        _, future = service.start_collection("test")
+        await _wait(lambda: isinstance(service._cycle, ProcessCycle), 30, "the cycle")
+        cycle = service._cycle
+        assert isinstance(cycle, ProcessCycle)
+        await _wait(
+            lambda: db.exists() and _rows(db, "SELECT COUNT(*) FROM items")[0][0] > 0,
+            60,
+            "the first stored page",
+        )
+        pid = cycle.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        run = await asyncio.wait_for(future, 30)
+        assert run.status is RunStatus.FAILED
+        assert [e.error for e in run.errors] == ["CycleProcessDied"]
+        assert service.running
+        assert _rows(db, "SELECT status FROM runs WHERE id = ?", run.id) == [("failed",)]
+
+        fake.set_latency(0.0)
+        again = await asyncio.wait_for(service.start_collection("test")[1], 60)
+        assert again.status is RunStatus.SUCCEEDED, again.errors
+        assert cycle.pid is not None and cycle.pid != pid  # a new child
+        assert _rows(db, "SELECT COUNT(*), COUNT(DISTINCT id) FROM items") == [(STORED, STORED)]
+
+
+async def test_shutdown_reaches_the_cycle_in_the_child(fake: FakeReddit, tmp_path: Path) -> None:
+    db = tmp_path / "stop.db"
+    fake.set_latency(0.1)
+    async with service_for(fake, db) as service:
+        service.start_collection("test")
+        await _wait(
+            lambda: db.exists() and _rows(db, "SELECT COUNT(*) FROM items")[0][0] > 0,
+            60,
+            "the first stored page",
+        )
+        cycle = service._cycle
+        assert isinstance(cycle, ProcessCycle)
+        pid = cycle.pid
+    # the lifespan's shutdown asked the child to stop at the next listing, then stopped it
+    ((status,),) = _rows(db, "SELECT status FROM runs")
+    assert status == "interrupted"
+    assert pid is not None and not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers signal 0; it is gone once its parent reaped it
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
