@@ -15,14 +15,24 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from typing import TYPE_CHECKING
 
 from .models import Item, Kind, Label
 from .settings import AnalyzerMode
 from .workers import spawn_worker
 
+if TYPE_CHECKING:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
 log = logging.getLogger(__name__)
+
+
+def _new_vader() -> SentimentIntensityAnalyzer:
+    # Imported on first use: the service process never scores when cycles run in their own.
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
 
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
@@ -81,7 +91,7 @@ _worker_vader: SentimentIntensityAnalyzer | None = None
 
 def _init_worker() -> None:
     global _worker_vader
-    _worker_vader = SentimentIntensityAnalyzer()
+    _worker_vader = _new_vader()
 
 
 def _score_batch(texts: list[str], max_chars: int) -> list[Scores]:
@@ -114,7 +124,7 @@ class Analyzer:
     @property
     def vader(self) -> SentimentIntensityAnalyzer:
         if self._vader is None:
-            self._vader = SentimentIntensityAnalyzer()
+            self._vader = _new_vader()
         return self._vader
 
     def score_text(self, text: str) -> tuple[dict[str, float], bool]:

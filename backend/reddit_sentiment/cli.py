@@ -153,7 +153,8 @@ def collect(
 
     from .analyzer import Analyzer
     from .collector import RedditCollector
-    from .cycle import LISTINGS, CollectionCycle, process_owner
+    from .cycle import LISTINGS, CollectionCycle
+    from .models import process_owner
 
     settings = _settings(subreddits=",".join(subreddit), collection_limit=limit)
     reason = settings.collection_not_configured_reason()

@@ -11,11 +11,8 @@ kept.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Protocol
 
@@ -32,6 +29,8 @@ from .models import (
     ListingError,
     RunStatus,
     SubredditCounts,
+    new_run_id,
+    process_owner,
 )
 from .settings import Settings
 from .store.base import Store, StoreUnavailable
@@ -39,15 +38,6 @@ from .store.base import Store, StoreUnavailable
 log = logging.getLogger(__name__)
 
 LISTINGS: tuple[Listing, ...] = (Listing.NEW, Listing.HOT, Listing.COMMENTS)
-
-
-def new_run_id() -> str:
-    """Sortable by start time, unique across processes."""
-    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
-
-
-def process_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class StopFlag(Protocol):

@@ -27,8 +27,8 @@ from typing import Any
 
 from .analyzer import Analyzer
 from .collector import RedditCollector
-from .cycle import CollectionCycle, new_run_id, process_owner
-from .models import CollectionRun, ListingError, RunStatus
+from .cycle import CollectionCycle
+from .models import CollectionRun, ListingError, RunStatus, new_run_id, process_owner
 from .settings import Settings
 from .store.base import Store, StoreUnavailable
 from .workers import spawn_worker

@@ -6,6 +6,10 @@ returns is pydantic, so it is validated and documented in OpenAPI.
 
 from __future__ import annotations
 
+import os
+import socket
+import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -88,6 +92,15 @@ class SubredditCounts:
 class UpsertResult:
     new: int = 0
     updated: int = 0
+
+
+def new_run_id() -> str:
+    """Sortable by start time, unique across processes."""
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+
+
+def process_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(slots=True)

@@ -15,15 +15,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .cycle import Cycle, new_run_id, process_owner
-from .models import CollectionRun
+from .models import CollectionRun, new_run_id, process_owner
 from .settings import Settings
 from .store.base import Store
 from .workers import lower_thread_priority
+
+if TYPE_CHECKING:
+    from .cycle import Cycle
 
 log = logging.getLogger(__name__)
 

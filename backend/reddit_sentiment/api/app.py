@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,16 +18,15 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from .. import __version__
-from ..analyzer import Analyzer
-from ..collector import RedditCollector
-from ..cycle import CollectionCycle, Cycle
-from ..cycle_process import ProcessCycle
 from ..logging_setup import configure_logging
 from ..scheduler import CollectionService
 from ..settings import Role, Settings, WorkerMode, get_settings, rate_budget
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
 from .routes import collections, dashboard, health, keywords, page, posts, trending
+
+if TYPE_CHECKING:
+    from ..cycle import Cycle
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,13 @@ def _cycle_factory(settings: Settings, store: Store, own_store: bool) -> Callabl
         log.info("Reddit rate budget: %s", budget["message"])
 
     def build() -> Cycle:
+        # Imported here, in the collector thread: with cycles in their own process the
+        # service never loads PRAW or VADER, and starts that much sooner.
+        from ..analyzer import Analyzer
+        from ..collector import RedditCollector
+        from ..cycle import CollectionCycle
+        from ..cycle_process import ProcessCycle
+
         # The cycle process opens its own store from the settings, so a store handed to
         # create_app (tests, embedding) is written by a cycle in the collector thread.
         if settings.collector_mode is WorkerMode.PROCESS and own_store:
