@@ -261,10 +261,6 @@ class RedditCollector:
             raise ListingFailed(error, list(got.values())) from error
         return list(got.values())
 
-    def fetch(self, subreddit: str, listing: Listing, limit: int | None = None) -> list[Item]:
-        """All items of one listing, up to `limit`; raises ListingFailed with the partial result."""
-        return fetch_all(self, subreddit, listing, limit)
-
 
 _LISTING_PATHS = {Listing.NEW: "new", Listing.HOT: "hot", Listing.COMMENTS: "comments/"}
 
@@ -292,16 +288,3 @@ def parse_listing(body: Any, subreddit: str, collected_at: float) -> ListingPage
                 items.append(item)
     after = data.get("after")
     return ListingPage(items, after if isinstance(after, str) and after else None)
-
-
-def fetch_all(
-    collector: RedditCollector, subreddit: str, listing: Listing, limit: int | None = None
-) -> list[Item]:
-    """A whole listing as one list; ListingFailed carries the pages before the failure."""
-    got: list[Item] = []
-    try:
-        for page in collector.pages(subreddit, listing, limit):
-            got.extend(page)
-    except ListingFailed as failure:
-        raise ListingFailed(failure.error, got) from failure.error
-    return got
