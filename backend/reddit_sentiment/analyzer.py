@@ -11,7 +11,6 @@ lazily by the thread that first scores, and only the numbers come back. The work
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .models import Item, Kind, Label
 from .settings import AnalyzerMode
-from .workers import spawn_worker
+from .workers import LazyWorker
 
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -116,9 +115,7 @@ class Analyzer:
         self.mode = AnalyzerMode(mode)
         self.batch_size = batch_size
         self._vader: SentimentIntensityAnalyzer | None = None
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._closed = False
+        self._worker = LazyWorker(_init_worker)
 
     # -- in-process ----------------------------------------------------------------------
     @property
@@ -149,30 +146,13 @@ class Analyzer:
         return [item for batch in self.score_batches(items) for item in batch]
 
     # -- the pool ------------------------------------------------------------------------
-    def _get_pool(self) -> ProcessPoolExecutor | None:
-        with self._lock:
-            if self._closed:
-                return None
-            if self._pool is None:
-                self._pool = spawn_worker(_init_worker)
-            return self._pool
-
     def _pool_failed(self, pool: ProcessPoolExecutor, error: BaseException) -> None:
-        with self._lock:
-            if self._pool is not pool:
-                return
-            self._pool = None
-        if not self._closed:
+        if self._worker.drop(pool) and not self._worker.closed:
             log.warning("scoring worker failed (%r); scoring in-process until restarted", error)
-        pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker process (waits for the batch it is scoring). Idempotent."""
-        with self._lock:
-            self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self._worker.close()
 
 
 class ScoringJob:
@@ -189,7 +169,7 @@ class ScoringJob:
         size = analyzer.batch_size
         self.batches = [items[i : i + size] for i in range(0, len(items), size)]
         self.futures: list[Future[list[Scores]]] = []
-        self._pool = analyzer._get_pool() if analyzer.mode is AnalyzerMode.PROCESS else None
+        self._pool = analyzer._worker.get() if analyzer.mode is AnalyzerMode.PROCESS else None
         if self._pool is None:
             return
         try:

@@ -3,9 +3,8 @@
 A listing is handled a page at a time, as a pipeline: page k is handed to the analyzer's worker
 process, then page k - 1 is stored and page k + 1 fetched while page k is scored. So an
 interrupted cycle keeps what it got, memory stays bounded by a few pages, and scoring overlaps
-the rest instead of adding to it. A failing listing is recorded and
-the cycle goes on; a failing store ends the cycle as `failed`, because nothing more could be
-kept.
+the rest instead of adding to it. A failing listing is recorded and the cycle goes on; a
+failing store ends the cycle as `failed`, because nothing more could be kept.
 """
 
 from __future__ import annotations
@@ -77,7 +76,6 @@ class CollectionCycle:
         self.owner = process_owner()
         self.keywords = KeywordMatcher(settings.track_keywords)
         self._tree_requests = 0
-        self._hot_posts: list[str] = []
         # Called after each listing is stored (subreddit, listing, items): the CLI's progress bar.
         self.on_listing: Callable[[str, Listing, int], None] | None = None
         self.breaker = CircuitBreaker(
@@ -161,11 +159,11 @@ class CollectionCycle:
                         ListingError(subreddit, listing.value, "CircuitOpen", str(open_circuit))
                     )
                     continue
-                items = self._listing(run, subreddit, listing, counts)
+                stored, posts = self._listing(run, subreddit, listing, counts)
                 if self.on_listing is not None:
-                    self.on_listing(subreddit, listing, items)
+                    self.on_listing(subreddit, listing, stored)
                 if listing is Listing.HOT:
-                    hottest = self._hot_posts
+                    hottest = posts
                 self.store.save_run(run)  # progress is visible while the cycle runs
             if self.settings.comment_tree_posts and hottest:
                 self._comment_trees(run, subreddit, counts, hottest)
@@ -173,11 +171,12 @@ class CollectionCycle:
 
     def _listing(
         self, run: CollectionRun, subreddit: str, listing: Listing, counts: SubredditCounts
-    ) -> int:
-        """Fetch, score and store one listing, page by page; returns the items stored."""
+    ) -> tuple[int, list[str]]:
+        """Fetch, score and store one listing, page by page; returns how many items were
+        stored and the ids of its posts, in listing order."""
         pending: ScoringJob | None = None
         stored = 0
-        self._hot_posts = []
+        posts: list[str] = []
         try:
             for page in self.collector.pages(subreddit, listing):
                 self._tag(page)
@@ -185,8 +184,7 @@ class CollectionCycle:
                 if pending is not None:
                     stored += self._store_scored(pending, counts)
                 pending = job
-                if listing is Listing.HOT:
-                    self._hot_posts.extend(i.id for i in page if i.kind is Kind.POST)
+                posts.extend(i.id for i in page if i.kind is Kind.POST)
             self.breaker.record_success()
         except ListingFailed as failure:  # the pages before it are kept
             self.breaker.record_failure(failure.error)
@@ -200,7 +198,7 @@ class CollectionCycle:
             raise
         if pending is not None:
             stored += self._store_scored(pending, counts)
-        return stored
+        return stored, posts
 
     def _comment_trees(
         self, run: CollectionRun, subreddit: str, counts: SubredditCounts, hottest: list[str]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import threading
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,7 +30,7 @@ from .cycle import CollectionCycle
 from .models import CollectionRun, ListingError, RunStatus, new_run_id, process_owner
 from .settings import Settings
 from .store.base import Store, StoreUnavailable
-from .workers import spawn_worker
+from .workers import LazyWorker
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,9 @@ def _run(run_id: str, trigger: str, started_at: float) -> CollectionRun:
         cycle = _child()
     except StoreUnavailable as error:
         log.error("collection %s failed: store unavailable: %s", run_id, error)
-        return failed_run(run_id, trigger, started_at, "store", type(error).__name__, str(error))
+        return failed_run(
+            run_id, trigger, started_at, cycle_owner(), "store", type(error).__name__, str(error)
+        )
     return cycle.run(run_id, trigger, started_at)
 
 
@@ -81,14 +82,26 @@ def _refresh_trending() -> None:
     _child().refresh_trending()
 
 
+def cycle_owner() -> str:
+    assert _cycle is not None, "cycle process not initialised"
+    return _cycle.owner
+
+
 def failed_run(
-    run_id: str, trigger: str, started_at: float, listing: str, error: str, message: str
+    run_id: str,
+    trigger: str,
+    started_at: float,
+    owner: str,
+    listing: str,
+    error: str,
+    message: str,
 ) -> CollectionRun:
+    """A run that ended before its cycle could record one."""
     return CollectionRun(
         id=run_id,
         started_at=started_at,
         trigger=trigger,
-        owner=process_owner(),
+        owner=owner,
         finished_at=time.time(),
         status=RunStatus.FAILED,
         errors=[ListingError("*", listing, error, message)],
@@ -109,31 +122,23 @@ class ProcessCycle:
         self.settings = settings
         self.store = store
         self.stop_requested = multiprocessing.get_context("spawn").Event()
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+        self.owner = process_owner()
+        self._worker = LazyWorker(_init, settings, self.stop_requested, self.owner)
 
-    def _get_pool(self) -> ProcessPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = spawn_worker(
-                    _init, self.settings, self.stop_requested, process_owner()
-                )
-            return self._pool
-
-    def _drop(self, pool: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is pool:
-                self._pool = None
-        pool.shutdown(wait=False, cancel_futures=True)
+    def _pool(self) -> ProcessPoolExecutor:
+        pool = self._worker.get()
+        if pool is None:
+            raise RuntimeError("the cycle process was closed")
+        return pool
 
     def run(self, run_id: str | None = None, trigger: str = "scheduled") -> CollectionRun:
         run_id = run_id or new_run_id()
         started = time.time()
-        pool = self._get_pool()
+        pool = self._pool()
         try:
             return pool.submit(_run, run_id, trigger, started).result()
         except (BrokenProcessPool, CancelledError) as error:
-            self._drop(pool)
+            self._worker.drop(pool)
             return self._record_death(run_id, trigger, started, error)
 
     def _record_death(
@@ -141,7 +146,13 @@ class ProcessCycle:
     ) -> CollectionRun:
         log.error("collection %s: the cycle process died (%r)", run_id, error)
         run = failed_run(
-            run_id, trigger, started, "cycle", "CycleProcessDied", "the cycle process exited"
+            run_id,
+            trigger,
+            started,
+            self.owner,
+            "cycle",
+            "CycleProcessDied",
+            "the cycle process exited",
         )
         try:
             # What the child stored is kept; the counts it had are lost with it.
@@ -153,26 +164,16 @@ class ProcessCycle:
     @property
     def pid(self) -> int | None:
         """The cycle process's pid, once started (diagnostics and tests)."""
-        pool = self._pool
-        processes = getattr(pool, "_processes", None) or {}
-        return next(iter(processes), None)
+        return self._worker.pid
 
     def refresh_trending(self) -> None:
-        pool = self._get_pool()
+        pool = self._pool()
         try:
             pool.submit(_refresh_trending).result()
         except (BrokenProcessPool, CancelledError):
-            self._drop(pool)
+            self._worker.drop(pool)
             raise
 
     def close(self) -> None:
         """Close the child's cycle and store, then stop it. Idempotent."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            pool.submit(_close).result(timeout=30)
-        except Exception as error:
-            log.warning("cycle process did not close cleanly: %r", error)
-        pool.shutdown(wait=True, cancel_futures=True)
+        self._worker.close(_close)

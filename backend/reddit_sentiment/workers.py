@@ -1,15 +1,17 @@
-"""Single-worker child processes for the cycle's CPU-bound work (fetching and scoring).
+"""Single-worker child processes for the cycle's CPU-bound work (the cycle itself, scoring).
 
-Parsing Reddit's JSON and running VADER are pure Python: done in the service process they hold
-the GIL, and the event loop waits for it before it can answer a health probe. A child process
-has its own GIL. Children are spawned (the service has threads whose locks a fork would copy
-mid-use), run at a lower priority than the service so a probe never waits for a core behind
-them, ignore Ctrl-C (the service decides when to stop) and exit by themselves when orphaned.
+Parsing Reddit's JSON, building store rows and running VADER are pure Python: done in the
+service process they hold the GIL, and the event loop waits for it before it can answer a
+health probe. A child process has its own GIL. Children are spawned (the service has threads
+whose locks a fork would copy mid-use), run at the lowest priority so a probe never waits for
+a core behind them, ignore Ctrl-C (the service decides when to stop) and exit by themselves
+when orphaned.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -18,6 +20,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # Nice values (Linux keeps them per thread). The event loop stays at the service's own;
 # the collector thread below it; the worker processes lowest: on a contended core a health
@@ -35,22 +39,66 @@ def lower_thread_priority(niceness: int = COLLECTOR_THREAD_NICENESS) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(current, niceness))
 
 
-def spawn_worker(
-    initializer: Callable[..., None], *initargs: Any, niceness: int = WORKER_NICENESS
-) -> ProcessPoolExecutor:
-    """A one-process pool whose child runs `initializer(*initargs)` after the common set-up."""
-    return ProcessPoolExecutor(
-        max_workers=1,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init,
-        initargs=(niceness, initializer, *initargs),
-    )
+class LazyWorker:
+    """One spawned single-worker pool: started on first use, replaced after it breaks,
+    stopped for good by `close()`. Thread-safe."""
+
+    def __init__(self, initializer: Callable[..., None], *initargs: Any) -> None:
+        self._initializer = initializer
+        self._initargs = initargs
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def get(self) -> ProcessPoolExecutor | None:
+        """The running pool (spawning it if needed); None once closed."""
+        with self._lock:
+            if self.closed:
+                return None
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init,
+                    initargs=(self._initializer, *self._initargs),
+                )
+            return self._pool
+
+    def drop(self, pool: ProcessPoolExecutor) -> bool:
+        """Forget a broken pool, so the next `get()` spawns a new one. False when `pool` was
+        dropped or replaced already."""
+        with self._lock:
+            current = self._pool is pool
+            if current:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
+        return current
+
+    def close(self, last: Callable[[], object] | None = None, timeout: float = 30.0) -> None:
+        """Run `last` in the worker (if it is running), then stop it. Idempotent."""
+        with self._lock:
+            self.closed = True
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if last is not None:
+            try:
+                pool.submit(last).result(timeout=timeout)
+            except Exception as error:
+                log.warning("worker did not finish %s cleanly: %r", last.__name__, error)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's pid once started (diagnostics and tests)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return next(iter(processes), None)
 
 
-def _init(niceness: int, initializer: Callable[..., None], *initargs: Any) -> None:
+def _init(initializer: Callable[..., None], *initargs: Any) -> None:
     # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lower_thread_priority(niceness)
+    lower_thread_priority(WORKER_NICENESS)
     # A worker holds both ends of its task pipe, so a parent killed with SIGKILL would leave
     # it waiting forever: it exits by itself once it has been re-parented.
     threading.Thread(
