@@ -119,6 +119,8 @@ class FakeRedditProcess:
             str(seed),
             "--latency",
             str(latency),
+            # It stands in for Reddit's servers, whose CPU is not on the machine under test.
+            "--background",
         ]
         self._proc = _Process(argv, os.environ, Path(tempfile.gettempdir()))
         found = self._proc.wait_for_line(r"(http://\S+)", timeout=120)

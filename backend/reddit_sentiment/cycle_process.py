@@ -9,9 +9,10 @@ record. The child opens its own store from the settings (SQLite's WAL and Cosmos
 second writer) and runs the same `CollectionCycle` as inline mode; its scoring runs in the
 analyzer's own worker process, so fetching and storing overlap scoring.
 
-The children run at the lowest priority; if the cycle process dies mid-cycle the service records
-the run as failed and the next cycle starts a new one. Measured on 2 cores: a third busy
-process (fetching apart from storing) bought little throughput and cost health p99.
+The children run in the idle scheduling class (workers.py); if the cycle process dies
+mid-cycle the service records the run as failed and the next cycle starts a new one. Measured
+on 2 cores: a third busy process (fetching apart from storing) bought little throughput and
+cost health p99.
 """
 
 from __future__ import annotations

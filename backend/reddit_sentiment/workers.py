@@ -3,9 +3,9 @@
 Parsing Reddit's JSON, building store rows and running VADER are pure Python: done in the
 service process they hold the GIL, and the event loop waits for it before it can answer a
 health probe. A child process has its own GIL. Children are spawned (the service has threads
-whose locks a fork would copy mid-use), run at the lowest priority so a probe never waits for
-a core behind them, ignore Ctrl-C (the service decides when to stop) and exit by themselves
-when orphaned.
+whose locks a fork would copy mid-use), run in the idle scheduling class so a probe never
+waits for a core behind them, ignore Ctrl-C (the service decides when to stop) and exit by
+themselves when orphaned.
 """
 
 from __future__ import annotations
@@ -30,6 +30,19 @@ log = logging.getLogger(__name__)
 # from 2 to 7.6 ms, at nice 19 not at all.
 COLLECTOR_THREAD_NICENESS = 10
 WORKER_NICENESS = 19
+
+
+def run_in_background() -> None:
+    """Move the calling thread to the idle scheduling class (threads it starts inherit it).
+
+    Nice 19 only shrinks a thread's share: a woken probe may still wait out the worker's time
+    slice. A SCHED_IDLE thread is preempted as soon as any normal thread wakes on its core.
+    Measured in a full cycle on this 2-core machine: health p99 during the cycle 4-5.5 ms at
+    nice 19, 3.3-3.8 ms idle class (1.9-2.3 ms with no cycle). Falls back to nice 19.
+    """
+    lower_thread_priority(WORKER_NICENESS)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def lower_thread_priority(niceness: int = COLLECTOR_THREAD_NICENESS) -> None:
@@ -98,7 +111,7 @@ class LazyWorker:
 def _init(initializer: Callable[..., None], *initargs: Any) -> None:
     # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lower_thread_priority(WORKER_NICENESS)
+    run_in_background()
     # A worker holds both ends of its task pipe, so a parent killed with SIGKILL would leave
     # it waiting forever: it exits by itself once it has been re-parented.
     threading.Thread(

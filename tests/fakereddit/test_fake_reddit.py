@@ -476,6 +476,7 @@ def test_cli_serves_until_sigterm() -> None:
             "--generate",
             "1,20,30",
             "--no-auth",
+            "--background",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -487,6 +488,8 @@ def test_cli_serves_until_sigterm() -> None:
         assert line.startswith("fake reddit listening on http://127.0.0.1:")
         url = line.rsplit(" ", 1)[1]
         assert _call(f"{url}/_fake/health")[1]["ok"] is True
+        # --background: the stand-in for Reddit takes only CPU nobody else wants
+        assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE
         status, listing = _call(f"{url}/r/sub0/new?limit=7")
         assert (status, listing["data"]["dist"]) == (200, 7)
         process.send_signal(signal.SIGTERM)

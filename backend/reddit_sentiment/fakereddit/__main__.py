@@ -4,7 +4,7 @@ Usage::
 
     python -m reddit_sentiment.fakereddit --host 127.0.0.1 --port 8081 \
         [--data FILE] [--recordings DIR] [--generate N_SUBS,POSTS,COMMENTS] [--latency SECONDS]
-        [--seed N] [--private SUB1,SUB2] [--no-auth]
+        [--seed N] [--private SUB1,SUB2] [--no-auth] [--background]
 
 Without ``--data``/``--recordings``/``--generate`` the bundled sample data is served.
 """
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+from ..workers import run_in_background
 from .server import FakeReddit
 
 
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--private", default="", help="comma-separated subreddits that answer 403")
     parser.add_argument(
+        "--background",
+        action="store_true",
+        help="run in the idle CPU scheduling class: a benchmark's stand-in for Reddit's own "
+        "servers must not take CPU from the service it measures",
+    )
+    parser.add_argument(
         "--no-auth", action="store_true", help="accept API calls without a bearer token (curl)"
     )
     return parser
@@ -83,6 +90,8 @@ def build_fake(args: argparse.Namespace) -> FakeReddit:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM, then stop cleanly and return 0."""
     args = build_parser().parse_args(argv)
+    if args.background:
+        run_in_background()  # before the server starts: its threads inherit the class
     fake = build_fake(args).start(host=args.host, port=args.port)
     done = threading.Event()
 
