@@ -14,12 +14,15 @@ from, the thread that runs cycles (the cycle process's, or the collector thread'
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import prawcore
+import requests
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -37,10 +40,37 @@ log = logging.getLogger(__name__)
 
 
 class TimeoutRequestor(prawcore.Requestor):
-    """prawcore's Session passes its import-time 16 s to every request; use the setting."""
+    """prawcore's Session passes its import-time 16 s to every request; use the setting.
+
+    The environment's proxy and CA-bundle settings are read once, here: requests re-reads
+    them on every call (a pass over os.environ per request, a tenth of a cycle's CPU in a
+    container with a large environment), and the two Reddit hosts never change.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        session = self._http
+        session.proxies.update(proxies_for(self.oauth_url, self.reddit_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle and session.verify is True:
+            session.verify = bundle
+        session.trust_env = False  # also keeps a ~/.netrc entry from replacing the token
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
         return super().request(*args, timeout=self.timeout, **kwargs)
+
+
+def proxies_for(*base_urls: str) -> dict[str, str]:
+    """The environment's proxy (HTTPS_PROXY, ALL_PROXY, ... minus NO_PROXY) for each host, keyed
+    the way requests looks proxies up ("scheme://host")."""
+    proxies: dict[str, str] = {}
+    for base in base_urls:
+        parts = urlsplit(base)
+        found = requests.utils.get_environ_proxies(base)
+        proxy = found.get(parts.scheme) or found.get("all")
+        if proxy and parts.hostname:
+            proxies[f"{parts.scheme}://{parts.hostname}"] = proxy
+    return proxies
 
 
 # Reddit serves at most 100 things per listing page, whatever `limit` asks for.
