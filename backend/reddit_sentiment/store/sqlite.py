@@ -235,7 +235,7 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         item.label.value,
         int(item.truncated),
         item.collected_at,
-        json.dumps(item.keywords),
+        json.dumps(item.keywords) if item.keywords else "[]",
     )
 
 
@@ -415,19 +415,20 @@ class SqliteStore:
                 }
                 delta = _Delta()
                 keyword_delta = _KeywordDelta()
-                for item in chunk:
+                rows = [_item_params(item) for item in chunk]
+                for item, row in zip(chunk, rows, strict=True):
                     before = old.get(item.id)
                     if before is None:
                         result.new += 1
                     else:
                         result.updated += 1
-                        old_keywords: list[str] = json.loads(before["keywords"])
                         if (
                             before["compound"] == item.compound
                             and before["label"] == item.label
-                            and old_keywords == item.keywords
+                            and before["keywords"] == row[-1]  # both as stored: JSON text
                         ):
                             continue
+                        old_keywords: list[str] = json.loads(before["keywords"])
                         keyword_delta.add(
                             old_keywords,
                             before["subreddit"],
@@ -460,7 +461,7 @@ class SqliteStore:
                         item.label.value,
                         +1,
                     )
-                conn.executemany(_UPSERT_ITEM, [_item_params(item) for item in chunk])
+                conn.executemany(_UPSERT_ITEM, rows)
                 hourly_rows = delta.rows()
                 conn.executemany(_ADD_HOURLY, hourly_rows)
                 conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
