@@ -69,12 +69,14 @@ class LazyWorker:
             if self.closed:
                 return None
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(
+                pool = ProcessPoolExecutor(
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init,
                     initargs=(self._initializer, *self._initargs),
                 )
+                _start_in_background(pool)
+                self._pool = pool
             return self._pool
 
     def drop(self, pool: ProcessPoolExecutor) -> bool:
@@ -106,6 +108,29 @@ class LazyWorker:
         """The worker's pid once started (diagnostics and tests)."""
         processes = getattr(self._pool, "_processes", None) or {}
         return next(iter(processes), None)
+
+
+def _start_in_background(pool: ProcessPoolExecutor) -> None:
+    """Start the pool's worker from a thread in the idle class.
+
+    A process inherits the scheduling class of the thread that forks it, so the worker's
+    interpreter start-up and imports (about half a second of CPU, before `_init` runs) never
+    take a core from a probe either. The pool's helper threads in this process, started by the
+    same first submit, inherit the class too: they only pass tasks and results along.
+    """
+
+    def start() -> None:
+        run_in_background()
+        with contextlib.suppress(Exception):  # the caller's own submit reports a broken pool
+            pool.submit(_started)
+
+    thread = threading.Thread(target=start, name="worker-start", daemon=True)
+    thread.start()
+    thread.join()
+
+
+def _started() -> None:
+    """The no-op task that makes a pool start its worker."""
 
 
 def _init(initializer: Callable[..., None], *initargs: Any) -> None:
