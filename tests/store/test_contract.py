@@ -57,6 +57,46 @@ async def test_upsert_is_idempotent_by_fullname(store: Store) -> None:
     assert [(a.posts, a.comments) for a in totals] == [(2, 1)]
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("author", None),  # deleted since
+        ("title", "edited title"),
+        ("body", "edited body"),
+        ("score", 1234),
+        ("num_comments", 56),
+        ("truncated", True),
+        ("keywords", ["python"]),
+    ],
+)
+async def test_a_seen_again_item_keeps_every_change(
+    store: Store, field: str, value: object
+) -> None:
+    item = make_item(compound=0.4)
+    store.upsert_items([item])
+    setattr(item, field, value)
+    item.collected_at += 3600
+    assert store.upsert_items([item]).updated == 1
+    stored = await store.get_item(item.id)
+    assert stored is not None
+    assert getattr(stored, field) == value
+    assert stored.collected_at == item.collected_at
+
+
+async def test_an_unchanged_item_seen_again_is_only_marked_seen(store: Store) -> None:
+    item, other = make_item(compound=0.4), make_item(compound=-0.2)
+    store.upsert_items([item, other])
+    seen = item.collected_at + 3600
+    item.collected_at = seen
+    result = store.upsert_items([item])
+    assert (result.new, result.updated) == (0, 1)
+    stored = await store.get_item(item.id)
+    assert stored is not None
+    assert (stored.collected_at, stored.score, stored.compound) == (seen, 1, 0.4)
+    (agg,) = await store.aggregates()  # counted once, not again
+    assert (agg.posts, agg.positive, agg.negative) == (2, 1, 1)
+
+
 async def test_duplicates_inside_one_batch_count_once(store: Store) -> None:
     item = make_item(compound=0.6)
     result = store.upsert_items([item, item])

@@ -154,6 +154,17 @@ ON CONFLICT(id) DO UPDATE SET
     label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at,
     keywords=excluded.keywords
 """
+# What an upsert of a known item may change (collected_at aside), in _item_params' terms.
+_MUTABLE_COLUMNS = (
+    "author, title, body, score, num_comments, compound, pos, neu, neg, label, truncated, keywords"
+)
+
+
+def _mutable(params: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The _MUTABLE_COLUMNS of a row of _item_params, in that order."""
+    return (params[3], params[5], params[6], params[8], params[9], *params[12:18], params[19])
+
+
 _ADD_KEYWORD_HOURLY = """
 INSERT INTO keyword_hourly
     (keyword, subreddit, hour, count, sum_compound, positive, neutral, negative)
@@ -407,21 +418,29 @@ class SqliteStore:
                 old = {
                     row["id"]: row
                     for row in conn.execute(
-                        "SELECT id, kind, subreddit, created_utc, compound, label, keywords "
-                        "FROM items "
-                        f"WHERE id IN ({marks})",
+                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS} "
+                        f"FROM items WHERE id IN ({marks})",
                         [item.id for item in chunk],
                     )
                 }
                 delta = _Delta()
                 keyword_delta = _KeywordDelta()
-                rows = [_item_params(item) for item in chunk]
-                for item, row in zip(chunk, rows, strict=True):
+                rows: list[tuple[Any, ...]] = []
+                seen_again: list[tuple[float, str]] = []
+                for item in chunk:
+                    row = _item_params(item)
                     before = old.get(item.id)
                     if before is None:
                         result.new += 1
+                        rows.append(row)
                     else:
                         result.updated += 1
+                        if tuple(before)[4:] == _mutable(row):
+                            # Nothing Reddit or the analyzer can change did: only record that
+                            # it was seen (an unchanged row rewrites no index).
+                            seen_again.append((item.collected_at, item.id))
+                            continue
+                        rows.append(row)
                         if (
                             before["compound"] == item.compound
                             and before["label"] == item.label
@@ -462,6 +481,7 @@ class SqliteStore:
                         +1,
                     )
                 conn.executemany(_UPSERT_ITEM, rows)
+                conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
                 hourly_rows = delta.rows()
                 conn.executemany(_ADD_HOURLY, hourly_rows)
                 conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
