@@ -5,7 +5,8 @@ small shared machine is noisy and only ratios travel:
 
 1. responsiveness  health p99 while a collection cycle runs / health p99 idle, same probe load
 2. throughput      items scored and stored per second by a full cycle against the fake Reddit /
-                   raw VADER `polarity_scores` per second on the same texts, one core
+                   raw VADER `polarity_scores` per second on the same texts, one core (each
+                   side's best: of the warm cycles, of the VADER passes)
 3. dashboard       p99 of each dashboard endpoint with 1M stored items / with 10k
 4. start-up        process start to the first 200 from /api/v1/health (seconds, not a ratio)
 5. web overhead    /api/v1/health requests/s / a bare FastAPI app's requests/s
@@ -73,7 +74,7 @@ class Profile:
     seed: int = 1
     probe_interval: float = 0.010
     idle_seconds: tuple[float, ...] = (4.0, 3.0, 3.0)  # before, between and after the cycles
-    cycles: int = 2
+    cycles: int = 3
     vader_passes: int = 3
     # 3
     dashboard_sizes: tuple[int, int] = (10_000, 1_000_000)
@@ -222,8 +223,12 @@ def measure_cycle(profile: Profile) -> dict[str, Any]:
             }
         )
     raw = raw_vader_rate(texts, profile.vader_passes)
-    # Steady state is the last cycle: PRAW, VADER's lexicon and the scoring worker are warm.
-    steady = cycles[-1]
+    # Each side at its best: raw VADER's best pass, the pipeline's best warm cycle (the first
+    # one also starts the worker processes and loads PRAW and VADER's lexicon). Noise on a
+    # shared machine only ever slows a run down, so the best of several is the fair estimate
+    # of both.
+    warm = cycles[1:] or cycles
+    steady = max(warm, key=lambda cycle: cycle["items_per_second"])
     idle_p99, busy_p99 = percentile(quiet, 99), percentile(during, 99)
     return {
         "responsiveness": {
@@ -240,6 +245,7 @@ def measure_cycle(profile: Profile) -> dict[str, Any]:
         "throughput": {
             "ratio": round(steady["items_per_second"] / raw, 3),
             "cycle_items_per_second": steady["items_per_second"],
+            "best_warm_cycle": steady["id"],
             "raw_vader_items_per_second": round(raw, 1),
             "texts": len(texts),
             "stored_posts": n_posts,
