@@ -169,6 +169,7 @@ class ScoringJob:
         size = analyzer.batch_size
         self.batches = [items[i : i + size] for i in range(0, len(items), size)]
         self.futures: list[Future[list[Scores]]] = []
+        self._stolen: dict[int, list[Scores]] = {}
         self._pool = analyzer._worker.get() if analyzer.mode is AnalyzerMode.PROCESS else None
         if self._pool is None:
             return
@@ -182,12 +183,35 @@ class ScoringJob:
     def __len__(self) -> int:
         return sum(len(batch) for batch in self.batches)
 
+    @property
+    def done(self) -> bool:
+        """Every batch is scored (or was taken back); iterating will not wait."""
+        return all(f.done() or i in self._stolen for i, f in enumerate(self.futures))
+
+    def steal_one(self) -> bool:
+        """Score here the newest batch the worker has not started; False if there is none.
+
+        A caller that would otherwise wait for an older job spends the wait scoring instead,
+        so both cores score when fetching and storing leave one free.
+        """
+        for index in reversed(range(len(self.futures))):
+            if index in self._stolen:
+                continue
+            if not self.futures[index].cancel():  # running or done: so are all before it
+                return False
+            vader, max_chars = self.analyzer.vader, self.analyzer.max_chars
+            self._stolen[index] = [
+                score_text(vader, text_of(item), max_chars) for item in self.batches[index]
+            ]
+            return True
+        return False
+
     def __iter__(self) -> Iterator[Sequence[Item]]:
         analyzer = self.analyzer
         try:
             for index, batch in enumerate(self.batches):
-                scores: list[Scores] | None = None
-                if index < len(self.futures):
+                scores: list[Scores] | None = self._stolen.get(index)
+                if scores is None and index < len(self.futures):
                     try:
                         scores = self.futures[index].result()
                     except (BrokenProcessPool, CancelledError) as error:

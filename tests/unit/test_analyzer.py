@@ -67,3 +67,25 @@ def test_odd_content_scores_without_error(body: str) -> None:
     assert -1.0 <= item.compound <= 1.0
     if body.strip() in {"", "[deleted]", "[removed]"}:
         assert (item.compound, item.label) == (0.0, Label.NEUTRAL)
+
+
+def test_a_waiting_caller_steals_a_batch_the_worker_has_not_started() -> None:
+    analyzer = Analyzer(mode="process", batch_size=20)
+    vader = SentimentIntensityAnalyzer()
+    try:
+        # enough queued work that the worker cannot have started the last job's batch yet
+        busy = analyzer.submit(
+            [make_item(body="Great, awful, wonderful and terrible! " * 40) for _ in range(200)]
+        )
+        last = analyzer.submit([make_item(body=f"I love this, {n} times") for n in range(20)])
+        pool = analyzer._worker.get()
+        assert not last.done
+        assert last.steal_one() is True  # its one batch, scored in this thread
+        assert last.done and last.steal_one() is False
+        (scored,) = list(last)
+        expected = [vader.polarity_scores(f"{i.title}\n{i.body}")["compound"] for i in scored]
+        assert [i.compound for i in scored] == expected
+        assert sum(len(batch) for batch in busy) == 200  # the worker still scored the rest
+        assert analyzer._worker.get() is pool  # a taken-back batch is not a broken worker
+    finally:
+        analyzer.close()
