@@ -148,6 +148,18 @@ class Probe:
             self.samples.append((wall, seconds_taken * 1000))
 
 
+def _wait_warm(status: Client, timeout: float = 60.0) -> None:
+    """Until the service has loaded its collector (it does so on start, before any cycle): the
+    idle phase measures a service at rest, not one still starting its worker processes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, body = status.json("GET", "/api/v1/health/ready")
+        if body["collection"]["warm"]:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the collector did not warm up in time")
+
+
 def _run_window(run: dict[str, Any]) -> tuple[float, float]:
     started = datetime.fromisoformat(run["started_at"]).timestamp()
     finished = datetime.fromisoformat(run["finished_at"]).timestamp()
@@ -187,6 +199,7 @@ def measure_cycle(profile: Profile) -> dict[str, Any]:
         service = ServiceProcess(env=collector_env(fake)).start()
         try:
             client, status = Client(service.url), Client(service.url)
+            _wait_warm(status)
             for _ in range(100):
                 client.get(HEALTH)
             idle = Probe(client, status, profile.probe_interval)

@@ -150,6 +150,13 @@ class Analyzer:
         if self._worker.drop(pool) and not self._worker.closed:
             log.warning("scoring worker failed (%r); scoring in-process until restarted", error)
 
+    def warm_up(self, timeout: float = 60.0) -> None:
+        """Load VADER here (for batches taken back from the worker) and, in process mode,
+        start the worker and wait until it has loaded its own."""
+        _ = self.vader
+        if self.mode is AnalyzerMode.PROCESS:
+            self._worker.warm_up(timeout)
+
     def close(self) -> None:
         """Stop the worker process (waits for the batch it is scoring). Idempotent."""
         self._worker.close()

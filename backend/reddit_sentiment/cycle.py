@@ -64,6 +64,8 @@ class Cycle(Protocol):
 
     def refresh_trending(self) -> None: ...
 
+    def warm_up(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -266,6 +268,12 @@ class CollectionCycle:
 
     def refresh_trending(self) -> None:
         trending.refresh(self.store, self.settings.trending_min_count)
+
+    def warm_up(self) -> None:
+        """Load what a cycle needs (PRAW, the scoring worker and VADER's lexicon) ahead of the
+        first one, which then starts at full speed. Makes no request to Reddit."""
+        _ = self.collector.reddit
+        self.analyzer.warm_up()
 
     def close(self) -> None:
         """Stop the scoring process (the service's shutdown, the CLI's end)."""

@@ -83,6 +83,10 @@ def _refresh_trending() -> None:
     _child().refresh_trending()
 
 
+def _warm_up() -> None:
+    _child().warm_up()
+
+
 def cycle_owner() -> str:
     assert _cycle is not None, "cycle process not initialised"
     return _cycle.owner
@@ -171,6 +175,15 @@ class ProcessCycle:
         pool = self._pool()
         try:
             pool.submit(_refresh_trending).result()
+        except (BrokenProcessPool, CancelledError):
+            self._worker.drop(pool)
+            raise
+
+    def warm_up(self) -> None:
+        """Start the cycle process, open its store and load PRAW and the scorer in it."""
+        pool = self._pool()
+        try:
+            pool.submit(_warm_up).result()
         except (BrokenProcessPool, CancelledError):
             self._worker.drop(pool)
             raise

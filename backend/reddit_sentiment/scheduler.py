@@ -64,6 +64,8 @@ class CollectionService:
         self.store_error: str | None = None
         self.owner = process_owner()
         self.is_leader = False
+        self.warm = False  # the cycle's processes, PRAW and VADER are loaded
+        self._warming: asyncio.Future[None] | None = None
 
     @property
     def collection_enabled(self) -> bool:
@@ -219,7 +221,20 @@ class CollectionService:
                 "%d run(s) left running by a previous collector marked interrupted", interrupted
             )
         self.is_leader = True
+        if self.settings.collector_warm_up and not self.warm and self._warming is None:
+            # During the start delay, in the collector thread (a cycle queues behind it).
+            self._warming = asyncio.get_running_loop().run_in_executor(self.executor, self._warm_up)
         await self._catch_up(force=interrupted > 0)
+
+    def _warm_up(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._ensure_cycle().warm_up()
+        except Exception as error:  # the first cycle loads what is missing, or reports it
+            log.warning("could not warm up the collector: %s", error)
+            return
+        self.warm = True
+        log.info("collector warmed up in %.1fs", time.perf_counter() - started)
 
     async def _catch_up(self, force: bool) -> None:
         """A new leader collects soon when the last cycle is older than one interval (or was
@@ -284,6 +299,16 @@ class CollectionService:
             except (TimeoutError, Exception):
                 log.warning("collection %s did not finish in time", self.active_run_id)
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._warming is not None and not self._warming.done():
+            # Let it finish building the cycle, so the close below reaches its processes.
+            # (Still queued, the executor's shutdown has cancelled it instead.)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._warming), 60)
+            except asyncio.CancelledError:
+                if not self._warming.cancelled():
+                    raise
+            except Exception as error:
+                log.warning("the collector's warm-up did not finish: %r", error)
         if self._cycle is not None:  # stop the fetch and scoring worker processes
             await asyncio.to_thread(self._cycle.close)
         if self.is_leader:

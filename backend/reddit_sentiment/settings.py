@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     analyzer_max_chars: int = Field(default=5000, ge=100)
     analyzer_mode: WorkerMode = WorkerMode.PROCESS
     collector_mode: WorkerMode = WorkerMode.PROCESS
+    collector_warm_up: bool = True
     retention_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL

@@ -79,6 +79,12 @@ class LazyWorker:
                 self._pool = pool
             return self._pool
 
+    def warm_up(self, timeout: float) -> None:
+        """Start the worker (if needed) and wait until its initializer has run."""
+        pool = self.get()
+        if pool is not None:
+            pool.submit(_started).result(timeout)
+
     def drop(self, pool: ProcessPoolExecutor) -> bool:
         """Forget a broken pool, so the next `get()` spawns a new one. False when `pool` was
         dropped or replaced already."""

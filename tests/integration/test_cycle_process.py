@@ -35,7 +35,9 @@ def fake() -> Iterator[FakeReddit]:
 
 
 @asynccontextmanager
-async def service_for(fake: FakeReddit, db: Path) -> AsyncIterator[CollectionService]:
+async def service_for(
+    fake: FakeReddit, db: Path, collector_warm_up: bool = False
+) -> AsyncIterator[CollectionService]:
     settings = settings_for(
         fake,
         sorted(fake.subreddit_names()),
@@ -43,6 +45,7 @@ async def service_for(fake: FakeReddit, db: Path) -> AsyncIterator[CollectionSer
         collection_start_delay_seconds=3600,
         sqlite_path=str(db),
         collection_shutdown_timeout_seconds=10,
+        collector_warm_up=collector_warm_up,
     )
     app: FastAPI = create_app(settings)  # no store handed in: the service opens its own
     async with app.router.lifespan_context(app):
@@ -142,6 +145,52 @@ async def test_shutdown_reaches_the_cycle_in_the_child(fake: FakeReddit, tmp_pat
     ((status,),) = _rows(db, "SELECT status FROM runs")
     assert status == "interrupted"
     assert pid is not None and not _alive(pid)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_a_new_leader_warms_the_cycle_up_before_the_first_cycle(
+    fake: FakeReddit, tmp_path: Path
+) -> None:
+    db = tmp_path / "warm.db"
+    async with service_for(fake, db, collector_warm_up=True) as service:
+        await _wait(lambda: service.warm, 60, "the warm-up")
+        cycle = service._cycle
+        assert isinstance(cycle, ProcessCycle)
+        child = cycle.pid
+        assert child is not None and _alive(child)
+        # the child started its scorer (which loaded VADER) and asked Reddit for nothing
+        assert len(_children(child)) == 1
+        assert [r for r in fake.requests if not r.path.startswith("/_fake")] == []
+        assert _rows(db, "SELECT COUNT(*) FROM runs") == [(0,)]
+
+        run = await asyncio.wait_for(service.start_collection("test")[1], 60)
+        assert run.status is RunStatus.SUCCEEDED, run.errors
+        assert sum(c.new for c in run.subreddits.values()) == STORED
+        assert cycle.pid == child  # the warmed-up child ran it
+    assert not _alive(child)
+
+
+async def test_a_shutdown_during_the_warm_up_leaves_no_process_behind(
+    fake: FakeReddit, tmp_path: Path
+) -> None:
+    before = set(_children(os.getpid()))
+    async with service_for(fake, tmp_path / "quick.db", collector_warm_up=True) as service:
+        await _wait(lambda: service._warming is not None, 10, "the warm-up to start")
+        assert not service.warm  # shutting down while the child is still being started
+    # the shutdown waited for the warm-up to build the cycle, then stopped its process
+    assert isinstance(service._cycle, ProcessCycle)
+    assert [pid for pid in set(_children(os.getpid())) - before if _alive(pid)] == []
 
 
 def _alive(pid: int) -> bool:

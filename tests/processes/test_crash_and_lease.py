@@ -83,7 +83,8 @@ def test_one_collector_across_four_workers_and_takeover(
         first = runs(db)
         owners = {r["owner"] for r in first}
         assert len(owners) == 1, owners  # exactly one process collects
-        starts = [r["started_at"] for r in first]
+        # one interval apart; the first cycle may start late, behind the collector's warm-up
+        starts = [r["started_at"] for r in first][1:]
         assert all(b - a >= 1.5 for a, b in itertools.pairwise(starts)), starts
         holder_pid = int(next(iter(owners)).rsplit(":", 1)[1])
 

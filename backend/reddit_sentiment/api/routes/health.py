@@ -65,6 +65,7 @@ async def ready(
         "leader": service.is_leader,
         "owner": service.owner,
         "running": service.busy,
+        "warm": service.warm,
         "active_run_id": service.active_run_id,
         "next_run_at": next_at.isoformat() if next_at else None,
         "last_run": None
