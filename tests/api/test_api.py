@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reddit_sentiment.models import Kind, RunStatus
+from reddit_sentiment.models import Kind, RunStatus, SentimentSeries
 from reddit_sentiment.store.base import HOUR
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.api.conftest import ADMIN_KEY
@@ -92,6 +92,24 @@ async def test_sentiment_series_by_hour_and_filter(
     )
     assert [s["subreddit"] for s in only.json()["series"]] == ["rust"]
     assert only.json()["series"][0]["buckets"][0]["start"] == "2023-11-15T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "2023-11-14T00:00:00Z", "until": "2023-11-16T00:00:00Z"},
+        {"bucket": "day", "since": "2023-11-01T00:00:00.250Z"},  # fractional seconds
+        {"subreddit": "Python", "since": "2023-11-14T21:30:00+02:00"},  # another zone, open end
+    ],
+)
+async def test_sentiment_series_is_exactly_what_its_model_writes(
+    client: httpx.AsyncClient, seeded: dict[str, str], params: dict[str, str]
+) -> None:
+    r = await client.get("/dashboard/sentiment", params=params)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.json()["series"]  # something to compare
+    model = SentimentSeries.model_validate_json(r.content)  # the documented schema
+    assert model.model_dump_json().encode() == r.content  # and byte for byte its own JSON
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from functools import lru_cache
+
+from pydantic import TypeAdapter
 
 from ..models import (
     CollectionRun,
@@ -18,6 +22,22 @@ from ..store.base import Aggregate
 
 def ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+_DATETIME = TypeAdapter(datetime)
+
+
+@lru_cache(maxsize=4096)
+def iso_utc(value: float) -> str:
+    """An epoch as pydantic writes a UTC datetime ("2025-01-01T00:00:00Z"); cached, because
+    a series repeats the same bucket starts for every subreddit."""
+    text: str = _DATETIME.dump_python(ts(value), mode="json")
+    return text
+
+
+def json_bytes(body: object) -> bytes:
+    """Compact JSON, as pydantic's model_dump_json writes it."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def item_out(item: Item) -> ItemOut:
