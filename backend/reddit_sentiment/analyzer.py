@@ -137,14 +137,6 @@ class Analyzer:
         """Start scoring `items` now; iterate the job for the scored batches, in order."""
         return ScoringJob(self, items)
 
-    def score_batches(self, items: Sequence[Item]) -> Iterator[Sequence[Item]]:
-        """Score `items` and yield them in order, one scored batch at a time."""
-        return iter(self.submit(items))
-
-    def score_many(self, items: Sequence[Item]) -> list[Item]:
-        """Score all of `items` (in the worker process in process mode)."""
-        return [item for batch in self.score_batches(items) for item in batch]
-
     # -- the pool ------------------------------------------------------------------------
     def _pool_failed(self, pool: ProcessPoolExecutor, error: BaseException) -> None:
         if self._worker.drop(pool) and not self._worker.closed:
