@@ -21,6 +21,7 @@ import asyncio
 import logging
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -172,18 +173,17 @@ class ProcessCycle:
         return self._worker.pid
 
     def refresh_trending(self) -> None:
-        pool = self._pool()
-        try:
-            pool.submit(_refresh_trending).result()
-        except (BrokenProcessPool, CancelledError):
-            self._worker.drop(pool)
-            raise
+        self._in_child(_refresh_trending)
 
     def warm_up(self) -> None:
         """Start the cycle process, open its store and load PRAW and the scorer in it."""
+        self._in_child(_warm_up)
+
+    def _in_child(self, task: Callable[[], None]) -> None:
+        """Run `task` in the child; a dead child is dropped (the next task starts another)."""
         pool = self._pool()
         try:
-            pool.submit(_warm_up).result()
+            pool.submit(task).result()
         except (BrokenProcessPool, CancelledError):
             self._worker.drop(pool)
             raise
