@@ -31,6 +31,7 @@ from bench.target import (
     FakeRedditProcess,
     ServiceProcess,
     collector_env,
+    get_run,
     percentile,
     start_collection,
 )
@@ -52,6 +53,8 @@ class Phase:
     health_p99_ms: float | None = None
     dashboard_p99_ms: float | None = None
     max_failures: int | None = None
+    # The collector runs in the idle CPU class: under load it must still get somewhere.
+    min_items_collected: int | None = None
 
 
 @dataclass
@@ -74,6 +77,7 @@ class PhaseResult:
     failures: int = 0
     rps: float = 0.0
     coverage: float = 0.0
+    items_collected: int = 0  # listing items the cycles fetched, scored and stored meanwhile
     by_category: dict[str, dict[str, float]] = field(default_factory=dict)
     locust_p99_ms: dict[str, float] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
@@ -145,6 +149,16 @@ class Collector(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(10)
+
+
+def items_collected(client: Client, run_ids: list[str]) -> int:
+    """Items the runs have fetched, scored and stored so far (a running cycle records its
+    counts after every listing)."""
+    total = 0
+    for run_id in list(run_ids):
+        counts = get_run(client, run_id).get("subreddits") or {}
+        total += sum(int(c.get("fetched", 0)) for c in counts.values())
+    return total
 
 
 def _coverage(windows: list[tuple[float, float]], start: float, end: float) -> float:
@@ -288,7 +302,7 @@ def report(results: list[PhaseResult]) -> str:
         lines.append(
             f"\n{r.phase.name}: {r.phase.users} users, {r.requests} requests "
             f"({r.rps:.0f}/s), {r.failures} failed, collection running "
-            f"{100 * r.coverage:.0f}% of the time"
+            f"{100 * r.coverage:.0f}% of the time, {r.items_collected} items collected"
         )
         for kind, stats in sorted(r.by_category.items()):
             lines.append(
@@ -319,6 +333,7 @@ def run(config_path: Path = CONFIG, out: Path = RESULTS, smoke: bool = False) ->
         env = collector_env(fake, COLLECTION_LIMIT=str(target.get("collection_limit", 1000)))
         with ServiceProcess(env=env) as service:
             keeper = Collector(service.url)
+            runs = Client(service.url)  # this thread's own connection for the run records
             keeper.start()
             try:
                 deadline = time.monotonic() + 30
@@ -328,8 +343,20 @@ def run(config_path: Path = CONFIG, out: Path = RESULTS, smoke: bool = False) ->
                     time.sleep(0.05)
                 for phase in phases:
                     print(f"load: {phase.name}: {phase.users} users for {phase.seconds:g}s ...")
+                    before = items_collected(runs, keeper.started)
                     samples = run_locust(phase, service.url, out, fake.subreddits)
+                    collected = items_collected(runs, keeper.started) - before
                     result = evaluate(phase, samples, keeper.busy_windows(), out, min_coverage)
+                    result.items_collected = collected
+                    if phase.min_items_collected is not None:
+                        result.checks.append(
+                            Check(
+                                f"{phase.name}: items collected during the phase",
+                                collected,
+                                phase.min_items_collected,
+                                collected >= phase.min_items_collected,
+                            )
+                        )
                     results.append(result)
             finally:
                 keeper.stop()
@@ -345,6 +372,7 @@ def run(config_path: Path = CONFIG, out: Path = RESULTS, smoke: bool = False) ->
                 "failures": r.failures,
                 "rps": round(r.rps, 1),
                 "collection_coverage": round(r.coverage, 3),
+                "items_collected": r.items_collected,
                 "categories": r.by_category,
                 "locust_p99_ms": r.locust_p99_ms,
                 "checks": [check.__dict__ for check in r.checks],

@@ -6,6 +6,7 @@ figure is produced, is a positive number, and that the reports have their shape.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,10 @@ def test_load_runner_reports_a_verdict(tmp_path: Path) -> None:
     assert phase.by_category["health"]["p99_ms"] > 0
     for name in ("smoke_stats.csv", "smoke.html", "summary.json"):
         assert (tmp_path / name).is_file(), name
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["phases"][0]["items_collected"] == phase.items_collected >= 0
     assert "verdict" in run_load.report(results)
+    assert "items collected" in run_load.report(results)
 
 
 def test_request_names_map_to_the_verdict_categories() -> None:
