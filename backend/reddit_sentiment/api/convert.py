@@ -35,9 +35,9 @@ def iso_utc(value: float) -> str:
     return text
 
 
-def json_bytes(body: object) -> bytes:
+def json_text(value: object) -> str:
     """Compact JSON, as pydantic's model_dump_json writes it."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def item_out(item: Item) -> ItemOut:

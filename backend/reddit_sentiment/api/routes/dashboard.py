@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
@@ -13,7 +13,7 @@ from ...models import (
     Summary,
 )
 from ...store.base import DAY, Aggregate, Bucket
-from ..convert import iso_utc, json_bytes, labels_of, mean_compound, run_out
+from ..convert import iso_utc, json_text, labels_of, mean_compound, run_out
 from ..deps import StoreDep
 from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, time_range
 
@@ -72,28 +72,25 @@ async def sentiment(
     )
     # Written straight to JSON, in exactly the bytes pydantic would write for SentimentSeries
     # (a test holds it to that): building ~1000 validated bucket models per request was most
-    # of this endpoint's time, and it grew with the number of buckets.
-    series: dict[str, list[dict[str, Any]]] = {}
+    # of this endpoint's time, and it grew with the number of buckets. A bucket holds only
+    # integers, one float (repr is JSON's spelling of it) and a cached timestamp string.
+    series: dict[str, list[str]] = {}
     for agg in rows:
-        count = agg.count
+        mean = mean_compound(agg)
         series.setdefault(agg.subreddit, []).append(
-            {
-                "start": iso_utc(agg.bucket_start or 0.0),
-                "count": count,
-                "posts": agg.posts,
-                "comments": agg.comments,
-                "mean_compound": mean_compound(agg),
-                "labels": {
-                    "positive": agg.positive,
-                    "neutral": agg.neutral,
-                    "negative": agg.negative,
-                },
-            }
+            f'{{"start":"{iso_utc(agg.bucket_start or 0.0)}","count":{agg.count},'
+            f'"posts":{agg.posts},"comments":{agg.comments},'
+            f'"mean_compound":{"null" if mean is None else repr(mean)},'
+            f'"labels":{{"positive":{agg.positive},"neutral":{agg.neutral},'
+            f'"negative":{agg.negative}}}}}'
         )
-    body = {
-        "bucket": bucket.value,
-        "since": iso_utc(start),
-        "until": None if end is None else iso_utc(end),
-        "series": [{"subreddit": name, "buckets": b} for name, b in series.items()],
-    }
-    return Response(json_bytes(body), media_type="application/json")
+    named = ",".join(
+        f'{{"subreddit":{json_text(name)},"buckets":[{",".join(buckets)}]}}'
+        for name, buckets in series.items()
+    )
+    until_text = "null" if end is None else f'"{iso_utc(end)}"'
+    body = (
+        f'{{"bucket":{json_text(bucket.value)},"since":"{iso_utc(start)}",'
+        f'"until":{until_text},"series":[{named}]}}'
+    )
+    return Response(body.encode(), media_type="application/json")
