@@ -94,7 +94,28 @@ class _Process:
         return self.proc.returncode
 
 
-class FakeRedditProcess:
+class _StartStop:
+    """`with` starts the process and stops it, whatever happens inside."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> object:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class FakeRedditProcess(_StartStop):
     """`python -m reddit_sentiment.fakereddit --generate S,P,C` on a free port."""
 
     def __init__(
@@ -132,20 +153,9 @@ class FakeRedditProcess:
             self._proc.stop()
             self._proc = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 @dataclass
-class ServiceProcess:
+class ServiceProcess(_StartStop):
     """The real service: `python -m reddit_sentiment serve`, one uvicorn process.
 
     `env` is the service's configuration (the variables of `.env.example`); HOST, PORT and a
@@ -225,17 +235,6 @@ class ServiceProcess:
 
     def output(self) -> str:
         return "" if self._proc is None else self._proc.output()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _answers_200(port: int) -> bool:
