@@ -6,10 +6,12 @@ import asyncio
 
 import pytest
 
+from reddit_sentiment.analyzer import label_for
 from reddit_sentiment.models import Item, Kind, Label, RunStatus
 from reddit_sentiment.store.base import (
     DAY,
     HOUR,
+    Aggregate,
     Bucket,
     InvalidCursor,
     ItemQuery,
@@ -157,6 +159,86 @@ async def test_time_buckets_hour_and_day(store: Store) -> None:
     assert [(a.bucket_start, a.count) for a in days] == [(day0, 3), (day0 + DAY, 1)]
     window = await store.aggregates(bucket=Bucket.HOUR, since=day0 + HOUR, until=day0 + DAY)
     assert [(a.bucket_start, a.count) for a in window] == [(day0 + HOUR, 1)]
+
+
+def _by_day(hours: list[Aggregate]) -> list[tuple[str, float, int, int, int, int, int, float]]:
+    """Hour buckets summed per subreddit and UTC day: what day buckets must say."""
+    days: dict[tuple[str, float], list[float]] = {}
+    for a in hours:
+        assert a.bucket_start is not None
+        row = days.setdefault((a.subreddit, (a.bucket_start // DAY) * DAY), [0] * 6)
+        for index, value in enumerate(
+            (a.posts, a.comments, a.positive, a.neutral, a.negative, a.sum_compound)
+        ):
+            row[index] += value
+    return [
+        (sub, day, *(int(v) for v in row[:5]), round(row[5], 9))
+        for (sub, day), row in sorted(days.items())
+    ]
+
+
+def _days(aggs: list[Aggregate]) -> list[tuple[str, float, int, int, int, int, int, float]]:
+    return [
+        (
+            a.subreddit,
+            a.bucket_start or 0.0,
+            a.posts,
+            a.comments,
+            a.positive,
+            a.neutral,
+            a.negative,
+            round(a.sum_compound, 9),
+        )
+        for a in aggs
+    ]
+
+
+async def test_day_buckets_are_the_hours_summed_for_any_window(store: Store) -> None:
+    day0 = (BASE_TIME // DAY) * DAY
+    items = [
+        make_item(
+            created_utc=day0 + (i * 7919) % (5 * DAY),  # five days, every hour of them
+            subreddit=("python", "rust", "go")[i % 3],
+            kind=Kind.COMMENT if i % 4 == 0 else Kind.POST,
+            compound=((i * 37) % 21 - 10) / 10,
+        )
+        for i in range(300)
+    ]
+    store.upsert_items(items)
+    for item in items[::5]:  # edits move items between labels after the first write
+        item.compound = -item.compound
+        item.label = label_for(item.compound)
+    store.upsert_items(items[::5])
+    # Retention at a cutoff inside a day: that day keeps only its later hours.
+    store.delete_older_than(day0 + DAY + 5 * HOUR + 17)
+
+    windows: list[tuple[float | None, float | None]] = [
+        (None, None),
+        (day0, day0 + 5 * DAY),  # whole days
+        (day0 + 7 * HOUR + 30, day0 + 3 * DAY + 2 * HOUR),  # cut at both ends
+        (day0 + 2 * DAY + HOUR, day0 + 2 * DAY + 9 * HOUR + 0.5),  # inside one day
+        (day0 + 2 * DAY, day0 + 3 * DAY),  # exactly one day
+        (day0 + 3 * DAY - HOUR, day0 + 3 * DAY + HOUR),  # across one midnight
+        (None, day0 + 3 * DAY + 11 * HOUR),
+        (day0 + 2 * DAY + 13 * HOUR, None),
+        (day0 + 4 * DAY, day0 + 2 * DAY),  # empty
+    ]
+    for subreddit in (None, "rust"):
+        for since, until in windows:
+            hours = await store.aggregates(
+                subreddit=subreddit, since=since, until=until, bucket=Bucket.HOUR
+            )
+            days = await store.aggregates(
+                subreddit=subreddit, since=since, until=until, bucket=Bucket.DAY
+            )
+            assert _days(days) == _by_day(hours), (subreddit, since, until)
+    every_day = await store.aggregates(bucket=Bucket.DAY)
+    assert [a.bucket_start for a in every_day if a.subreddit == "go"] == [
+        day0 + d * DAY for d in range(1, 5)
+    ]
+    assert sum(a.count for a in every_day) == sum(
+        1 for i in items if i.created_utc >= day0 + DAY + 5 * HOUR
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 The collector thread writes through its own connection; API reads run on a small reader
 pool with one connection per thread, so a long write never blocks a read (WAL) and no read
-ever runs on the event loop. Dashboard reads come from an `hourly` table kept up to date in
-the same transaction as the item upserts, so their cost does not grow with the item count.
+ever runs on the event loop. Dashboard reads come from `hourly` and `daily` tables kept up to
+date in the same transaction as the item upserts, so their cost does not grow with the item
+count.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from ..models import (
     UpsertResult,
 )
 from .base import (
+    DAY,
+    HOUR,
     Aggregate,
     Bucket,
     ItemPage,
@@ -93,6 +96,20 @@ CREATE TABLE IF NOT EXISTS hourly (
     PRIMARY KEY (subreddit, hour)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hourly_hour ON hourly (hour);
+
+-- The hourly rows summed per UTC day, kept on write like them: a month of day buckets reads
+-- one row per subreddit and day instead of grouping 24 times as many hourly rows.
+CREATE TABLE IF NOT EXISTS daily (
+    subreddit TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    posts INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    positive INTEGER NOT NULL DEFAULT 0,
+    neutral INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (subreddit, day)
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS totals (
     subreddit TEXT PRIMARY KEY,
@@ -195,6 +212,13 @@ ON CONFLICT(subreddit, hour) DO UPDATE SET
     posts=posts+excluded.posts, comments=comments+excluded.comments,
     sum_compound=sum_compound+excluded.sum_compound, positive=positive+excluded.positive,
     neutral=neutral+excluded.neutral, negative=negative+excluded.negative
+"""
+_ADD_DAILY = _ADD_HOURLY.replace("hourly", "daily").replace("hour", "day")
+_REBUILD_DAILY = f"""
+INSERT INTO daily (subreddit, day, posts, comments, sum_compound, positive, neutral, negative)
+SELECT subreddit, (hour / {DAY}) * {DAY}, SUM(posts), SUM(comments), SUM(sum_compound),
+       SUM(positive), SUM(neutral), SUM(negative)
+FROM hourly GROUP BY 1, 2
 """
 _SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _CHUNK = 400  # below SQLite's bound-parameter limit
@@ -392,6 +416,9 @@ class SqliteStore:
             # Per-subreddit totals came after the hourly table: derive them once if missing.
             if conn.execute("SELECT 1 FROM totals LIMIT 1").fetchone() is None:
                 conn.execute(_REBUILD_TOTALS)
+            # So did the daily table.
+            if conn.execute("SELECT 1 FROM daily LIMIT 1").fetchone() is None:
+                conn.execute(_REBUILD_DAILY)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot create schema in {self.path}: {error}") from error
 
@@ -484,6 +511,7 @@ class SqliteStore:
                 conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
                 hourly_rows = delta.rows()
                 conn.executemany(_ADD_HOURLY, hourly_rows)
+                conn.executemany(_ADD_DAILY, _per_day(hourly_rows))
                 conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
                 conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
         return result
@@ -534,6 +562,16 @@ class SqliteStore:
                         (cutoff,),
                     ).fetchall()
                     conn.executemany(_ADD_TOTALS, [tuple(row) for row in expired])
+                    # Days wholly before the cutoff go; the day it falls in loses its hours.
+                    first_day = (cutoff // DAY) * DAY
+                    partial = conn.execute(
+                        f"SELECT subreddit, {first_day}, -SUM(posts), -SUM(comments), "
+                        "-SUM(sum_compound), -SUM(positive), -SUM(neutral), -SUM(negative) "
+                        "FROM hourly WHERE hour >= ? AND hour < ? GROUP BY subreddit",
+                        (first_day, cutoff),
+                    ).fetchall()
+                    conn.executemany(_ADD_DAILY, [tuple(row) for row in partial])
+                    conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
                     return deleted
@@ -569,8 +607,10 @@ class SqliteStore:
     ) -> list[Aggregate]:
         if bucket is None and since is None and until is None:
             return await self._totals(subreddit)
-        where, params, key = _bucket_query({"subreddit": subreddit}, since, until, bucket)
-        if bucket is Bucket.HOUR:
+        if bucket is Bucket.DAY:
+            sql, params = _day_series(subreddit, since, until)
+        elif bucket is Bucket.HOUR:
+            where, params, _ = _bucket_query({"subreddit": subreddit}, since, until, bucket)
             # One stored row per (subreddit, hour) already: read them in primary-key order,
             # with no grouping or sort (about half the time of the grouped query).
             sql = (
@@ -579,6 +619,7 @@ class SqliteStore:
                 " ORDER BY subreddit, hour"
             )
         else:
+            where, params, key = _bucket_query({"subreddit": subreddit}, since, until, bucket)
             sql = (
                 f"SELECT subreddit, {key} AS bucket, SUM(posts) AS posts, "
                 "SUM(comments) AS comments, SUM(sum_compound) AS sum_compound, "
@@ -807,6 +848,73 @@ def _bucket_query(
     size = bucket_seconds(bucket)
     key = "NULL" if size is None else f"(hour / {size}) * {size}"
     return (f" WHERE {' AND '.join(where)}" if where else ""), params, key
+
+
+def _day_series(
+    subreddit: str | None, since: float | None, until: float | None
+) -> tuple[str, list[str | float]]:
+    """Day buckets over the window the hour buckets use (`hour >= hour_of(since)`,
+    `hour < until`): the days it holds whole come from `daily`, a day it cuts at either end
+    is summed from its hours in `hourly`."""
+    low = None if since is None else hour_of(since)
+    # Whole days run from `first` (inclusive) to `end` (exclusive); None is unbounded.
+    first = None if low is None else _ceil_day(low)
+    end = None if until is None else _ceil_day(until - (DAY - HOUR))
+    whole: tuple[int | None, int | None] | None = (first, end)
+    cut: list[tuple[float, float]] = []  # bounded hour ranges
+    if low is not None and until is not None and end is not None and first is not None:
+        if end <= first:
+            whole, cut = None, [(low, until)]  # no whole day: every hour from `hourly`
+        else:
+            cut = [(low, first), (end, until)]
+    elif low is not None and first is not None:
+        cut = [(low, first)]
+    elif until is not None and end is not None:
+        cut = [(end, until)]
+    selects: list[str] = []
+    params: list[str | float] = []
+
+    def select(sql: str, column: str, start: float | None, stop: float | None) -> None:
+        where = ["1"] if subreddit is None else ["subreddit = ?"]
+        params.extend([] if subreddit is None else [subreddit])
+        for op, bound in ((">=", start), ("<", stop)):
+            if bound is not None:
+                where.append(f"{column} {op} ?")
+                params.append(bound)
+        selects.append(sql.replace("{where}", " AND ".join(where)))
+
+    if whole is not None:
+        select(
+            "SELECT subreddit, day, posts, comments, sum_compound, positive, neutral, negative "
+            "FROM daily WHERE {where} AND posts + comments > 0",
+            "day",
+            *whole,
+        )
+    for start, stop in cut:
+        if start < stop or not selects:  # an empty window still needs one (empty) select
+            select(
+                f"SELECT subreddit, (hour / {DAY}) * {DAY}, SUM(posts), SUM(comments), "
+                "SUM(sum_compound), SUM(positive), SUM(neutral), SUM(negative) FROM hourly "
+                "WHERE {where} GROUP BY 1, 2 HAVING SUM(posts) + SUM(comments) > 0",
+                "hour",
+                start,
+                stop,
+            )
+    return " UNION ALL ".join(selects) + " ORDER BY 1, 2", params
+
+
+def _ceil_day(epoch: float) -> int:
+    return int(-(-epoch // DAY)) * DAY
+
+
+def _per_day(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Hourly delta rows (subreddit, hour, *figures) summed per subreddit and UTC day."""
+    sums: dict[tuple[str, int], list[float]] = {}
+    for subreddit, hour, *figures in hourly_rows:
+        row = sums.setdefault((subreddit, (hour // DAY) * DAY), [0, 0, 0.0, 0, 0, 0])
+        for index, value in enumerate(figures):
+            row[index] += value
+    return [(subreddit, day, *figures) for (subreddit, day), figures in sums.items()]
 
 
 def _per_subreddit(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
