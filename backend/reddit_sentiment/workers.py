@@ -73,7 +73,7 @@ class LazyWorker:
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init,
-                    initargs=(self._initializer, *self._initargs),
+                    initargs=(os.getpid(), self._initializer, *self._initargs),
                 )
                 _start_in_background(pool)
                 self._pool = pool
@@ -139,14 +139,16 @@ def _started() -> None:
     """The no-op task that makes a pool start its worker."""
 
 
-def _init(initializer: Callable[..., None], *initargs: Any) -> None:
+def _init(parent: int, initializer: Callable[..., None], *initargs: Any) -> None:
     # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     run_in_background()
     # A worker holds both ends of its task pipe, so a parent killed with SIGKILL would leave
-    # it waiting forever: it exits by itself once it has been re-parented.
+    # it waiting forever: it exits by itself once it has been re-parented. The parent's pid
+    # comes from the parent: one killed while this interpreter was still starting is gone
+    # already, and `os.getppid()` here would name the process that adopted the worker.
     threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+        target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
     ).start()
     initializer(*initargs)
 
