@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ..models import CollectionRun, Item, Kind, Label, UpsertResult
 
@@ -40,9 +40,12 @@ class Bucket(StrEnum):
     DAY = "day"
 
 
-@dataclass(slots=True)
-class Aggregate:
-    """Pre-aggregated counts for one subreddit (and one time bucket, when asked per bucket)."""
+class Aggregate(NamedTuple):
+    """Pre-aggregated counts for one subreddit (and one time bucket, when asked per bucket).
+
+    Immutable and hashable: a bucket is its figures, so equal buckets can share one rendering
+    (the dashboard keeps rendered JSON keyed by them), and a store builds one straight from a
+    row."""
 
     subreddit: str
     bucket_start: float | None
@@ -54,16 +57,21 @@ class Aggregate:
     negative: int = 0
 
     @property
-    def count(self) -> int:
+    def count(self) -> int:  # type: ignore[override]  # shadows tuple.count(), never called
         return self.posts + self.comments
 
-    def add(self, other: Aggregate) -> None:
-        self.posts += other.posts
-        self.comments += other.comments
-        self.sum_compound += other.sum_compound
-        self.positive += other.positive
-        self.neutral += other.neutral
-        self.negative += other.negative
+    def plus(self, other: Aggregate) -> Aggregate:
+        """These figures and `other`'s, under this one's subreddit and bucket."""
+        return Aggregate(
+            self.subreddit,
+            self.bucket_start,
+            self.posts + other.posts,
+            self.comments + other.comments,
+            self.sum_compound + other.sum_compound,
+            self.positive + other.positive,
+            self.neutral + other.neutral,
+            self.negative + other.negative,
+        )
 
 
 @dataclass(slots=True)

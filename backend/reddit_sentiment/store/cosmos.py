@@ -867,16 +867,15 @@ class CosmosStore:
         sums: dict[tuple[str, float | None], Aggregate] = {}
         for doc in docs:
             start = None if size is None else float((int(doc["hour"]) // size) * size)
-            agg = sums.get((doc["subreddit"], start))
-            if agg is None:
-                agg = sums[(doc["subreddit"], start)] = Aggregate(doc["subreddit"], start)
-            agg.add(Aggregate(
+            figures = Aggregate(
                 subreddit=doc["subreddit"], bucket_start=start,
                 posts=int(doc.get("posts", 0)), comments=int(doc.get("comments", 0)),
                 sum_compound=float(doc.get("sum_compound", 0.0)),
                 positive=int(doc.get("positive", 0)), neutral=int(doc.get("neutral", 0)),
                 negative=int(doc.get("negative", 0)),
-            ))  # fmt: skip
+            )  # fmt: skip
+            before = sums.get((figures.subreddit, start))
+            sums[(figures.subreddit, start)] = figures if before is None else before.plus(figures)
         rows = [a for a in sums.values() if a.count > 0]
         return sorted(rows, key=lambda a: (a.subreddit, a.bucket_start or 0.0))
 

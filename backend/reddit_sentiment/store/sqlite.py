@@ -614,14 +614,14 @@ class SqliteStore:
             # One stored row per (subreddit, hour) already: read them in primary-key order,
             # with no grouping or sort (about half the time of the grouped query).
             sql = (
-                "SELECT subreddit, hour AS bucket, posts, comments, sum_compound, positive, "
+                "SELECT subreddit, CAST(hour AS REAL), posts, comments, sum_compound, positive, "
                 f"neutral, negative FROM hourly{where or ' WHERE 1'} AND posts + comments > 0"
                 " ORDER BY subreddit, hour"
             )
         else:
             where, params, key = _bucket_query({"subreddit": subreddit}, since, until, bucket)
             sql = (
-                f"SELECT subreddit, {key} AS bucket, SUM(posts) AS posts, "
+                f"SELECT subreddit, CAST({key} AS REAL) AS bucket, SUM(posts) AS posts, "
                 "SUM(comments) AS comments, SUM(sum_compound) AS sum_compound, "
                 "SUM(positive) AS positive, SUM(neutral) AS neutral, SUM(negative) AS negative "
                 f"FROM hourly{where} GROUP BY subreddit, bucket"
@@ -629,14 +629,12 @@ class SqliteStore:
             )
 
         def query(conn: sqlite3.Connection) -> list[Aggregate]:
-            # Plain tuples, in Aggregate's field order: a month of days or two days of hours
-            # over many subreddits is ~1000 rows, and named access doubled their cost.
+            # Rows in Aggregate's field order become Aggregates as they are: a month of days
+            # or two days of hours over many subreddits is ~1000 rows, and named access or
+            # per-field conversion doubled their cost.
             cursor = conn.cursor()
             cursor.row_factory = None
-            return [
-                Aggregate(sub, None if start is None else float(start), *figures)
-                for sub, start, *figures in cursor.execute(sql, params)
-            ]
+            return list(map(Aggregate._make, cursor.execute(sql, params)))
 
         return await self._read(query)
 
@@ -752,23 +750,13 @@ class SqliteStore:
 
         def query(conn: sqlite3.Connection) -> list[Aggregate]:
             sql = (
-                "SELECT subreddit, posts, comments, sum_compound, positive, neutral, negative "
-                f"FROM totals {where} ORDER BY subreddit"
+                "SELECT subreddit, NULL, posts, comments, sum_compound, positive, neutral, "
+                f"negative FROM totals {where}{' AND' if where else ' WHERE'} "
+                "posts + comments > 0 ORDER BY subreddit"
             )
-            return [
-                Aggregate(
-                    r["subreddit"],
-                    None,
-                    r["posts"],
-                    r["comments"],
-                    r["sum_compound"],
-                    r["positive"],
-                    r["neutral"],
-                    r["negative"],
-                )
-                for r in conn.execute(sql, params)
-                if r["posts"] + r["comments"] > 0
-            ]
+            cursor = conn.cursor()
+            cursor.row_factory = None
+            return list(map(Aggregate._make, cursor.execute(sql, params)))
 
         return await self._read(query)
 
@@ -885,16 +873,17 @@ def _day_series(
 
     if whole is not None:
         select(
-            "SELECT subreddit, day, posts, comments, sum_compound, positive, neutral, negative "
-            "FROM daily WHERE {where} AND posts + comments > 0",
+            "SELECT subreddit, CAST(day AS REAL), posts, comments, sum_compound, positive, "
+            "neutral, negative FROM daily WHERE {where} AND posts + comments > 0",
             "day",
             *whole,
         )
     for start, stop in cut:
         if start < stop or not selects:  # an empty window still needs one (empty) select
             select(
-                f"SELECT subreddit, (hour / {DAY}) * {DAY}, SUM(posts), SUM(comments), "
-                "SUM(sum_compound), SUM(positive), SUM(neutral), SUM(negative) FROM hourly "
+                f"SELECT subreddit, CAST((hour / {DAY}) * {DAY} AS REAL), SUM(posts), "
+                "SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral), SUM(negative) "
+                "FROM hourly "
                 "WHERE {where} GROUP BY 1, 2 HAVING SUM(posts) + SUM(comments) > 0",
                 "hour",
                 start,

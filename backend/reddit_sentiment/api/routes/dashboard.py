@@ -13,7 +13,7 @@ from ...models import (
     Summary,
 )
 from ...store.base import DAY, Aggregate, Bucket
-from ..convert import iso_utc, json_text, labels_of, mean_compound, run_out
+from ..convert import bucket_json, iso_utc, json_text, labels_of, mean_compound, run_out
 from ..deps import StoreDep
 from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, time_range
 
@@ -28,7 +28,7 @@ async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
     per_sub = await store.aggregates(subreddit=normalise_subreddit(subreddit))
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
-        total.add(agg)
+        total = total.plus(agg)
     runs = await store.list_runs(limit=1)
     return Summary(
         posts=total.posts,
@@ -71,22 +71,16 @@ async def sentiment(
         subreddit=normalise_subreddit(subreddit), since=start, until=end, bucket=bucket
     )
     # Written straight to JSON, in exactly the bytes pydantic would write for SentimentSeries
-    # (a test holds it to that): building ~1000 validated bucket models per request was most
-    # of this endpoint's time, and it grew with the number of buckets. A bucket holds only
-    # integers, one float (repr is JSON's spelling of it) and a cached timestamp string.
+    # (a test holds it to that): see `bucket_json`.
     series: dict[str, list[str]] = {}
+    current, buckets = None, []
     for agg in rows:
-        mean = mean_compound(agg)
-        series.setdefault(agg.subreddit, []).append(
-            f'{{"start":"{iso_utc(agg.bucket_start or 0.0)}","count":{agg.count},'
-            f'"posts":{agg.posts},"comments":{agg.comments},'
-            f'"mean_compound":{"null" if mean is None else repr(mean)},'
-            f'"labels":{{"positive":{agg.positive},"neutral":{agg.neutral},'
-            f'"negative":{agg.negative}}}}}'
-        )
+        if agg.subreddit != current:
+            current, buckets = agg.subreddit, series.setdefault(agg.subreddit, [])
+        buckets.append(bucket_json(agg))
     named = ",".join(
-        f'{{"subreddit":{json_text(name)},"buckets":[{",".join(buckets)}]}}'
-        for name, buckets in series.items()
+        f'{{"subreddit":{json_text(name)},"buckets":[{",".join(texts)}]}}'
+        for name, texts in series.items()
     )
     until_text = "null" if end is None else f'"{iso_utc(end)}"'
     body = (
