@@ -296,48 +296,61 @@ def dashboard_requests() -> dict[str, str]:
 
 
 def _latencies(
-    url: str, requests: dict[str, str], count: int, warmup: int
-) -> dict[str, tuple[float, float]]:
-    """(p50, p99) in ms per endpoint."""
-    client = Client(url)
+    urls: dict[int, str], requests: dict[str, str], count: int, warmup: int
+) -> dict[int, dict[str, tuple[float, float]]]:
+    """(p50, p99) in ms per data set size and endpoint. Each round asks every endpoint of
+    every service in turn, so the machine's drift lands on both sizes alike."""
+    clients = {size: Client(url) for size, url in urls.items()}
     try:
-        for path in requests.values():
-            for _ in range(warmup):
-                status, _, body = client.get(path)
-                if status != 200:
-                    raise RuntimeError(f"{path} answered {status}: {body[:200]!r}")
-        timings: dict[str, list[float]] = {name: [] for name in requests}
-        for _ in range(count):  # round robin: noise lands on every endpoint alike
+        for client in clients.values():
+            for path in requests.values():
+                for _ in range(warmup):
+                    status, _, body = client.get(path)
+                    if status != 200:
+                        raise RuntimeError(f"{path} answered {status}: {body[:200]!r}")
+        timings: dict[int, dict[str, list[float]]] = {
+            size: {name: [] for name in requests} for size in clients
+        }
+        for _ in range(count):
             for name, path in requests.items():
-                status, seconds, _ = client.get(path)
-                if status != 200:
-                    raise RuntimeError(f"{path} answered {status}")
-                timings[name].append(seconds * 1000)
+                for size, client in clients.items():
+                    status, seconds, _ = client.get(path)
+                    if status != 200:
+                        raise RuntimeError(f"{path} answered {status}")
+                    timings[size][name].append(seconds * 1000)
         return {
-            name: (percentile(values, 50), percentile(values, 99))
-            for name, values in timings.items()
+            size: {
+                name: (percentile(values, 50), percentile(values, 99))
+                for name, values in by_name.items()
+            }
+            for size, by_name in timings.items()
         }
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
 
 
 def measure_dashboard(profile: Profile) -> dict[str, Any]:
     small, large = profile.dashboard_sizes
     requests = dashboard_requests()
-    p99: dict[int, dict[str, float]] = {}
-    p50: dict[int, dict[str, float]] = {}
     built: dict[int, float] = {}
-    for size in (small, large):
-        path, built[size] = dataset.ensure(size, profile.seed, profile.cache_dir)
-        service = ServiceProcess(env={"SQLITE_PATH": str(path), **NO_RETENTION}).start()
-        try:
-            measured = _latencies(
-                service.url, requests, profile.dashboard_requests, profile.dashboard_warmup
-            )
-        finally:
+    services: dict[int, ServiceProcess] = {}
+    try:
+        for size in (small, large):
+            path, built[size] = dataset.ensure(size, profile.seed, profile.cache_dir)
+            services[size] = ServiceProcess(env={"SQLITE_PATH": str(path), **NO_RETENTION})
+            services[size].start()
+        measured = _latencies(
+            {size: service.url for size, service in services.items()},
+            requests,
+            profile.dashboard_requests,
+            profile.dashboard_warmup,
+        )
+    finally:
+        for service in services.values():
             service.stop()
-        p50[size] = {name: m[0] for name, m in measured.items()}
-        p99[size] = {name: m[1] for name, m in measured.items()}
+    p50 = {size: {name: m[0] for name, m in by_name.items()} for size, by_name in measured.items()}
+    p99 = {size: {name: m[1] for name, m in by_name.items()} for size, by_name in measured.items()}
     endpoints: dict[str, dict[str, Any]] = {
         name: {
             "path": requests[name],
