@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .models import Item, Kind, Label
 from .settings import AnalyzerMode
-from .workers import LazyWorker
+from .workers import LazyWorker, give_way
 
 if TYPE_CHECKING:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -75,6 +75,7 @@ def score_text(vader: SentimentIntensityAnalyzer, text: str, max_chars: int) -> 
     # Lone surrogates from badly encoded input would crash str methods downstream.
     text = text.encode("utf-8", "replace").decode("utf-8")
     scores = vader.polarity_scores(text)
+    give_way()
     return scores["compound"], scores["pos"], scores["neu"], scores["neg"], truncated
 
 
