@@ -161,36 +161,19 @@ async def test_time_buckets_hour_and_day(store: Store) -> None:
     assert [(a.bucket_start, a.count) for a in window] == [(day0 + HOUR, 1)]
 
 
-def _by_day(hours: list[Aggregate]) -> list[tuple[str, float, int, int, int, int, int, float]]:
+def _by_day(hours: list[Aggregate]) -> list[Aggregate]:
     """Hour buckets summed per subreddit and UTC day: what day buckets must say."""
-    days: dict[tuple[str, float], list[float]] = {}
+    days: dict[tuple[str, float], Aggregate] = {}
     for a in hours:
         assert a.bucket_start is not None
-        row = days.setdefault((a.subreddit, (a.bucket_start // DAY) * DAY), [0] * 6)
-        for index, value in enumerate(
-            (a.posts, a.comments, a.positive, a.neutral, a.negative, a.sum_compound)
-        ):
-            row[index] += value
-    return [
-        (sub, day, *(int(v) for v in row[:5]), round(row[5], 9))
-        for (sub, day), row in sorted(days.items())
-    ]
+        key = (a.subreddit, (a.bucket_start // DAY) * DAY)
+        days[key] = days.get(key, Aggregate(*key)).plus(a)
+    return _days([days[key] for key in sorted(days)])
 
 
-def _days(aggs: list[Aggregate]) -> list[tuple[str, float, int, int, int, int, int, float]]:
-    return [
-        (
-            a.subreddit,
-            a.bucket_start or 0.0,
-            a.posts,
-            a.comments,
-            a.positive,
-            a.neutral,
-            a.negative,
-            round(a.sum_compound, 9),
-        )
-        for a in aggs
-    ]
+def _days(aggs: list[Aggregate]) -> list[Aggregate]:
+    """Comparable: sums of compound scores added in another order differ in the last bits."""
+    return [a._replace(sum_compound=round(a.sum_compound, 9)) for a in aggs]
 
 
 async def test_day_buckets_are_the_hours_summed_for_any_window(store: Store) -> None:

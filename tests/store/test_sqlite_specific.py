@@ -4,52 +4,70 @@ them."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
-from reddit_sentiment.store.base import DAY, HOUR, Aggregate, Bucket
+from reddit_sentiment.models import Item
+from reddit_sentiment.store.base import DAY, HOUR, Bucket
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.factories import BASE_TIME, make_item
 
+T = TypeVar("T")
 
-async def test_totals_are_rebuilt_from_hourly_when_missing(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "old.db")
+
+async def _before_and_after(
+    path: Path, items: list[Item], undo: str, read: Callable[[SqliteStore], Awaitable[T]]
+) -> tuple[T, T]:
+    """`read` on a store holding `items`, and again after `undo` made the file look like one
+    written before a table existed and the store reopened it."""
+    store = SqliteStore(path)
     store.open()
-    store.upsert_items([make_item(compound=0.5), make_item(subreddit="rust", compound=-0.5)])
-    before = [(a.subreddit, a.posts, a.positive, a.negative) for a in await store.aggregates()]
+    store.upsert_items(items)
+    before = await read(store)
     await store.aclose()
-    conn = sqlite3.connect(tmp_path / "old.db")
-    conn.execute("DELETE FROM totals")  # as a database written before the totals table
+    conn = sqlite3.connect(path)
+    conn.execute(undo)
     conn.commit()
     conn.close()
-
-    reopened = SqliteStore(tmp_path / "old.db")
+    reopened = SqliteStore(path)
     reopened.open()
-    after = [(a.subreddit, a.posts, a.positive, a.negative) for a in await reopened.aggregates()]
-    await reopened.aclose()
+    try:
+        return before, await read(reopened)
+    finally:
+        await reopened.aclose()
+
+
+async def test_totals_are_rebuilt_from_hourly_when_missing(tmp_path: Path) -> None:
+    async def totals(store: SqliteStore) -> list[tuple[str, int, int, int]]:
+        return [(a.subreddit, a.posts, a.positive, a.negative) for a in await store.aggregates()]
+
+    before, after = await _before_and_after(
+        tmp_path / "old.db",
+        [make_item(compound=0.5), make_item(subreddit="rust", compound=-0.5)],
+        "DELETE FROM totals",
+        totals,
+    )
     assert after == before == [("python", 1, 1, 0), ("rust", 1, 0, 1)]
 
 
 async def test_day_table_is_derived_from_hourly_when_missing(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "old.db")
-    store.open()
-    store.upsert_items(
+    async def days(store: SqliteStore) -> list[tuple[str, float | None, int]]:
+        return [
+            (a.subreddit, a.bucket_start, a.count)
+            for a in await store.aggregates(bucket=Bucket.DAY)
+        ]
+
+    before, after = await _before_and_after(
+        tmp_path / "old.db",
         [
             make_item(created_utc=BASE_TIME, compound=0.5),
             make_item(created_utc=BASE_TIME + DAY, compound=-0.5),
             make_item(created_utc=BASE_TIME + DAY + HOUR, subreddit="rust"),
-        ]
+        ],
+        "DROP TABLE daily",
+        days,
     )
-    before = _day_counts(await store.aggregates(bucket=Bucket.DAY))
-    await store.aclose()
-    conn = sqlite3.connect(tmp_path / "old.db")
-    conn.execute("DROP TABLE daily")  # as a database written before the daily table
-    conn.commit()
-    conn.close()
-
-    reopened = SqliteStore(tmp_path / "old.db")
-    reopened.open()
-    after = _day_counts(await reopened.aggregates(bucket=Bucket.DAY))
-    await reopened.aclose()
     day0 = (BASE_TIME // DAY) * DAY
     assert after == before
     assert sorted(after) == sorted(
@@ -59,7 +77,3 @@ async def test_day_table_is_derived_from_hourly_when_missing(tmp_path: Path) -> 
             ("rust", (BASE_TIME + DAY + HOUR) // DAY * DAY, 1),
         ]
     )
-
-
-def _day_counts(aggs: list[Aggregate]) -> list[tuple[str, float | None, int]]:
-    return [(a.subreddit, a.bucket_start, a.count) for a in aggs]

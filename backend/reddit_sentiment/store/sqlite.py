@@ -52,7 +52,14 @@ from .base import (
 
 T = TypeVar("T")
 
-_SCHEMA = """
+# The figures every aggregate table keeps, per subreddit (and hour or day).
+_FIGURES = """posts INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    positive INTEGER NOT NULL DEFAULT 0,
+    neutral INTEGER NOT NULL DEFAULT 0,
+    negative INTEGER NOT NULL DEFAULT 0"""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -87,12 +94,7 @@ CREATE INDEX IF NOT EXISTS items_created ON items (created_utc);
 CREATE TABLE IF NOT EXISTS hourly (
     subreddit TEXT NOT NULL,
     hour INTEGER NOT NULL,
-    posts INTEGER NOT NULL DEFAULT 0,
-    comments INTEGER NOT NULL DEFAULT 0,
-    sum_compound REAL NOT NULL DEFAULT 0,
-    positive INTEGER NOT NULL DEFAULT 0,
-    neutral INTEGER NOT NULL DEFAULT 0,
-    negative INTEGER NOT NULL DEFAULT 0,
+    {_FIGURES},
     PRIMARY KEY (subreddit, hour)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hourly_hour ON hourly (hour);
@@ -102,23 +104,13 @@ CREATE INDEX IF NOT EXISTS hourly_hour ON hourly (hour);
 CREATE TABLE IF NOT EXISTS daily (
     subreddit TEXT NOT NULL,
     day INTEGER NOT NULL,
-    posts INTEGER NOT NULL DEFAULT 0,
-    comments INTEGER NOT NULL DEFAULT 0,
-    sum_compound REAL NOT NULL DEFAULT 0,
-    positive INTEGER NOT NULL DEFAULT 0,
-    neutral INTEGER NOT NULL DEFAULT 0,
-    negative INTEGER NOT NULL DEFAULT 0,
+    {_FIGURES},
     PRIMARY KEY (subreddit, day)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS totals (
     subreddit TEXT PRIMARY KEY,
-    posts INTEGER NOT NULL DEFAULT 0,
-    comments INTEGER NOT NULL DEFAULT 0,
-    sum_compound REAL NOT NULL DEFAULT 0,
-    positive INTEGER NOT NULL DEFAULT 0,
-    neutral INTEGER NOT NULL DEFAULT 0,
-    negative INTEGER NOT NULL DEFAULT 0
+    {_FIGURES}
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS runs (
