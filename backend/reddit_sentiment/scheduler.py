@@ -9,7 +9,6 @@ requests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -262,8 +261,14 @@ class CollectionService:
             log.info("scheduled collection skipped: run %s still going", self.active_run_id)
             return
         # A crash is logged by _finished; the scheduler must keep running either way.
-        with contextlib.suppress(Exception):
-            await future
+        try:
+            # Shielded: stopping the scheduler cancels this job, and that must not cancel the
+            # collection, which the service's shutdown stops at a checkpoint and waits for.
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            log.debug("scheduler stopped while collection %s ran", self.active_run_id)
+        except Exception:
+            pass
 
     async def run_retention(self) -> int:
         cutoff = time.time() - self.settings.retention_days * 86400

@@ -166,8 +166,15 @@ def _started() -> None:
 
 
 def _init(parent: int, initializer: Callable[..., None], *initargs: Any) -> None:
-    # Ctrl-C reaches the whole process group; the service, not the worker, decides to stop.
+    # The service, not the worker, decides when it stops. A signal sent to the service's whole
+    # process group (Ctrl-C, `timeout`, a supervisor stopping the group) would otherwise kill
+    # the worker mid-write before the service could stop the cycle at a checkpoint; in a group
+    # of its own it never gets one (and it leaves by itself once the service is gone, below).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    # A process outside the terminal's foreground group may still log to that terminal.
+    signal.signal(signal.SIGTTOU, signal.SIG_IGN)
     run_in_background()
     global _give_way_every
     _give_way_every = GIVE_WAY_EVERY_SECONDS
