@@ -183,29 +183,30 @@ ON CONFLICT(keyword, subreddit, hour) DO UPDATE SET
     positive=positive+excluded.positive, neutral=neutral+excluded.neutral,
     negative=negative+excluded.negative
 """
-_ADD_TOTALS = """
-INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
-VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(subreddit) DO UPDATE SET
-    posts=posts+excluded.posts, comments=comments+excluded.comments,
-    sum_compound=sum_compound+excluded.sum_compound, positive=positive+excluded.positive,
-    neutral=neutral+excluded.neutral, negative=negative+excluded.negative
-"""
 _REBUILD_TOTALS = """
 INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
 SELECT subreddit, SUM(posts), SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral),
        SUM(negative)
 FROM hourly GROUP BY subreddit
 """
-_ADD_HOURLY = """
-INSERT INTO hourly (subreddit, hour, posts, comments, sum_compound, positive, neutral, negative)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(subreddit, hour) DO UPDATE SET
-    posts=posts+excluded.posts, comments=comments+excluded.comments,
-    sum_compound=sum_compound+excluded.sum_compound, positive=positive+excluded.positive,
-    neutral=neutral+excluded.neutral, negative=negative+excluded.negative
-"""
-_ADD_DAILY = _ADD_HOURLY.replace("hourly", "daily").replace("hour", "day")
+
+
+def _add_figures(table: str, *key: str) -> str:
+    """Upsert that adds signed figures to a row of an aggregate table, keyed by subreddit
+    (and hour or day)."""
+    columns = ", ".join(("subreddit", *key))
+    figures = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
+    return (
+        f"INSERT INTO {table} ({columns}, {', '.join(figures)}) "
+        f"VALUES ({', '.join('?' * (1 + len(key) + len(figures)))}) "
+        f"ON CONFLICT({columns}) DO UPDATE SET "
+        + ", ".join(f"{name}={name}+excluded.{name}" for name in figures)
+    )
+
+
+_ADD_TOTALS = _add_figures("totals")
+_ADD_HOURLY = _add_figures("hourly", "hour")
+_ADD_DAILY = _add_figures("daily", "day")
 _REBUILD_DAILY = f"""
 INSERT INTO daily (subreddit, day, posts, comments, sum_compound, positive, neutral, negative)
 SELECT subreddit, (hour / {DAY}) * {DAY}, SUM(posts), SUM(comments), SUM(sum_compound),
@@ -841,16 +842,13 @@ def _day_series(
     first = None if low is None else _ceil_day(low)
     end = None if until is None else _ceil_day(until - (DAY - HOUR))
     whole: tuple[int | None, int | None] | None = (first, end)
-    cut: list[tuple[float, float]] = []  # bounded hour ranges
-    if low is not None and until is not None and end is not None and first is not None:
-        if end <= first:
-            whole, cut = None, [(low, until)]  # no whole day: every hour from `hourly`
-        else:
-            cut = [(low, first), (end, until)]
-    elif low is not None and first is not None:
-        cut = [(low, first)]
-    elif until is not None and end is not None:
-        cut = [(end, until)]
+    cut: list[tuple[float, float]] = []  # bounded hour ranges: the head and tail days
+    if low is not None and first is not None:
+        cut.append((low, first))
+    if until is not None and end is not None:
+        cut.append((end, until))
+    if first is not None and end is not None and end <= first:
+        whole, cut = None, [(cut[0][0], cut[1][1])]  # no whole day: every hour from `hourly`
     selects: list[str] = []
     params: list[str | float] = []
 
@@ -890,19 +888,20 @@ def _ceil_day(epoch: float) -> int:
 
 def _per_day(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Hourly delta rows (subreddit, hour, *figures) summed per subreddit and UTC day."""
-    sums: dict[tuple[str, int], list[float]] = {}
-    for subreddit, hour, *figures in hourly_rows:
-        row = sums.setdefault((subreddit, (hour // DAY) * DAY), [0, 0, 0.0, 0, 0, 0])
-        for index, value in enumerate(figures):
-            row[index] += value
-    return [(subreddit, day, *figures) for (subreddit, day), figures in sums.items()]
+    return _summed(hourly_rows, lambda subreddit, hour: (subreddit, (hour // DAY) * DAY))
 
 
 def _per_subreddit(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Hourly delta rows (subreddit, hour, *figures) summed per subreddit."""
-    sums: dict[str, list[float]] = {}
-    for subreddit, _hour, *figures in hourly_rows:
-        row = sums.setdefault(subreddit, [0, 0, 0.0, 0, 0, 0])
+    return _summed(hourly_rows, lambda subreddit, hour: (subreddit,))
+
+
+def _summed(
+    hourly_rows: list[tuple[Any, ...]], key: Callable[[str, int], tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    sums: dict[tuple[Any, ...], list[float]] = {}
+    for subreddit, hour, *figures in hourly_rows:
+        row = sums.setdefault(key(subreddit, hour), [0, 0, 0.0, 0, 0, 0])
         for index, value in enumerate(figures):
             row[index] += value
-    return [(subreddit, *figures) for subreddit, figures in sums.items()]
+    return [(*group, *figures) for group, figures in sums.items()]
