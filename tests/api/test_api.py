@@ -152,6 +152,10 @@ async def test_a_repeated_series_shows_every_change_since_the_last_one(
         ({"since": "yesterday"}, "since"),
         ({"since": "2024-01-02T00:00:00Z", "until": "2024-01-01T00:00:00Z"}, "before"),
         ({"subreddit": "r/python; DROP TABLE items"}, "subreddit"),
+        # Numbers pydantic would take for Unix times; the API documents ISO 8601 only.
+        ({"until": "1700000000"}, "ISO 8601"),
+        ({"until": "-4.4820740415465936e-284"}, "ISO 8601"),
+        ({"since": "1e9"}, "ISO 8601"),
     ],
 )
 async def test_sentiment_validation(
@@ -160,6 +164,19 @@ async def test_sentiment_validation(
     r = await client.get("/dashboard/sentiment", params=params)
     assert r.status_code == 422
     assert fragment in str(r.json())
+
+
+async def test_a_series_ending_at_the_epoch_is_not_a_series_ending_now(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    r = await client.get("/dashboard/sentiment", params={"until": "1970-01-01T00:00:00Z"})
+    assert r.status_code == 200
+    assert r.json() == {
+        "bucket": "hour",
+        "since": "1970-01-01T00:00:00Z",
+        "until": "1970-01-01T00:00:00Z",
+        "series": [],
+    }
 
 
 async def test_posts_filters_sort_and_paging(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
+
+from ..store.base import DAY, Bucket
 
 SUBREDDIT_PATTERN = r"^[A-Za-z0-9_]{2,21}$"
 MAX_CURSOR_LENGTH = 512
@@ -22,9 +26,13 @@ CursorParam = Annotated[
 ]
 
 
+_ISO_DATE = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+
+
 def _iso_only(value: object) -> object:
-    """Pydantic would read "0.5" as a Unix time; the API documents ISO 8601 date-times only."""
-    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+    """Pydantic would read "0.5" or "-4e-284" as a Unix time; the API documents ISO 8601
+    date-times only, so anything that does not start with a date is refused."""
+    if isinstance(value, str) and not _ISO_DATE.match(value):
         raise ValueError("expected an ISO 8601 date-time such as 2024-05-01T12:00:00Z")
     return value
 
@@ -47,6 +55,21 @@ def time_range(since: datetime | None, until: datetime | None) -> tuple[float | 
     end = None if until is None else _epoch(until)
     if start is not None and end is not None and start >= end:
         raise unprocessable("since", "`since` must be before `until`")
+    return start, end
+
+
+DEFAULT_WINDOW = {Bucket.HOUR: 2 * DAY, Bucket.DAY: 30 * DAY}
+
+
+def series_range(
+    since: datetime | None, until: datetime | None, bucket: Bucket
+) -> tuple[float, float | None]:
+    """A time series' window: without `since`, the last 48 hours (hour buckets) or 30 days
+    (day buckets) up to `until` (default now)."""
+    start, end = time_range(since, until)
+    if start is None:
+        # Never before the Unix epoch: nothing on Reddit is older, and year 0 is no datetime.
+        start = max(0.0, (time.time() if end is None else end) - DEFAULT_WINDOW[bucket])
     return start, end
 
 

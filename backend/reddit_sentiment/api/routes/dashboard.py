@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -12,14 +11,12 @@ from ...models import (
     SubredditSummary,
     Summary,
 )
-from ...store.base import DAY, Aggregate, Bucket
+from ...store.base import Aggregate, Bucket
 from ..convert import bucket_json, iso_utc, json_text, labels_of, mean_compound, run_out
 from ..deps import StoreDep
-from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, time_range
+from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, series_range
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
-
-DEFAULT_WINDOW = {Bucket.HOUR: 2 * DAY, Bucket.DAY: 30 * DAY}
 
 
 @router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
@@ -63,10 +60,7 @@ async def sentiment(
     until: UntilParam = None,
     bucket: Annotated[Bucket, Query(description="Bucket size")] = Bucket.HOUR,
 ) -> Response:
-    start, end = time_range(since, until)
-    if start is None:
-        # Never before the Unix epoch: nothing on Reddit is older, and year 0 is no datetime.
-        start = max(0.0, (end or time.time()) - DEFAULT_WINDOW[bucket])
+    start, end = series_range(since, until, bucket)
     rows = await store.aggregates(
         subreddit=normalise_subreddit(subreddit), since=start, until=end, bucket=bucket
     )

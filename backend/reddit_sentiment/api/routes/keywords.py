@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -10,10 +9,16 @@ from pydantic import BaseModel
 
 from ...keywords import canonical
 from ...models import LabelCounts
-from ...store.base import DAY, Bucket
+from ...store.base import Bucket
 from ..convert import ts
 from ..deps import SettingsDep, StoreDep
-from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, time_range
+from ..params import (
+    SinceParam,
+    SubredditParam,
+    UntilParam,
+    normalise_subreddit,
+    series_range,
+)
 
 router = APIRouter(prefix="/keywords", tags=["keywords"])
 
@@ -94,9 +99,7 @@ async def keyword_sentiment(
     if name not in settings.track_keywords:
         tracked = ", ".join(settings.track_keywords) or "none (set TRACK_KEYWORDS)"
         raise HTTPException(404, f"{name!r} is not a tracked keyword; tracked: {tracked}")
-    start, end = time_range(since, until)
-    if start is None:
-        start = max(0.0, (end or time.time()) - (2 * DAY if bucket is Bucket.HOUR else 30 * DAY))
+    start, end = series_range(since, until, bucket)
     rows = await store.keyword_aggregates(
         keyword=name,
         subreddit=normalise_subreddit(subreddit),
