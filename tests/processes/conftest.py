@@ -96,3 +96,20 @@ def runs(db: Path) -> list[sqlite3.Row]:
         return conn.execute("SELECT * FROM runs ORDER BY started_at").fetchall()
     finally:
         conn.close()
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def wait_for_a_running_cycle(db: Path) -> None:
+    wait_for(
+        lambda: db.exists() and any(r["status"] == "running" for r in runs(db)),
+        20,
+        "a running cycle",
+    )

@@ -10,16 +10,7 @@ import time
 from pathlib import Path
 
 from reddit_sentiment.fakereddit import FakeReddit
-from tests.processes.conftest import Service, runs
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.processes.conftest import Service, runs, wait_for, wait_for_a_running_cycle
 
 
 def test_kill_9_mid_cycle_then_restart(
@@ -32,11 +23,7 @@ def test_kill_9_mid_cycle_then_restart(
     first = Service(env, workers=1, log=tmp_path / "first.log")
     try:
         first.wait_healthy()
-        wait_for(
-            lambda: db.exists() and any(r["status"] == "running" for r in runs(db)),
-            20,
-            "a running cycle",
-        )
+        wait_for_a_running_cycle(db)
         wait_for(
             lambda: any(r["status"] == "running" and r["subreddits"] != "{}" for r in runs(db)),
             20,

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from reddit_sentiment.fakereddit import FakeReddit
-from tests.processes.conftest import Service, runs
-from tests.processes.test_crash_and_lease import wait_for
+from tests.processes.conftest import Service, runs, wait_for_a_running_cycle
 
 
 def _descendants(pid: int) -> set[int]:
@@ -55,11 +54,7 @@ def test_sigterm_mid_cycle_stops_the_cycle_and_exits_cleanly(
     workers: set[int] = set()
     try:
         service.wait_healthy()
-        wait_for(
-            lambda: db.exists() and any(r["status"] == "running" for r in runs(db)),
-            20,
-            "a running cycle",
-        )
+        wait_for_a_running_cycle(db)
         workers = _descendants(service.proc.pid)
         assert len(workers) >= 2  # the cycle process and its scorer (and their helpers)
         (os.killpg if group else os.kill)(service.proc.pid, signal.SIGTERM)
