@@ -111,12 +111,11 @@ def bucket_json(agg: Aggregate) -> str:
     if text is None:
         if len(_RENDERED) >= RENDERED_MAX:
             _RENDERED.clear()
-        posts, comments = agg.posts, agg.comments
-        count = posts + comments
-        mean = "null" if not count else repr(round(agg.sum_compound / count, 4))
+        mean = mean_compound(agg)
         text = _RENDERED[agg] = (
-            f'{{"start":"{iso_utc(agg.bucket_start or 0.0)}","count":{count},'
-            f'"posts":{posts},"comments":{comments},"mean_compound":{mean},'
+            f'{{"start":"{iso_utc(agg.bucket_start or 0.0)}","count":{agg.count},'
+            f'"posts":{agg.posts},"comments":{agg.comments},'
+            f'"mean_compound":{"null" if mean is None else repr(mean)},'
             f'"labels":{{"positive":{agg.positive},"neutral":{agg.neutral},'
             f'"negative":{agg.negative}}}}}'
         )
