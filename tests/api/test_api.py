@@ -7,8 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reddit_sentiment.api import convert
-from reddit_sentiment.models import Kind, RunStatus, SentimentSeries
+from reddit_sentiment.models import Kind, Label, RunStatus, SentimentSeries
 from reddit_sentiment.store.base import HOUR
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.api.conftest import ADMIN_KEY
@@ -116,33 +115,29 @@ async def test_sentiment_series_is_exactly_what_its_model_writes(
 
 
 async def test_a_repeated_series_shows_every_change_since_the_last_one(
-    client: httpx.AsyncClient,
-    sqlite_store: SqliteStore,
-    seeded: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
+    client: httpx.AsyncClient, sqlite_store: SqliteStore, seeded: dict[str, str]
 ) -> None:
-    """Rendered buckets are reused by content: a bucket whose figures changed is new text."""
+    """Buckets are kept rendered: a write renders again every hour and day it changed."""
     params = {"since": "2023-11-14T00:00:00Z", "until": "2023-11-16T00:00:00Z"}
 
-    def python_hours(body: dict[str, Any]) -> list[tuple[int, int, float]]:
+    def python_buckets(body: dict[str, Any]) -> list[tuple[int, int, float]]:
         (python,) = (s for s in body["series"] if s["subreddit"] == "python")
         return [
             (b["count"], b["labels"]["positive"], b["mean_compound"]) for b in python["buckets"]
         ]
 
-    first = (await client.get("/dashboard/sentiment", params=params)).json()
-    assert python_hours(first) == [(2, 2, 0.45), (1, 0, -0.6)]
-    sqlite_store.upsert_items(
-        [make_item(subreddit="python", compound=0.9, created_utc=BASE_TIME + 60)]
-    )
-    again = (await client.get("/dashboard/sentiment", params=params)).json()
-    assert python_hours(again) == [(3, 3, 0.6), (1, 0, -0.6)]
+    async def hours_and_days() -> tuple[list[tuple[int, int, float]], ...]:
+        hours = await client.get("/dashboard/sentiment", params=params)
+        days = await client.get("/dashboard/sentiment", params={**params, "bucket": "day"})
+        return python_buckets(hours.json()), python_buckets(days.json())
 
-    monkeypatch.setattr(convert, "_RENDERED", {})
-    monkeypatch.setattr(convert, "RENDERED_MAX", 2)  # a full cache is emptied, not grown
-    for _ in range(3):
-        assert (await client.get("/dashboard/sentiment", params=params)).json() == again
-    assert len(convert._RENDERED) <= 2
+    assert await hours_and_days() == ([(2, 2, 0.45), (1, 0, -0.6)], [(3, 2, 0.1)])
+    added = make_item(subreddit="python", compound=0.9, created_utc=BASE_TIME + 60)
+    sqlite_store.upsert_items([added])
+    assert await hours_and_days() == ([(3, 3, 0.6), (1, 0, -0.6)], [(4, 3, 0.3)])
+    added.compound, added.label = -0.9, Label.NEGATIVE  # rescored: its bucket changes again
+    sqlite_store.upsert_items([added])
+    assert await hours_and_days() == ([(3, 2, 0.0), (1, 0, -0.6)], [(4, 2, -0.15)])
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -18,6 +19,7 @@ from reddit_sentiment.store.base import (
     Sort,
     Store,
 )
+from reddit_sentiment.store.rendered import series_texts
 from tests.factories import BASE_TIME, make_item, make_run
 
 
@@ -176,11 +178,28 @@ def _days(aggs: list[Aggregate]) -> list[Aggregate]:
     return [a._replace(sum_compound=round(a.sum_compound, 9)) for a in aggs]
 
 
-async def test_day_buckets_are_the_hours_summed_for_any_window(store: Store) -> None:
-    day0 = (BASE_TIME // DAY) * DAY
+DAY0 = (BASE_TIME // DAY) * DAY
+# Windows of the series reads: whole days, days cut at either end, open ends, empty.
+WINDOWS: list[tuple[float | None, float | None]] = [
+    (None, None),
+    (DAY0, DAY0 + 5 * DAY),  # whole days
+    (DAY0 + 7 * HOUR + 30, DAY0 + 3 * DAY + 2 * HOUR),  # cut at both ends
+    (DAY0 + 2 * DAY + HOUR, DAY0 + 2 * DAY + 9 * HOUR + 0.5),  # inside one day
+    (DAY0 + 2 * DAY, DAY0 + 3 * DAY),  # exactly one day
+    (DAY0 + 3 * DAY - HOUR, DAY0 + 3 * DAY + HOUR),  # across one midnight
+    (None, DAY0 + 3 * DAY + 11 * HOUR),
+    (DAY0 + 2 * DAY + 13 * HOUR, None),
+    (DAY0 + 4 * DAY, DAY0 + 2 * DAY),  # empty
+]
+RETENTION_CUTOFF = DAY0 + DAY + 5 * HOUR + 17  # inside a day: it keeps only its later hours
+
+
+def _five_days_edited_and_trimmed(store: Store) -> list[Item]:
+    """Items over every hour of five days in three subreddits; a fifth of them rescored
+    after the first write (moving between labels), then retention inside the second day."""
     items = [
         make_item(
-            created_utc=day0 + (i * 7919) % (5 * DAY),  # five days, every hour of them
+            created_utc=DAY0 + (i * 7919) % (5 * DAY),
             subreddit=("python", "rust", "go")[i % 3],
             kind=Kind.COMMENT if i % 4 == 0 else Kind.POST,
             compound=((i * 37) % 21 - 10) / 10,
@@ -188,26 +207,18 @@ async def test_day_buckets_are_the_hours_summed_for_any_window(store: Store) -> 
         for i in range(300)
     ]
     store.upsert_items(items)
-    for item in items[::5]:  # edits move items between labels after the first write
+    for item in items[::5]:
         item.compound = -item.compound
         item.label = label_for(item.compound)
     store.upsert_items(items[::5])
-    # Retention at a cutoff inside a day: that day keeps only its later hours.
-    store.delete_older_than(day0 + DAY + 5 * HOUR + 17)
+    store.delete_older_than(RETENTION_CUTOFF)
+    return items
 
-    windows: list[tuple[float | None, float | None]] = [
-        (None, None),
-        (day0, day0 + 5 * DAY),  # whole days
-        (day0 + 7 * HOUR + 30, day0 + 3 * DAY + 2 * HOUR),  # cut at both ends
-        (day0 + 2 * DAY + HOUR, day0 + 2 * DAY + 9 * HOUR + 0.5),  # inside one day
-        (day0 + 2 * DAY, day0 + 3 * DAY),  # exactly one day
-        (day0 + 3 * DAY - HOUR, day0 + 3 * DAY + HOUR),  # across one midnight
-        (None, day0 + 3 * DAY + 11 * HOUR),
-        (day0 + 2 * DAY + 13 * HOUR, None),
-        (day0 + 4 * DAY, day0 + 2 * DAY),  # empty
-    ]
+
+async def test_day_buckets_are_the_hours_summed_for_any_window(store: Store) -> None:
+    items = _five_days_edited_and_trimmed(store)
     for subreddit in (None, "rust"):
-        for since, until in windows:
+        for since, until in WINDOWS:
             hours = await store.aggregates(
                 subreddit=subreddit, since=since, until=until, bucket=Bucket.HOUR
             )
@@ -217,11 +228,29 @@ async def test_day_buckets_are_the_hours_summed_for_any_window(store: Store) -> 
             assert _days(days) == _by_day(hours), (subreddit, since, until)
     every_day = await store.aggregates(bucket=Bucket.DAY)
     assert [a.bucket_start for a in every_day if a.subreddit == "go"] == [
-        day0 + d * DAY for d in range(1, 5)
+        DAY0 + d * DAY for d in range(1, 5)
     ]
     assert sum(a.count for a in every_day) == sum(
-        1 for i in items if i.created_utc >= day0 + DAY + 5 * HOUR
+        1 for i in items if i.created_utc >= RETENTION_CUTOFF - 17
     )
+
+
+async def test_sentiment_series_is_the_buckets_rendered(store: Store) -> None:
+    _five_days_edited_and_trimmed(store)
+    for bucket in Bucket:
+        for subreddit in (None, "rust", "nosuchsub"):
+            for since, until in WINDOWS:
+                args = {"subreddit": subreddit, "since": since, "until": until, "bucket": bucket}
+                series = await store.sentiment_series(**args)  # type: ignore[arg-type]
+                buckets = await store.aggregates(**args)  # type: ignore[arg-type]
+                assert series == series_texts(buckets), args
+                assert [s.subreddit for s in series] == sorted({a.subreddit for a in buckets})
+    hours = await store.sentiment_series(since=DAY0 + 2 * DAY, until=DAY0 + 2 * DAY + 3 * HOUR)
+    assert [s.subreddit for s in hours] == ["go", "python", "rust"]
+    for one in hours:  # a JSON array's inside, each bucket an hour of the window, in order
+        starts = [b["start"] for b in json.loads(f"[{one.buckets}]")]
+        assert starts == sorted(starts) and len(starts) == len(set(starts)) >= 1
+        assert all(s.startswith("2023-11-") and s.endswith(":00:00Z") for s in starts)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""SQLite-only: aggregate tables added later are derived once for a database that predates
-them."""
+"""SQLite-only: aggregate tables and columns added later are derived once for a database
+that predates them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+
+import pytest
 
 from reddit_sentiment.models import Item
 from reddit_sentiment.store.base import DAY, HOUR, Bucket
@@ -27,8 +29,7 @@ async def _before_and_after(
     before = await read(store)
     await store.aclose()
     conn = sqlite3.connect(path)
-    conn.execute(undo)
-    conn.commit()
+    conn.executescript(undo)
     conn.close()
     reopened = SqliteStore(path)
     reopened.open()
@@ -77,3 +78,40 @@ async def test_day_table_is_derived_from_hourly_when_missing(tmp_path: Path) -> 
             ("rust", (BASE_TIME + DAY + HOUR) // DAY * DAY, 1),
         ]
     )
+
+
+async def _series(store: SqliteStore) -> list[tuple[str, str]]:
+    return [
+        (s.subreddit, s.buckets)
+        for bucket in Bucket
+        for s in await store.sentiment_series(bucket=bucket, since=BASE_TIME - DAY)
+    ]
+
+
+_THREE_ITEMS = [
+    make_item(created_utc=BASE_TIME, compound=0.5),
+    make_item(created_utc=BASE_TIME + HOUR, compound=-0.25),
+    make_item(created_utc=BASE_TIME + DAY, subreddit="rust", compound=0.75),
+]
+
+
+@pytest.mark.parametrize(
+    "undo",
+    [
+        # A file from before the rendered buckets.
+        "ALTER TABLE hourly DROP COLUMN rendered; ALTER TABLE daily DROP COLUMN rendered;"
+        "DROP TABLE meta",
+        # Buckets rendered in the bytes of another version.
+        "UPDATE hourly SET rendered = 'old'; UPDATE daily SET rendered = 'old';"
+        "UPDATE meta SET value = value - 1",
+        # A file from before the daily table: its days are derived, then rendered.
+        "DROP TABLE daily",
+    ],
+)
+async def test_rendered_buckets_are_derived_when_missing_or_stale(
+    tmp_path: Path, undo: str
+) -> None:
+    before, after = await _before_and_after(tmp_path / "old.db", _THREE_ITEMS, undo, _series)
+    assert after == before
+    assert [name for name, _ in after] == ["python", "rust", "python", "rust"]
+    assert all(text.startswith('{"start":"2023-11-') for _, text in after)

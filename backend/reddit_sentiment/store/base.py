@@ -74,6 +74,14 @@ class Aggregate(NamedTuple):
         )
 
 
+class SeriesText(NamedTuple):
+    """One subreddit's sentiment series, as the dashboard writes it: its buckets'
+    `SentimentBucket` JSON objects, oldest first, joined by commas (the inside of an array)."""
+
+    subreddit: str
+    buckets: str
+
+
 @dataclass(slots=True)
 class KeywordAggregate:
     """Mentions of one tracked keyword (in one time bucket, when asked per bucket)."""
@@ -200,6 +208,17 @@ class Store(Protocol):
         bucket: Bucket | None = None,
     ) -> list[Aggregate]:
         """Per subreddit totals (bucket None) or per subreddit x bucket, ordered by both."""
+
+    async def sentiment_series(
+        self,
+        *,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket = Bucket.HOUR,
+    ) -> list[SeriesText]:
+        """The non-empty buckets `aggregates` returns for the same arguments, rendered by
+        `rendered.bucket_json`, per subreddit in subreddit order (a dashboard's series)."""
 
     async def list_items(self, query: ItemQuery) -> ItemPage: ...
 

@@ -98,6 +98,7 @@ from .base import (
     KeywordAggregate,
     Lease,
     RunPage,
+    SeriesText,
     Sort,
     StoreUnavailable,
     bucket_seconds,
@@ -106,6 +107,7 @@ from .base import (
     hour_of,
     sort_value,
 )
+from .rendered import series_texts
 
 log = logging.getLogger(__name__)
 
@@ -878,6 +880,20 @@ class CosmosStore:
             sums[(figures.subreddit, start)] = figures if before is None else before.plus(figures)
         rows = [a for a in sums.values() if a.count > 0]
         return sorted(rows, key=lambda a: (a.subreddit, a.bucket_start or 0.0))
+
+    async def sentiment_series(
+        self,
+        *,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket = Bucket.HOUR,
+    ) -> list[SeriesText]:
+        """Rendered per request: the round trip to Cosmos DB outweighs the rendering."""
+        buckets = await self.aggregates(
+            subreddit=subreddit, since=since, until=until, bucket=bucket
+        )
+        return series_texts(buckets)
 
     async def list_items(self, query: ItemQuery) -> ItemPage:
         path = _SORT_PATH[query.sort]

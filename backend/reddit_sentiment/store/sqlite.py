@@ -4,13 +4,15 @@ The collector thread writes through its own connection; API reads run on a small
 pool with one connection per thread, so a long write never blocks a read (WAL) and no read
 ever runs on the event loop. Dashboard reads come from `hourly` and `daily` tables kept up to
 date in the same transaction as the item upserts, so their cost does not grow with the item
-count.
+count. Each hourly and daily row also keeps its bucket rendered as the API writes it, so a
+series is read as one string per subreddit (see `rendered`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -41,6 +43,7 @@ from .base import (
     KeywordAggregate,
     Lease,
     RunPage,
+    SeriesText,
     Sort,
     StoreUnavailable,
     bucket_seconds,
@@ -49,6 +52,7 @@ from .base import (
     hour_of,
     sort_value,
 )
+from .rendered import BUCKET_JSON_VERSION, bucket_json
 
 T = TypeVar("T")
 
@@ -59,6 +63,8 @@ _FIGURES = """posts INTEGER NOT NULL DEFAULT 0,
     positive INTEGER NOT NULL DEFAULT 0,
     neutral INTEGER NOT NULL DEFAULT 0,
     negative INTEGER NOT NULL DEFAULT 0"""
+# An hourly or daily row's bucket as `bucket_json` renders its figures, kept with them.
+_RENDERED = "rendered TEXT NOT NULL DEFAULT ''"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY,
@@ -95,6 +101,7 @@ CREATE TABLE IF NOT EXISTS hourly (
     subreddit TEXT NOT NULL,
     hour INTEGER NOT NULL,
     {_FIGURES},
+    {_RENDERED},
     PRIMARY KEY (subreddit, hour)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hourly_hour ON hourly (hour);
@@ -105,6 +112,7 @@ CREATE TABLE IF NOT EXISTS daily (
     subreddit TEXT NOT NULL,
     day INTEGER NOT NULL,
     {_FIGURES},
+    {_RENDERED},
     PRIMARY KEY (subreddit, day)
 ) WITHOUT ROWID;
 
@@ -148,6 +156,12 @@ CREATE TABLE IF NOT EXISTS leases (
     owner TEXT NOT NULL,
     expires_at REAL NOT NULL
 );
+
+-- Versions of what the file keeps in a given form (the rendered buckets' bytes).
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
 """
 
 _ITEM_COLUMNS = (
@@ -213,6 +227,64 @@ SELECT subreddit, (hour / {DAY}) * {DAY}, SUM(posts), SUM(comments), SUM(sum_com
        SUM(positive), SUM(neutral), SUM(negative)
 FROM hourly GROUP BY 1, 2
 """
+
+
+def _render(table: str, key: str, where: str) -> str:
+    """Statement that renders the `rendered` text of the rows `where` selects from their
+    figures, through the `bucket_json` function each connection defines (`_bucket_json`)."""
+    return (
+        f"UPDATE {table} SET rendered = bucket_json(subreddit, {key}, posts, comments, "
+        f"sum_compound, positive, neutral, negative) WHERE {where}"
+    )
+
+
+def _bucket_json(
+    subreddit: str,
+    start: int,
+    posts: int,
+    comments: int,
+    sum_compound: float,
+    positive: int,
+    neutral: int,
+    negative: int,
+) -> str:
+    return bucket_json(
+        Aggregate(
+            subreddit, float(start), posts, comments, sum_compound, positive, neutral, negative
+        )
+    )
+
+
+_RENDER_HOUR = _render("hourly", "hour", "subreddit = ? AND hour = ?")
+_RENDER_DAY = _render("daily", "day", "subreddit = ? AND day = ?")
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Derive, once, what a file written by an older version lacks."""
+    for table in ("hourly", "daily"):
+        if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
+    # Per-subreddit totals came after the hourly table: derive them once if missing.
+    if conn.execute("SELECT 1 FROM totals LIMIT 1").fetchone() is None:
+        conn.execute(_REBUILD_TOTALS)
+    # So did the daily table.
+    daily_derived = conn.execute("SELECT 1 FROM daily LIMIT 1").fetchone() is None
+    if daily_derived:
+        conn.execute(_REBUILD_DAILY)
+    # Rendered buckets: all of them for a file whose texts are missing (no version recorded)
+    # or were written in another version's bytes; else only the days just derived.
+    kept = conn.execute("SELECT value FROM meta WHERE key = 'bucket_json'").fetchone()
+    if kept is None or kept[0] != BUCKET_JSON_VERSION:
+        conn.execute(_render("hourly", "hour", "1"))
+        conn.execute(_render("daily", "day", "1"))
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_json', ?)",
+            (BUCKET_JSON_VERSION,),
+        )
+    elif daily_derived:
+        conn.execute(_render("daily", "day", "1"))
+
+
 _SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _CHUNK = 400  # below SQLite's bound-parameter limit
 
@@ -357,6 +429,7 @@ class SqliteStore:
                     check_same_thread=False,
                 )
                 conn.row_factory = sqlite3.Row
+                conn.create_function("bucket_json", 8, _bucket_json, deterministic=True)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_seconds * 1000)}")
@@ -406,14 +479,10 @@ class SqliteStore:
             if columns and "keywords" not in columns:  # a database from before keywords
                 conn.execute("ALTER TABLE items ADD COLUMN keywords TEXT NOT NULL DEFAULT '[]'")
             conn.executescript(_SCHEMA)
-            # Per-subreddit totals came after the hourly table: derive them once if missing.
-            if conn.execute("SELECT 1 FROM totals LIMIT 1").fetchone() is None:
-                conn.execute(_REBUILD_TOTALS)
-            # So did the daily table.
-            if conn.execute("SELECT 1 FROM daily LIMIT 1").fetchone() is None:
-                conn.execute(_REBUILD_DAILY)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot create schema in {self.path}: {error}") from error
+        with self._transaction() as conn:  # one process at a time brings an old file up to date
+            _upgrade(conn)
 
     def close(self) -> None:
         self._readers.shutdown(wait=True)
@@ -503,8 +572,11 @@ class SqliteStore:
                 conn.executemany(_UPSERT_ITEM, rows)
                 conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
                 hourly_rows = delta.rows()
+                daily_rows = _per_day(hourly_rows)
                 conn.executemany(_ADD_HOURLY, hourly_rows)
-                conn.executemany(_ADD_DAILY, _per_day(hourly_rows))
+                conn.executemany(_ADD_DAILY, daily_rows)
+                conn.executemany(_RENDER_HOUR, [row[:2] for row in hourly_rows])
+                conn.executemany(_RENDER_DAY, [row[:2] for row in daily_rows])
                 conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
                 conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
         return result
@@ -564,6 +636,7 @@ class SqliteStore:
                         (first_day, cutoff),
                     ).fetchall()
                     conn.executemany(_ADD_DAILY, [tuple(row) for row in partial])
+                    conn.executemany(_RENDER_DAY, [tuple(row)[:2] for row in partial])
                     conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
@@ -628,6 +701,56 @@ class SqliteStore:
             cursor = conn.cursor()
             cursor.row_factory = None
             return list(map(Aggregate._make, cursor.execute(sql, params)))
+
+        return await self._read(query)
+
+    async def sentiment_series(
+        self,
+        *,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        bucket: Bucket = Bucket.HOUR,
+    ) -> list[SeriesText]:
+        if bucket is Bucket.HOUR:
+            table, column = "hourly", "hour"
+            whole: Range | None = (None if since is None else hour_of(since), until)
+            cut: list[Range] = []
+        else:
+            table, column = "daily", "day"
+            whole, cut = _day_ranges(since, until)
+
+        def query(conn: sqlite3.Connection) -> list[SeriesText]:
+            # (subreddit, start, text): the whole hours or days as one text per subreddit,
+            # the days cut at either end of a window rendered from their summed hours.
+            pieces: list[tuple[str, float, str]] = []
+            if whole is not None:
+                where, params = _where(subreddit, f"r.{column}", *whole, "t.subreddit")
+                # A nested loop in key order, totals outside (CROSS JOIN keeps it there): the
+                # texts reach group_concat oldest first with no sort, one string per
+                # subreddit. The contract tests hold this to `aggregates`.
+                rows = conn.execute(
+                    f"SELECT t.subreddit, group_concat(r.rendered, ',') FROM totals t "
+                    f"CROSS JOIN {table} r ON r.subreddit = t.subreddit "
+                    f"WHERE {where} AND r.posts + r.comments > 0 "
+                    "GROUP BY t.subreddit ORDER BY t.subreddit",
+                    params,
+                )
+                first = -math.inf if whole[0] is None else whole[0]
+                pieces.extend((name, first, text) for name, text in rows)
+            for hours in cut:
+                where, params = _where(subreddit, "hour", *hours)
+                cursor = conn.cursor()
+                cursor.row_factory = None
+                days = cursor.execute(_CUT_DAYS.format(where=where), params)
+                for agg in map(Aggregate._make, days):
+                    pieces.append((agg.subreddit, agg.bucket_start or 0.0, bucket_json(agg)))
+            if cut:
+                pieces.sort(key=lambda piece: piece[:2])
+            series: dict[str, list[str]] = {}
+            for name, _, text in pieces:
+                series.setdefault(name, []).append(text)
+            return [SeriesText(name, ",".join(texts)) for name, texts in series.items()]
 
         return await self._read(query)
 
@@ -831,54 +954,66 @@ def _bucket_query(
     return (f" WHERE {' AND '.join(where)}" if where else ""), params, key
 
 
+_WHOLE_DAYS = (
+    "SELECT subreddit, CAST(day AS REAL), posts, comments, sum_compound, positive, neutral, "
+    "negative FROM daily WHERE {where} AND posts + comments > 0"
+)
+_CUT_DAYS = (
+    f"SELECT subreddit, CAST((hour / {DAY}) * {DAY} AS REAL), SUM(posts), SUM(comments), "
+    "SUM(sum_compound), SUM(positive), SUM(neutral), SUM(negative) FROM hourly "
+    "WHERE {where} GROUP BY 1, 2 HAVING SUM(posts) + SUM(comments) > 0"
+)
+Range = tuple[float | None, float | None]  # start (inclusive), stop (exclusive); None: open
+
+
+def _day_ranges(since: float | None, until: float | None) -> tuple[Range | None, list[Range]]:
+    """Split the window the hour buckets use (`hour >= hour_of(since)`, `hour < until`) for
+    day buckets: the range of days it holds whole (from `daily`), and the hour ranges of the
+    days it cuts at either end, oldest first (summed from `hourly`)."""
+    low = None if since is None else hour_of(since)
+    first = None if low is None else _ceil_day(low)
+    end = None if until is None else _ceil_day(until - (DAY - HOUR))
+    if first is not None and end is not None and end <= first:
+        return None, [(low, until)]  # no whole day: every hour from `hourly`
+    cut: list[Range] = []
+    if low is not None and first is not None and low < first:
+        cut.append((low, first))
+    if until is not None and end is not None and end < until:
+        cut.append((end, until))
+    return (first, end), cut
+
+
+def _where(
+    subreddit: str | None,
+    column: str,
+    start: float | None,
+    stop: float | None,
+    subreddit_column: str = "subreddit",
+) -> tuple[str, list[str | float]]:
+    """Conditions on a subreddit and a half-open range of `column`, and their parameters."""
+    where = ["1"] if subreddit is None else [f"{subreddit_column} = ?"]
+    params: list[str | float] = [] if subreddit is None else [subreddit]
+    for op, bound in ((">=", start), ("<", stop)):
+        if bound is not None:
+            where.append(f"{column} {op} ?")
+            params.append(bound)
+    return " AND ".join(where), params
+
+
 def _day_series(
     subreddit: str | None, since: float | None, until: float | None
 ) -> tuple[str, list[str | float]]:
-    """Day buckets over the window the hour buckets use (`hour >= hour_of(since)`,
-    `hour < until`): the days it holds whole come from `daily`, a day it cuts at either end
-    is summed from its hours in `hourly`."""
-    low = None if since is None else hour_of(since)
-    # Whole days run from `first` (inclusive) to `end` (exclusive); None is unbounded.
-    first = None if low is None else _ceil_day(low)
-    end = None if until is None else _ceil_day(until - (DAY - HOUR))
-    whole: tuple[int | None, int | None] | None = (first, end)
-    cut: list[tuple[float, float]] = []  # bounded hour ranges: the head and tail days
-    if low is not None and first is not None:
-        cut.append((low, first))
-    if until is not None and end is not None:
-        cut.append((end, until))
-    if first is not None and end is not None and end <= first:
-        whole, cut = None, [(cut[0][0], cut[1][1])]  # no whole day: every hour from `hourly`
+    """Day buckets over the window the hour buckets use: see `_day_ranges`."""
+    whole, cut = _day_ranges(since, until)
     selects: list[str] = []
     params: list[str | float] = []
-
-    def select(sql: str, column: str, start: float | None, stop: float | None) -> None:
-        where = ["1"] if subreddit is None else ["subreddit = ?"]
-        params.extend([] if subreddit is None else [subreddit])
-        for op, bound in ((">=", start), ("<", stop)):
-            if bound is not None:
-                where.append(f"{column} {op} ?")
-                params.append(bound)
-        selects.append(sql.replace("{where}", " AND ".join(where)))
-
-    if whole is not None:
-        select(
-            "SELECT subreddit, CAST(day AS REAL), posts, comments, sum_compound, positive, "
-            "neutral, negative FROM daily WHERE {where} AND posts + comments > 0",
-            "day",
-            *whole,
-        )
-    for start, stop in cut:
-        if start < stop or not selects:  # an empty window still needs one (empty) select
-            select(
-                f"SELECT subreddit, CAST((hour / {DAY}) * {DAY} AS REAL), SUM(posts), "
-                "SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral), SUM(negative) "
-                "FROM hourly "
-                "WHERE {where} GROUP BY 1, 2 HAVING SUM(posts) + SUM(comments) > 0",
-                "hour",
-                start,
-                stop,
-            )
+    for sql, column, (start, stop) in [
+        *([] if whole is None else [(_WHOLE_DAYS, "day", whole)]),
+        *((_CUT_DAYS, "hour", hours) for hours in cut),
+    ]:
+        where, values = _where(subreddit, column, start, stop)
+        selects.append(sql.format(where=where))
+        params.extend(values)
     return " UNION ALL ".join(selects) + " ORDER BY 1, 2", params
 
 

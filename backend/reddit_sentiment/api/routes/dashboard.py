@@ -12,7 +12,8 @@ from ...models import (
     Summary,
 )
 from ...store.base import Aggregate, Bucket
-from ..convert import bucket_json, iso_utc, json_text, labels_of, mean_compound, run_out
+from ...store.rendered import iso_utc, mean_compound
+from ..convert import json_text, labels_of, run_out
 from ..deps import StoreDep
 from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, series_range
 
@@ -61,20 +62,13 @@ async def sentiment(
     bucket: Annotated[Bucket, Query(description="Bucket size")] = Bucket.HOUR,
 ) -> Response:
     start, end = series_range(since, until, bucket)
-    rows = await store.aggregates(
+    series = await store.sentiment_series(
         subreddit=normalise_subreddit(subreddit), since=start, until=end, bucket=bucket
     )
     # Written straight to JSON, in exactly the bytes pydantic would write for SentimentSeries
-    # (a test holds it to that): see `bucket_json`.
-    series: dict[str, list[str]] = {}
-    current, buckets = None, []
-    for agg in rows:
-        if agg.subreddit != current:
-            current, buckets = agg.subreddit, series.setdefault(agg.subreddit, [])
-        buckets.append(bucket_json(agg))
+    # (a test holds it to that), from bucket texts the store keeps rendered: see `rendered`.
     named = ",".join(
-        f'{{"subreddit":{json_text(name)},"buckets":[{",".join(texts)}]}}'
-        for name, texts in series.items()
+        f'{{"subreddit":{json_text(s.subreddit)},"buckets":[{s.buckets}]}}' for s in series
     )
     until_text = "null" if end is None else f'"{iso_utc(end)}"'
     body = (
