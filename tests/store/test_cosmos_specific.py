@@ -23,8 +23,9 @@ from requests.structures import CaseInsensitiveDict
 from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.settings import Settings, StorageBackend
 from reddit_sentiment.store import cosmos
-from reddit_sentiment.store.base import DAY, HOUR, StoreUnavailable, hour_of
+from reddit_sentiment.store.base import DAY, HOUR, Bucket, StoreUnavailable, hour_of
 from reddit_sentiment.store.cosmos import (
+    DAILY,
     HOURLY,
     ITEMS,
     KEYWORD_HOURLY,
@@ -123,12 +124,19 @@ async def test_containers_partition_keys_ttl_and_indexes(
     cosmos_server: CosmosServer, raw: CosmosClient
 ) -> None:
     async with opened(cosmos_server, retention_seconds=7 * DAY) as store:
-        props = {b: container(raw, cosmos_server, store, b).read() for b in (ITEMS, HOURLY, RUNS)}
+        props = {
+            b: container(raw, cosmos_server, store, b).read() for b in (ITEMS, HOURLY, DAILY, RUNS)
+        }
     assert props[ITEMS]["partitionKey"]["paths"] == ["/subreddit"]
     assert props[HOURLY]["partitionKey"]["paths"] == ["/subreddit"]
+    assert props[DAILY]["partitionKey"]["paths"] == ["/subreddit"]
     assert props[RUNS]["partitionKey"]["paths"] == ["/pk"]
     assert props[ITEMS]["defaultTtl"] == 7 * DAY
-    assert props[HOURLY]["defaultTtl"] == 7 * DAY
+    assert props[HOURLY]["defaultTtl"] == props[DAILY]["defaultTtl"] == 7 * DAY
+    assert {p["path"] for p in props[DAILY]["indexingPolicy"]["includedPaths"]} == {
+        "/subreddit/?",
+        "/day/?",
+    }
     assert props[RUNS].get("defaultTtl") is None  # runs are kept, as in SQLite
 
     policy = props[ITEMS]["indexingPolicy"]
@@ -456,3 +464,106 @@ async def test_lease_between_two_processes_with_a_clock(cosmos_server: CosmosSer
             assert a.acquire_lease("collector", "a", 30)  # free again at once
         finally:
             await b.aclose()
+
+
+# -- day documents ---------------------------------------------------------------------
+
+DAY0 = (BASE_TIME // DAY) * DAY
+
+
+async def _days(store: CosmosStore) -> list[tuple[float | None, int]]:
+    return [(a.bucket_start, a.count) for a in await store.aggregates(bucket=Bucket.DAY)]
+
+
+def _add_posts(daily: ContainerProxy, day: float, posts: int) -> None:
+    """Change a day document behind the store's back, to see whether a read used it."""
+    daily.patch_item(
+        str(int(day)),
+        partition_key="python",
+        patch_operations=[{"op": "incr", "path": "/posts", "value": posts}],
+    )
+
+
+def _marker(daily: ContainerProxy) -> dict[str, Any]:
+    (doc,) = daily.query_items(
+        "SELECT * FROM c WHERE c.subreddit = '~meta' AND c.id = @id",
+        parameters=[{"name": "@id", "value": cosmos.DAYS_COMPLETE_FROM}],
+        partition_key="~meta",
+    )
+    return dict(doc)
+
+
+async def test_day_documents_expire_with_their_last_hour(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    now = BASE_TIME + 2 * HOUR
+    async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
+        store.upsert_items([make_item(created_utc=BASE_TIME, compound=0.5)])
+        doc = container(raw, cosmos_server, store, DAILY).read_item(str(int(DAY0)), "python")
+        assert (doc["day"], doc["posts"], doc["positive"], doc["sum_compound"]) == (
+            DAY0,
+            1,
+            1,
+            0.5,
+        )
+        assert doc["ttl"] == int(DAY0 + DAY + 3 * DAY - now)
+
+
+async def test_days_come_from_day_documents_only_where_they_hold_the_whole_day(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    now = DAY0 + 3 * DAY + 5 * HOUR  # 3 days' retention may have expired day 0's first hours
+    async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
+        store.upsert_items([make_item(created_utc=DAY0 + d * DAY + 7 * HOUR) for d in range(4)])
+        assert await _days(store) == [(DAY0 + d * DAY, 1) for d in range(4)]
+        daily = container(raw, cosmos_server, store, DAILY)
+        for d in range(4):
+            _add_posts(daily, DAY0 + d * DAY, 10)
+        # Day 0 is summed from its hours; days 1-3 are read from their documents.
+        assert await _days(store) == [(DAY0, 1)] + [(DAY0 + d * DAY, 11) for d in (1, 2, 3)]
+        # The days a window cuts at either end are summed from their hours too.
+        window = await store.aggregates(
+            bucket=Bucket.DAY, since=DAY0 + DAY + 6 * HOUR, until=DAY0 + 3 * DAY + 8 * HOUR
+        )
+        assert [(a.bucket_start, a.count) for a in window] == [
+            (DAY0 + DAY, 1),
+            (DAY0 + 2 * DAY, 11),
+            (DAY0 + 3 * DAY, 1),
+        ]
+        assert _marker(daily)["day_from"] == 0  # a new deployment: day documents from the start
+
+
+async def test_a_deployment_from_before_day_documents_reads_its_earlier_days_from_hours(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    now = [DAY0 + 2 * DAY + 12 * HOUR]
+    first = cosmos_server.store(clock=lambda: now[0])
+    first.open()
+    try:
+        first.upsert_items([make_item(created_utc=DAY0 + d * DAY + HOUR) for d in range(3)])
+        db = raw.get_database_client(cosmos_server.database)
+        db.delete_container(first.container_name(DAILY))  # as written before day documents
+    finally:
+        await first.aclose()
+    again = CosmosStore(
+        cosmos_server.endpoint,
+        cosmos_server.key,
+        cosmos_server.database,
+        container_prefix=first.container_prefix,
+        clock=lambda: now[0],
+    )
+    again.open()
+    try:
+        daily = container(raw, cosmos_server, again, DAILY)
+        marker = _marker(daily)
+        assert (marker["day_from"], marker["ttl"]) == (DAY0 + 3 * DAY, -1)  # never expires
+        assert await _days(again) == [(DAY0 + d * DAY, 1) for d in range(3)]  # from hours
+        now[0] = DAY0 + 3 * DAY + 2 * HOUR
+        again.upsert_items([make_item(created_utc=DAY0 + 3 * DAY + 30)])
+        _add_posts(daily, DAY0 + 3 * DAY, 10)
+        # The first day written whole since is read from its document.
+        assert await _days(again) == [(DAY0 + d * DAY, 1) for d in range(3)] + [
+            (DAY0 + 3 * DAY, 11)
+        ]
+    finally:
+        await again.aclose()

@@ -136,6 +136,31 @@ def hour_of(created_utc: float) -> int:
     return int(created_utc // HOUR) * HOUR
 
 
+def ceil_day(epoch: float) -> int:
+    return int(-(-epoch // DAY)) * DAY
+
+
+Range = tuple[float | None, float | None]  # start (inclusive), stop (exclusive); None: open
+
+
+def day_ranges(since: float | None, until: float | None) -> tuple[Range | None, list[Range]]:
+    """Split the window the hour buckets use (`hour >= hour_of(since)`, `hour < until`) for
+    day buckets: the range of days it holds whole (a store reads them from its per-day
+    aggregates), and the hour ranges of the days it cuts at either end, oldest first (summed
+    from the hourly ones)."""
+    low = None if since is None else hour_of(since)
+    first = None if low is None else ceil_day(low)
+    end = None if until is None else ceil_day(until - (DAY - HOUR))
+    if first is not None and end is not None and end <= first:
+        return None, [(low, until)]  # no whole day: every hour from the hourly aggregates
+    cut: list[Range] = []
+    if low is not None and first is not None and low < first:
+        cut.append((low, first))
+    if until is not None and end is not None and end < until:
+        cut.append((end, until))
+    return (first, end), cut
+
+
 def sort_value(item: Item, sort: Sort) -> float:
     if sort is Sort.SCORE:
         return float(item.score)

@@ -1,6 +1,6 @@
 """Azure Cosmos DB store (NoSQL API): the same protocol as SQLite, for hosted deployments.
 
-Layout: one database and six containers (names prefixed by COSMOS_CONTAINER_PREFIX):
+Layout: one database and seven containers (names prefixed by COSMOS_CONTAINER_PREFIX):
 
 * ``items``  - one document per submission/comment, ``id`` = Reddit fullname, partition key
   ``/subreddit``. Every dashboard filter names at most one subreddit, so a filtered list is a
@@ -10,6 +10,14 @@ Layout: one database and six containers (names prefixed by COSMOS_CONTAINER_PREF
   ``/subreddit``: the pre-aggregates the dashboard reads, kept in step on every write exactly
   like SQLite's ``hourly`` table. A dashboard read costs one small document per subreddit-hour
   and never touches ``items``.
+* ``daily`` - the hourly documents summed per subreddit x UTC day (``id`` = the day as a
+  string), partition key ``/subreddit``, kept in step by the same writes: a month of day
+  buckets reads 30 documents per subreddit instead of 720 hourly ones. A day is read from
+  them only when they hold all of it: from the day the container was first used by a
+  deployment that already had hourly documents (``DAYS_COMPLETE_FROM``, a marker document
+  that never expires), and not for the days that retention may have started to expire
+  (their hourly documents go one by one; a day document only with its last hour). Any other
+  day, and the days a window cuts at either end, are summed from hourly documents.
 * ``keyword_hourly`` - one document per keyword x subreddit x hour (``id`` =
   ``"<subreddit>:<hour>"``, safe because subreddit names are ``[A-Za-z0-9_]``), partition key
   ``/keyword``: the keyword pre-aggregates, kept in step on write like ``hourly``. The keyword
@@ -39,11 +47,12 @@ by the SDK after the server's ``x-ms-retry-after-ms``; the retry budget is confi
 clients (``retry_throttle_total`` / ``retry_throttle_backoff_max``). ``iter_items`` (the
 trending job, CLI export) is synchronous too and pages through ``items`` by keyset.
 
-Retention: the three data containers have ``default_ttl`` = RETENTION_DAYS and every document
-carries its own ``ttl`` measured from the end of its creation hour, so Cosmos expires an item
-and its hourly and keyword aggregates together (a plain container TTL counts from the last
-write, which would keep an often re-collected post alive forever). ``delete_older_than``
-deletes the same documents explicitly, for parity with SQLite.
+Retention: the four data containers have ``default_ttl`` = RETENTION_DAYS and every document
+carries its own ``ttl`` measured from the end of its creation hour (a day document: of its
+last hour), so Cosmos expires an item and its hourly and keyword aggregates together (a plain
+container TTL counts from the last write, which would keep an often re-collected post alive
+forever). ``delete_older_than`` deletes the same documents explicitly, for parity with
+SQLite, and takes the deleted hours of the day its cutoff falls in off that day's document.
 
 Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
 code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
@@ -102,6 +111,8 @@ from .base import (
     Sort,
     StoreUnavailable,
     bucket_seconds,
+    ceil_day,
+    day_ranges,
     decode_cursor,
     encode_cursor,
     hour_of,
@@ -117,6 +128,7 @@ Doc = dict[str, Any]
 
 ITEMS = "items"
 HOURLY = "hourly"
+DAILY = "daily"
 KEYWORD_HOURLY = "keyword_hourly"
 RUNS = "runs"
 LEASES = "leases"
@@ -133,7 +145,13 @@ _COUNTERS = ("posts", "comments", "sum_compound", "positive", "neutral", "negati
 _KEYWORD_COUNTERS = ("count", "sum_compound", "positive", "neutral", "negative")
 _LABELS = ("positive", "neutral", "negative")
 # The partition key field of each aggregate container (what its documents are deleted by).
-_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", KEYWORD_HOURLY: "keyword"}
+_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword"}
+# The time field of each aggregate container.
+_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
+# In `daily`, under a partition no subreddit can have ([A-Za-z0-9_]): the first day its
+# documents hold whole. A document without `day`, so no day query ever returns it.
+DAYS_COMPLETE_FROM = "days-complete-from"
+_META_PARTITION = "~meta"
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -172,6 +190,7 @@ ITEMS_POLICY = _policy(
     + _composite("created_utc", "id"),  # iter_items without a kind filter
 )
 HOURLY_POLICY = _policy(("subreddit", "hour"), [])
+DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
@@ -279,18 +298,20 @@ _Key = tuple[str, str, str, int]
 
 
 class _Delta:
-    """Signed contributions to aggregate documents (hourly and keyword_hourly)."""
+    """Signed contributions to aggregate documents (hourly, daily and keyword_hourly)."""
 
     def __init__(self) -> None:
         self.buckets: dict[_Key, list[float]] = {}
 
     def add(self, subreddit: str, created_utc: float, kind: str, compound: float,
             label: str, sign: int) -> None:  # fmt: skip
-        key = (HOURLY, subreddit, subreddit, hour_of(created_utc))
-        row = self.buckets.setdefault(key, [0, 0, 0.0, 0, 0, 0])
-        row[0 if kind == Kind.POST.value else 1] += sign
-        row[2] += sign * compound
-        row[3 + _LABELS.index(label)] += sign
+        hour = hour_of(created_utc)
+        for key in ((HOURLY, subreddit, subreddit, hour),
+                    (DAILY, subreddit, subreddit, (hour // DAY) * DAY)):  # fmt: skip
+            row = self.buckets.setdefault(key, [0, 0, 0.0, 0, 0, 0])
+            row[0 if kind == Kind.POST.value else 1] += sign
+            row[2] += sign * compound
+            row[3 + _LABELS.index(label)] += sign
 
     def add_keywords(self, keywords: Iterable[str], subreddit: str, created_utc: float,
                      compound: float, label: str, sign: int) -> None:  # fmt: skip
@@ -350,6 +371,7 @@ class CosmosStore:
         self._acontainers: dict[str, AsyncContainerProxy] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency,
                                         thread_name_prefix="cosmos-write")  # fmt: skip
+        self._days_complete_from: float | None = None  # read by open(); None: trust no day
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CosmosStore:
@@ -441,6 +463,7 @@ class CosmosStore:
             specs = (
                 (ITEMS, "/subreddit", ITEMS_POLICY, self.retention_seconds),
                 (HOURLY, "/subreddit", HOURLY_POLICY, self.retention_seconds),
+                (DAILY, "/subreddit", DAILY_POLICY, self.retention_seconds),
                 (KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, self.retention_seconds),
                 (RUNS, "/pk", RUNS_POLICY, None),
                 (LEASES, "/id", LEASES_POLICY, None),
@@ -448,8 +471,34 @@ class CosmosStore:
             )
             for base, pk_path, policy, ttl in specs:
                 self._containers[base] = self._ensure_container(db, base, pk_path, policy, ttl)
+            self._days_complete_from = self._days_marker()
         except AzureError as error:
             raise self._error("open", error) from error
+
+    def _days_marker(self) -> float:
+        """The first day the daily documents hold whole, recorded once per deployment: the
+        beginning of time for a new one, else the first day after `daily` came into use (a day
+        already under way, or before, lacks what was written to it earlier)."""
+        daily = self._sync(DAILY)
+        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
+        query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
+        params = _params(pk=_META_PARTITION, id=DAYS_COMPLETE_FROM)
+        for _ in range(2):
+            found = list(daily.query_items(query, parameters=params,
+                                           partition_key=_META_PARTITION))  # fmt: skip
+            if found:
+                return float(found[0]["day_from"])
+            hours = list(self._sync(HOURLY).query_items(
+                "SELECT TOP 1 c.id FROM c", enable_cross_partition_query=True
+            ))  # fmt: skip
+            day_from = ceil_day(self._clock()) if hours else 0
+            try:
+                daily.create_item({"id": DAYS_COMPLETE_FROM, "subreddit": _META_PARTITION,
+                                   "day_from": day_from, "ttl": -1})  # fmt: skip
+                return float(day_from)
+            except CosmosResourceExistsError:
+                continue  # another process recorded it first: read theirs
+        raise StoreUnavailable("Cosmos DB: the daily documents' marker cannot be read")
 
     def _ensure_container(self, db: DatabaseProxy, base: str, pk_path: str,
                           policy: dict[str, Any], ttl: int | None) -> ContainerProxy:  # fmt: skip
@@ -521,11 +570,11 @@ class CosmosStore:
 
     def _apply_bucket(self, key: _Key, values: list[float]) -> None:
         """Add signed counters to one aggregate document: patch `incr`, create when missing."""
-        base, partition, subreddit, hour = key
+        base, partition, subreddit, start = key
         container = self._sync(base)
-        ttl = self._ttl(hour)
-        counters = _COUNTERS if base == HOURLY else _KEYWORD_COUNTERS
-        doc_id = str(hour) if base == HOURLY else f"{subreddit}:{hour}"
+        ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
+        counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
+        doc_id = f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
@@ -538,7 +587,7 @@ class CosmosStore:
                 return
             except CosmosResourceNotFoundError:
                 pass
-            doc: Doc = {"id": doc_id, "subreddit": subreddit, "hour": hour, "ttl": ttl}
+            doc: Doc = {"id": doc_id, "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
             if base == KEYWORD_HOURLY:
                 doc["keyword"] = partition
             doc.update(zip(counters, values, strict=True))
@@ -682,21 +731,28 @@ class CosmosStore:
     def delete_older_than(self, cutoff_utc: float) -> int:
         """Delete items before the cutoff's hour and their aggregate documents (TTL's job too)."""
         cutoff = hour_of(cutoff_utc)
+        first_day = (cutoff // DAY) * DAY  # days before it go whole; it loses its early hours
         deleted = 0
         try:
-            for base, field in ((ITEMS, "created_utc"), (HOURLY, "hour"), (KEYWORD_HOURLY, "hour")):
+            for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
+                                       (DAILY, "day", first_day),
+                                       (KEYWORD_HOURLY, "hour", cutoff)):  # fmt: skip
                 container = self._sync(base)
                 pk = _PK_FIELD[base]
-                query = f"SELECT TOP @n c.id, c.{pk} AS pk FROM c WHERE c.{field} < @cutoff"
+                extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
+                query = f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff"
                 while True:  # re-query after each batch: nothing to get wrong in continuations
                     docs = list(container.query_items(
-                        query, parameters=_params(n=_DELETE_BATCH, cutoff=cutoff),
+                        query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
                         enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
                     ))  # fmt: skip
                     results = self._run_all(partial(self._delete, container), docs)
                     failures = [r for r in results if isinstance(r, BaseException)]
                     if failures:
                         raise self._failure("retention delete", failures)
+                    if base == HOURLY:
+                        gone = [doc for doc, r in zip(docs, results, strict=True) if r is True]
+                        self._trim_day(first_day, gone)
                     if base == ITEMS:
                         deleted += sum(1 for r in results if r is True)
                     if len(docs) < _DELETE_BATCH:
@@ -704,6 +760,22 @@ class CosmosStore:
         except AzureError as error:
             raise self._error("retention delete", error) from error
         return deleted
+
+    def _trim_day(self, day: int, hours: list[Doc]) -> None:
+        """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
+        is gone, so a retention run retried after a failure takes nothing off twice."""
+        if self._days_complete_from is None or day < self._days_complete_from:
+            return  # a day its documents never held whole: read from its hours anyway
+        trimmed = _Delta()
+        for doc in hours:
+            if doc["hour"] >= day:
+                row = trimmed.buckets.setdefault((DAILY, doc["pk"], doc["pk"], day),
+                                                 [0, 0, 0.0, 0, 0, 0])  # fmt: skip
+                for index, name in enumerate(_COUNTERS):
+                    row[index] -= doc.get(name, 0)
+        _, errors = self._apply(trimmed)
+        if errors:
+            raise self._failure("retention of a day's hours", errors)
 
     @staticmethod
     def _delete(container: ContainerProxy, doc: Doc) -> bool:
@@ -857,18 +929,46 @@ class CosmosStore:
         until: float | None = None,
         bucket: Bucket | None = None,
     ) -> list[Aggregate]:
-        """Sum the hourly documents in Python (the SDK cannot GROUP BY across partitions)."""
-        where, values = _hour_filter({"subreddit": subreddit}, since, until)
+        """Sum aggregate documents in Python (the SDK cannot GROUP BY across partitions): day
+        buckets from the daily documents for the days they hold whole, else from hours."""
+        if bucket is not Bucket.DAY or self._days_complete_from is None:
+            return await self._summed(HOURLY, subreddit, since, until, bucket_seconds(bucket))
+        # Before `floor` the daily documents may lack hours (see DAILY): sum those days' hours.
+        floor = max(self._days_complete_from, ceil_day(self._clock() - self.retention_seconds))
+        low = None if since is None else hour_of(since)
+        parts: list[Aggregate] = []
+        if low is None or low < floor:
+            before = floor if until is None else min(until, floor)
+            parts += await self._summed(HOURLY, subreddit, low, before, DAY)
+        if until is None or until > floor:
+            whole, cut = day_ranges(floor if low is None else max(low, floor), until)
+            if whole is not None:
+                parts += await self._summed(DAILY, subreddit, *whole, DAY)
+            for start, stop in cut:
+                parts += await self._summed(HOURLY, subreddit, start, stop, DAY)
+        return sorted(parts, key=lambda a: (a.subreddit, a.bucket_start or 0.0))
+
+    async def _summed(
+        self,
+        base: str,
+        subreddit: str | None,
+        since: float | None,
+        until: float | None,
+        size: int | None,
+    ) -> list[Aggregate]:
+        """The documents of an aggregate container (hourly or daily) in a time range, summed
+        per subreddit and bucket of `size` seconds (None: one for all time); non-empty only."""
+        field = _TIME_FIELD[base]
+        where, values = _time_filter({"subreddit": subreddit}, since, until, field)
         query = (
-            "SELECT c.subreddit, c.hour, c.posts, c.comments, c.sum_compound, c.positive, "
-            f"c.neutral, c.negative FROM c{where}"
+            f"SELECT c.subreddit, c.{field} AS start, c.posts, c.comments, c.sum_compound, "
+            f"c.positive, c.neutral, c.negative FROM c{where}"
         )
-        docs = await self._query(HOURLY, query, _params(**values), partition_key=subreddit,
+        docs = await self._query(base, query, _params(**values), partition_key=subreddit,
                                  page_size=1000)  # fmt: skip
-        size = bucket_seconds(bucket)
         sums: dict[tuple[str, float | None], Aggregate] = {}
         for doc in docs:
-            start = None if size is None else float((int(doc["hour"]) // size) * size)
+            start = None if size is None else float((int(doc["start"]) // size) * size)
             figures = Aggregate(
                 subreddit=doc["subreddit"], bucket_start=start,
                 posts=int(doc.get("posts", 0)), comments=int(doc.get("comments", 0)),
@@ -976,7 +1076,7 @@ class CosmosStore:
         bucket: Bucket | None = None,
     ) -> list[KeywordAggregate]:
         """Sum keyword_hourly documents in Python; one keyword is a single-partition query."""
-        where, values = _hour_filter({"keyword": keyword, "subreddit": subreddit}, since, until)
+        where, values = _time_filter({"keyword": keyword, "subreddit": subreddit}, since, until)
         query = (
             'SELECT c.keyword, c.hour, c["count"], c.sum_compound, c.positive, c.neutral, '
             f"c.negative FROM c{where}"
@@ -1012,10 +1112,10 @@ class CosmosStore:
         return dict(docs[0]["payload"]) if docs else None
 
 
-def _hour_filter(
-    filters: dict[str, str | None], since: float | None, until: float | None
+def _time_filter(
+    filters: dict[str, str | None], since: float | None, until: float | None, field: str = "hour"
 ) -> tuple[str, dict[str, Any]]:
-    """WHERE clause and parameters shared by the hourly and keyword_hourly reads."""
+    """WHERE clause and parameters shared by the aggregate reads (`field`: hour or day)."""
     where: list[str] = []
     values: dict[str, Any] = {}
     for name, value in filters.items():
@@ -1023,9 +1123,9 @@ def _hour_filter(
             where.append(f"c.{name} = @{name}")
             values[name] = value
     if since is not None:
-        where.append("c.hour >= @since")
+        where.append(f"c.{field} >= @since")
         values["since"] = hour_of(since)
     if until is not None:
-        where.append("c.hour < @until")
+        where.append(f"c.{field} < @until")
         values["until"] = until
     return (f" WHERE {' AND '.join(where)}" if where else ""), values

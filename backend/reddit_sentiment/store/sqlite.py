@@ -35,18 +35,19 @@ from ..models import (
 )
 from .base import (
     DAY,
-    HOUR,
     Aggregate,
     Bucket,
     ItemPage,
     ItemQuery,
     KeywordAggregate,
     Lease,
+    Range,
     RunPage,
     SeriesText,
     Sort,
     StoreUnavailable,
     bucket_seconds,
+    day_ranges,
     decode_cursor,
     encode_cursor,
     hour_of,
@@ -718,7 +719,7 @@ class SqliteStore:
             cut: list[Range] = []
         else:
             table, column = "daily", "day"
-            whole, cut = _day_ranges(since, until)
+            whole, cut = day_ranges(since, until)
 
         def query(conn: sqlite3.Connection) -> list[SeriesText]:
             # (subreddit, start, text): the whole hours or days as one text per subreddit,
@@ -963,24 +964,6 @@ _CUT_DAYS = (
     "SUM(sum_compound), SUM(positive), SUM(neutral), SUM(negative) FROM hourly "
     "WHERE {where} GROUP BY 1, 2 HAVING SUM(posts) + SUM(comments) > 0"
 )
-Range = tuple[float | None, float | None]  # start (inclusive), stop (exclusive); None: open
-
-
-def _day_ranges(since: float | None, until: float | None) -> tuple[Range | None, list[Range]]:
-    """Split the window the hour buckets use (`hour >= hour_of(since)`, `hour < until`) for
-    day buckets: the range of days it holds whole (from `daily`), and the hour ranges of the
-    days it cuts at either end, oldest first (summed from `hourly`)."""
-    low = None if since is None else hour_of(since)
-    first = None if low is None else _ceil_day(low)
-    end = None if until is None else _ceil_day(until - (DAY - HOUR))
-    if first is not None and end is not None and end <= first:
-        return None, [(low, until)]  # no whole day: every hour from `hourly`
-    cut: list[Range] = []
-    if low is not None and first is not None and low < first:
-        cut.append((low, first))
-    if until is not None and end is not None and end < until:
-        cut.append((end, until))
-    return (first, end), cut
 
 
 def _where(
@@ -1003,8 +986,8 @@ def _where(
 def _day_series(
     subreddit: str | None, since: float | None, until: float | None
 ) -> tuple[str, list[str | float]]:
-    """Day buckets over the window the hour buckets use: see `_day_ranges`."""
-    whole, cut = _day_ranges(since, until)
+    """Day buckets over the window the hour buckets use: see `day_ranges`."""
+    whole, cut = day_ranges(since, until)
     selects: list[str] = []
     params: list[str | float] = []
     for sql, column, (start, stop) in [
@@ -1015,10 +998,6 @@ def _day_series(
         selects.append(sql.format(where=where))
         params.extend(values)
     return " UNION ALL ".join(selects) + " ORDER BY 1, 2", params
-
-
-def _ceil_day(epoch: float) -> int:
-    return int(-(-epoch // DAY)) * DAY
 
 
 def _per_day(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
