@@ -208,14 +208,23 @@ FROM hourly GROUP BY subreddit
 
 def _add_figures(table: str, *key: str) -> str:
     """Upsert that adds signed figures to a row of an aggregate table, keyed by subreddit
-    (and hour or day)."""
-    columns = ", ".join(("subreddit", *key))
+    (and hour or day). A row with a time key also gets its bucket rendered from its new
+    figures, in the same statement (through `_bucket_json`)."""
+    columns = ("subreddit", *key)
     figures = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
+    names = [*columns, *figures]
+    values = [f"?{number}" for number in range(1, len(names) + 1)]
+    sets = [f"{name}={name}+excluded.{name}" for name in figures]
+    if key:  # SET expressions see the row before the update: the new figures are the sums
+        sets.append(
+            f"rendered=bucket_json({', '.join(columns)}, "
+            f"{', '.join(f'{name}+excluded.{name}' for name in figures)})"
+        )
+        names.append("rendered")
+        values.append(f"bucket_json({', '.join(values)})")
     return (
-        f"INSERT INTO {table} ({columns}, {', '.join(figures)}) "
-        f"VALUES ({', '.join('?' * (1 + len(key) + len(figures)))}) "
-        f"ON CONFLICT({columns}) DO UPDATE SET "
-        + ", ".join(f"{name}={name}+excluded.{name}" for name in figures)
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)}) "
+        f"ON CONFLICT({', '.join(columns)}) DO UPDATE SET {', '.join(sets)}"
     )
 
 
@@ -254,10 +263,6 @@ def _bucket_json(
             subreddit, float(start), posts, comments, sum_compound, positive, neutral, negative
         )
     )
-
-
-_RENDER_HOUR = _render("hourly", "hour", "subreddit = ? AND hour = ?")
-_RENDER_DAY = _render("daily", "day", "subreddit = ? AND day = ?")
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
@@ -573,11 +578,8 @@ class SqliteStore:
                 conn.executemany(_UPSERT_ITEM, rows)
                 conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
                 hourly_rows = delta.rows()
-                daily_rows = _per_day(hourly_rows)
                 conn.executemany(_ADD_HOURLY, hourly_rows)
-                conn.executemany(_ADD_DAILY, daily_rows)
-                conn.executemany(_RENDER_HOUR, [row[:2] for row in hourly_rows])
-                conn.executemany(_RENDER_DAY, [row[:2] for row in daily_rows])
+                conn.executemany(_ADD_DAILY, _per_day(hourly_rows))
                 conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
                 conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
         return result
@@ -637,7 +639,6 @@ class SqliteStore:
                         (first_day, cutoff),
                     ).fetchall()
                     conn.executemany(_ADD_DAILY, [tuple(row) for row in partial])
-                    conn.executemany(_RENDER_DAY, [tuple(row)[:2] for row in partial])
                     conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
