@@ -57,11 +57,11 @@ class CosmosServer:
     log_path: Path
 
     def store(self, **options: Any) -> CosmosStore:
-        """A store (not yet opened) on its own, never used container prefix."""
-        prefix = f"t{next(_prefixes)}-{uuid.uuid4().hex[:8]}-"
+        """A store (not yet opened) on its own, never used container prefix, unless
+        `container_prefix` names another store's (a second process on the same data)."""
+        options.setdefault("container_prefix", f"t{next(_prefixes)}-{uuid.uuid4().hex[:8]}-")
         options.setdefault("max_concurrency", 4)
-        return CosmosStore(self.endpoint, self.key, self.database, container_prefix=prefix,
-                           **options)  # fmt: skip
+        return CosmosStore(self.endpoint, self.key, self.database, **options)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

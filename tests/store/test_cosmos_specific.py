@@ -182,12 +182,8 @@ async def test_open_is_idempotent_and_updates_an_older_policy(
     first.upsert_items([make_item()])
 
     def reopen(retention_days: int) -> CosmosStore:
-        store = CosmosStore(
-            cosmos_server.endpoint,
-            cosmos_server.key,
-            cosmos_server.database,
-            container_prefix=first.container_prefix,
-            retention_seconds=retention_days * DAY,
+        store = cosmos_server.store(
+            container_prefix=first.container_prefix, retention_seconds=retention_days * DAY
         )
         store.open()
         return store
@@ -432,13 +428,7 @@ async def test_trending_keys_any_characters(cosmos_server: CosmosServer, raw: Co
 async def test_lease_between_two_processes_with_a_clock(cosmos_server: CosmosServer) -> None:
     now = [BASE_TIME]
     async with opened(cosmos_server, clock=lambda: now[0]) as a:
-        b = CosmosStore(
-            cosmos_server.endpoint,
-            cosmos_server.key,
-            cosmos_server.database,
-            container_prefix=a.container_prefix,
-            clock=lambda: now[0],
-        )
+        b = cosmos_server.store(container_prefix=a.container_prefix, clock=lambda: now[0])
         b.open()
         try:
             assert await a.lease_holder("collector") is None
@@ -545,13 +535,7 @@ async def test_a_deployment_from_before_day_documents_reads_its_earlier_days_fro
         db.delete_container(first.container_name(DAILY))  # as written before day documents
     finally:
         await first.aclose()
-    again = CosmosStore(
-        cosmos_server.endpoint,
-        cosmos_server.key,
-        cosmos_server.database,
-        container_prefix=first.container_prefix,
-        clock=lambda: now[0],
-    )
+    again = cosmos_server.store(container_prefix=first.container_prefix, clock=lambda: now[0])
     again.open()
     try:
         daily = container(raw, cosmos_server, again, DAILY)
