@@ -7,29 +7,10 @@ from typing import Any
 import httpx
 import pytest
 
-from reddit_sentiment.models import Kind, Label, RunStatus, SentimentSeries
-from reddit_sentiment.store.base import HOUR
+from reddit_sentiment.models import Label, SentimentSeries
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.api.conftest import ADMIN_KEY
-from tests.factories import BASE_TIME, make_item, make_run
-
-
-@pytest.fixture
-def seeded(sqlite_store: SqliteStore) -> dict[str, str]:
-    post = make_item(subreddit="python", compound=0.6, created_utc=BASE_TIME, score=10)
-    sad = make_item(subreddit="python", compound=-0.6, created_utc=BASE_TIME + HOUR, score=5)
-    rust = make_item(subreddit="rust", compound=0.0, created_utc=BASE_TIME + 2 * HOUR, score=7)
-    comment = make_item(
-        kind=Kind.COMMENT,
-        subreddit="python",
-        compound=0.3,
-        link_id=post.id,
-        created_utc=BASE_TIME + 30,
-    )
-    sqlite_store.upsert_items([post, sad, rust, comment])
-    sqlite_store.save_run(make_run("20240101T000000-aaaa", BASE_TIME))
-    sqlite_store.save_run(make_run("20240101T001500-bbbb", BASE_TIME + 900, RunStatus.PARTIAL))
-    return {"post": post.id, "sad": sad.id, "rust": rust.id, "comment": comment.id}
+from tests.factories import BASE_TIME, make_item
 
 
 async def test_health_is_ok(client: httpx.AsyncClient) -> None:

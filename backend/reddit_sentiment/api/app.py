@@ -23,7 +23,7 @@ from ..scheduler import CollectionService
 from ..settings import Role, Settings, WorkerMode, get_settings, rate_budget
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
-from .routes import collections, dashboard, health, keywords, page, posts, trending
+from .routes import collections, dashboard, health, keywords, metrics, page, posts, trending
 
 if TYPE_CHECKING:
     from ..cycle import Cycle
@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.include_router(router, prefix=API_PREFIX)
     if settings.role is not Role.COLLECTOR:
         app.include_router(page.router)  # GET / and its static assets, outside /api/v1
+    app.include_router(metrics.router)  # /metrics where scrapers look, in every role
     _install_error_handlers(app)
     return app
 

@@ -1,0 +1,132 @@
+"""Prometheus metrics, so alerts can watch the collector instead of a person.
+
+What the store holds (items, labels, means, the newest runs) is read from the store on each
+scrape, so every process of a deployment says the same; the `collector_*` figures are this
+process's own (only the lease holder collects). A store that cannot answer is reported as
+`reddit_sentiment_storage_up 0`, not as a failed scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
+from prometheus_client.registry import Collector
+
+from ...models import CollectionRun, Label, RunStatus
+from ...scheduler import CollectionService
+from ...store.base import Store, StoreUnavailable
+from ..deps import ServiceDep, StoreDep
+
+router = APIRouter(tags=["metrics"])
+
+PREFIX = "reddit_sentiment_"
+# How far back the newest run of each status is looked for.
+RUNS_LOOKED_AT = 100
+
+
+class _Scraped(Collector):
+    """One scrape's metric families, gathered (awaiting the store) before rendering."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+def _gauge(name: str, documentation: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
+    return GaugeMetricFamily(PREFIX + name, documentation, labels=list(labels))
+
+
+async def _store_families(store: Store) -> list[Metric]:
+    totals = await store.aggregates()
+    runs = (await store.list_runs(limit=RUNS_LOOKED_AT)).runs
+    items = _gauge("items", "Items stored", ("subreddit", "kind"))
+    labels = _gauge("items_by_label", "Items stored by sentiment label", ("subreddit", "label"))
+    mean = _gauge("mean_compound", "Mean VADER compound score of the stored items", ("subreddit",))
+    for agg in totals:
+        items.add_metric([agg.subreddit, "post"], agg.posts)
+        items.add_metric([agg.subreddit, "comment"], agg.comments)
+        for label in Label:
+            labels.add_metric([agg.subreddit, label.value], getattr(agg, label.value))
+        if agg.count:
+            mean.add_metric([agg.subreddit], agg.sum_compound / agg.count)
+    return [items, labels, mean, *_run_families(runs)]
+
+
+def _run_families(runs: list[CollectionRun]) -> list[Metric]:
+    """The newest run in detail, and when the newest run of each status ended."""
+    status = _gauge("last_run_status", "Status of the newest collection run (1 = its status)",
+                    ("status",))  # fmt: skip
+    started = _gauge("last_run_start_time_seconds", "When the newest collection run started")
+    ended = _gauge("last_run_end_time_seconds", "When the newest collection run ended")
+    counts = _gauge("last_run_items", "Items of the newest collection run, by outcome",
+                    ("subreddit", "outcome"))  # fmt: skip
+    errors = _gauge("last_run_errors", "Listings that failed in the newest collection run")
+    by_status = _gauge(
+        "run_end_time_seconds",
+        f"When the newest run of each status ended (among the last {RUNS_LOOKED_AT} runs)",
+        ("status",),
+    )
+    if runs:
+        last = runs[0]
+        for value in RunStatus:
+            status.add_metric([value.value], 1.0 if last.status is value else 0.0)
+        started.add_metric([], last.started_at)
+        if last.finished_at is not None:
+            ended.add_metric([], last.finished_at)
+        for name, c in sorted(last.subreddits.items()):
+            for outcome in ("fetched", "new", "updated", "failed"):
+                counts.add_metric([name, outcome], getattr(c, outcome))
+        errors.add_metric([], len(last.errors))
+    seen: set[RunStatus] = set()
+    for run in runs:  # newest first
+        if run.finished_at is not None and run.status not in seen:
+            seen.add(run.status)
+            by_status.add_metric([run.status.value], run.finished_at)
+    return [status, started, ended, counts, errors, by_status]
+
+
+def _collector_families(service: CollectionService) -> list[Metric]:
+    enabled = _gauge("collector_enabled", "This process is configured to collect (1) or not")
+    enabled.add_metric([], float(service.collection_enabled))
+    leader = _gauge("collector_leader", "This process holds the collector lease")
+    leader.add_metric([], float(service.is_leader))
+    running = _gauge("collector_running", "A collection run is under way in this process")
+    running.add_metric([], float(service.busy))
+    families: list[Metric] = [enabled, leader, running]
+    next_at = service.next_collection_at()
+    if next_at is not None:
+        upcoming = _gauge("collector_next_run_time_seconds", "When this process collects next")
+        upcoming.add_metric([], next_at.timestamp())
+        families.append(upcoming)
+    return families
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {CONTENT_TYPE_PLAIN_0_0_4: {}},
+            "description": "Prometheus text format, or OpenMetrics when the scraper asks for it",
+        }
+    },
+)
+async def metrics(request: Request, store: StoreDep, service: ServiceDep) -> Response:
+    up = _gauge("storage_up", "The store answered this scrape")
+    families: list[Metric] = []
+    try:
+        families = await _store_families(store)
+        up.add_metric([], 1.0)
+    except StoreUnavailable:
+        up.add_metric([], 0.0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Scraped([up, *families, *_collector_families(service)]))
+    encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encoder(registry), headers={"Content-Type": content_type})
