@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ __all__ = ["cosmos_server"]  # a session fixture: node + @vercel/cosmosdb-server
 Settings.model_config["env_file"] = None
 
 REPO = Path(__file__).resolve().parents[1]
+SHM = Path("/dev/shm")
 RECORDINGS = REPO.parent / "shared" / "reddit-recordings"
 
 
@@ -65,3 +66,42 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield s
     finally:
         await s.aclose()
+
+
+def _mapped_semaphores() -> set[str]:
+    """The /dev/shm semaphores some live process has open (a named semaphore is mapped)."""
+    names: set[str] = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            text = maps.read_text()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        for line in text.splitlines():
+            at = line.find(f"{SHM}/sem.")
+            if at != -1:
+                names.add(line[at + len(f"{SHM}/") :].split()[0])
+    return names
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _semaphores_left_by_killed_services() -> Iterator[None]:
+    """Tests that SIGKILL a service's whole process group kill its multiprocessing resource
+    tracker too, so the semaphores of its pools stay in /dev/shm. Remove the ones this run
+    created that no process has open any more, so runs do not pile them up on the machine."""
+    started = time.time() - 1
+    yield
+    if not SHM.is_dir():
+        return
+    candidates = []
+    for path in SHM.glob("sem.mp-*"):
+        try:
+            if path.stat().st_mtime >= started:
+                candidates.append(path)
+        except OSError:
+            continue
+    # Looked at after listing them: a semaphore is mapped before its name appears, so one in
+    # use by any process (another test run's included) is never taken away.
+    mapped = _mapped_semaphores()
+    for path in candidates:
+        if path.name not in mapped:
+            path.unlink(missing_ok=True)
