@@ -43,9 +43,7 @@ class Bucket(StrEnum):
 class Aggregate(NamedTuple):
     """Pre-aggregated counts for one subreddit (and one time bucket, when asked per bucket).
 
-    Immutable and hashable: a bucket is its figures, so equal buckets can share one rendering
-    (the dashboard keeps rendered JSON keyed by them), and a store builds one straight from a
-    row."""
+    Immutable: a bucket is its figures, and a store builds one straight from a row."""
 
     subreddit: str
     bucket_start: float | None

@@ -49,7 +49,12 @@ def bucket_json(agg: Aggregate) -> str:
 
 def series_texts(buckets: Iterable[Aggregate]) -> list[SeriesText]:
     """Buckets ordered by subreddit and start, rendered and joined per subreddit."""
+    return joined((agg.subreddit, bucket_json(agg)) for agg in buckets)
+
+
+def joined(texts: Iterable[tuple[str, str]]) -> list[SeriesText]:
+    """(subreddit, rendered buckets) in series order -> one SeriesText per subreddit."""
     series: dict[str, list[str]] = {}
-    for agg in buckets:
-        series.setdefault(agg.subreddit, []).append(bucket_json(agg))
-    return [SeriesText(name, ",".join(texts)) for name, texts in series.items()]
+    for subreddit, text in texts:
+        series.setdefault(subreddit, []).append(text)
+    return [SeriesText(name, ",".join(parts)) for name, parts in series.items()]

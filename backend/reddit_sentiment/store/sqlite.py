@@ -53,7 +53,7 @@ from .base import (
     hour_of,
     sort_value,
 )
-from .rendered import BUCKET_JSON_VERSION, bucket_json
+from .rendered import BUCKET_JSON_VERSION, bucket_json, joined
 
 T = TypeVar("T")
 
@@ -749,10 +749,7 @@ class SqliteStore:
                     pieces.append((agg.subreddit, agg.bucket_start or 0.0, bucket_json(agg)))
             if cut:
                 pieces.sort(key=lambda piece: piece[:2])
-            series: dict[str, list[str]] = {}
-            for name, _, text in pieces:
-                series.setdefault(name, []).append(text)
-            return [SeriesText(name, ",".join(texts)) for name, texts in series.items()]
+            return joined((name, text) for name, _, text in pieces)
 
         return await self._read(query)
 
