@@ -30,20 +30,45 @@ def iso_utc(value: float) -> str:
 
 
 def mean_compound(agg: Aggregate) -> float | None:
-    return round(agg.sum_compound / agg.count, 4) if agg.count else None
+    return _mean(agg.sum_compound, agg.count)
+
+
+def _mean(sum_compound: float, count: int) -> float | None:
+    return round(sum_compound / count, 4) if count else None
 
 
 def bucket_json(agg: Aggregate) -> str:
     """One bucket of a sentiment series, in exactly the bytes pydantic writes for
-    `SentimentBucket` (a test holds it to that): only integers, one float (repr is JSON's
-    spelling of it) and a cached timestamp string."""
-    mean = mean_compound(agg)
+    `SentimentBucket` (a test holds it to that)."""
+    return render_bucket(
+        agg.bucket_start or 0.0,
+        agg.posts,
+        agg.comments,
+        agg.sum_compound,
+        agg.positive,
+        agg.neutral,
+        agg.negative,
+    )
+
+
+def render_bucket(
+    start: float,
+    posts: int,
+    comments: int,
+    sum_compound: float,
+    positive: int,
+    neutral: int,
+    negative: int,
+) -> str:
+    """`bucket_json` from plain figures, as SQLite passes a row's columns to it (SQL function
+    `bucket_json`): only integers, one float (repr is JSON's spelling of it) and a cached
+    timestamp string."""
+    count = posts + comments
+    mean = _mean(sum_compound, count)
     return (
-        f'{{"start":"{iso_utc(agg.bucket_start or 0.0)}","count":{agg.count},'
-        f'"posts":{agg.posts},"comments":{agg.comments},'
+        f'{{"start":"{iso_utc(start)}","count":{count},"posts":{posts},"comments":{comments},'
         f'"mean_compound":{"null" if mean is None else repr(mean)},'
-        f'"labels":{{"positive":{agg.positive},"neutral":{agg.neutral},'
-        f'"negative":{agg.negative}}}}}'
+        f'"labels":{{"positive":{positive},"neutral":{neutral},"negative":{negative}}}}}'
     )
 
 

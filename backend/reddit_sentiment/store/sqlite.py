@@ -53,7 +53,7 @@ from .base import (
     hour_of,
     sort_value,
 )
-from .rendered import BUCKET_JSON_VERSION, bucket_json, joined
+from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
 
@@ -209,7 +209,7 @@ FROM hourly GROUP BY subreddit
 def _add_figures(table: str, *key: str) -> str:
     """Upsert that adds signed figures to a row of an aggregate table, keyed by subreddit
     (and hour or day). A row with a time key also gets its bucket rendered from its new
-    figures, in the same statement (through `_bucket_json`)."""
+    figures, in the same statement (through `render_bucket`)."""
     columns = ("subreddit", *key)
     figures = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
     names = [*columns, *figures]
@@ -217,11 +217,11 @@ def _add_figures(table: str, *key: str) -> str:
     sets = [f"{name}={name}+excluded.{name}" for name in figures]
     if key:  # SET expressions see the row before the update: the new figures are the sums
         sets.append(
-            f"rendered=bucket_json({', '.join(columns)}, "
+            f"rendered=bucket_json({', '.join(key)}, "
             f"{', '.join(f'{name}+excluded.{name}' for name in figures)})"
         )
         names.append("rendered")
-        values.append(f"bucket_json({', '.join(values)})")
+        values.append(f"bucket_json({', '.join(values[1:])})")  # all but the subreddit
     return (
         f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)}) "
         f"ON CONFLICT({', '.join(columns)}) DO UPDATE SET {', '.join(sets)}"
@@ -241,27 +241,10 @@ FROM hourly GROUP BY 1, 2
 
 def _render(table: str, key: str, where: str) -> str:
     """Statement that renders the `rendered` text of the rows `where` selects from their
-    figures, through the `bucket_json` function each connection defines (`_bucket_json`)."""
+    figures, through the `bucket_json` function each connection defines (`render_bucket`)."""
     return (
-        f"UPDATE {table} SET rendered = bucket_json(subreddit, {key}, posts, comments, "
-        f"sum_compound, positive, neutral, negative) WHERE {where}"
-    )
-
-
-def _bucket_json(
-    subreddit: str,
-    start: int,
-    posts: int,
-    comments: int,
-    sum_compound: float,
-    positive: int,
-    neutral: int,
-    negative: int,
-) -> str:
-    return bucket_json(
-        Aggregate(
-            subreddit, float(start), posts, comments, sum_compound, positive, neutral, negative
-        )
+        f"UPDATE {table} SET rendered = bucket_json({key}, posts, comments, sum_compound, "
+        f"positive, neutral, negative) WHERE {where}"
     )
 
 
@@ -435,7 +418,7 @@ class SqliteStore:
                     check_same_thread=False,
                 )
                 conn.row_factory = sqlite3.Row
-                conn.create_function("bucket_json", 8, _bucket_json, deterministic=True)
+                conn.create_function("bucket_json", 7, render_bucket, deterministic=True)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_seconds * 1000)}")
