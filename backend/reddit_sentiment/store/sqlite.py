@@ -666,7 +666,7 @@ class SqliteStore:
             # with no grouping or sort (about half the time of the grouped query).
             sql = (
                 "SELECT subreddit, CAST(hour AS REAL), posts, comments, sum_compound, positive, "
-                f"neutral, negative FROM hourly{where or ' WHERE 1'} AND posts + comments > 0"
+                f"neutral, negative FROM hourly{where} AND posts + comments > 0"
                 " ORDER BY subreddit, hour"
             )
         else:
@@ -710,7 +710,7 @@ class SqliteStore:
             # the days cut at either end of a window rendered from their summed hours.
             pieces: list[tuple[str, float, str]] = []
             if whole is not None:
-                where, params = _where(subreddit, f"r.{column}", *whole, "t.subreddit")
+                where, params = _where({"t.subreddit": subreddit}, f"r.{column}", *whole)
                 # A nested loop in key order, totals outside (CROSS JOIN keeps it there): the
                 # texts reach group_concat oldest first with no sort, one string per
                 # subreddit. The contract tests hold this to `aggregates`.
@@ -724,7 +724,7 @@ class SqliteStore:
                 first = -math.inf if whole[0] is None else whole[0]
                 pieces.extend((name, first, text) for name, text in rows)
             for hours in cut:
-                where, params = _where(subreddit, "hour", *hours)
+                where, params = _where({"subreddit": subreddit}, "hour", *hours)
                 cursor = conn.cursor()
                 cursor.row_factory = None
                 days = cursor.execute(_CUT_DAYS.format(where=where), params)
@@ -919,21 +919,10 @@ def _bucket_query(
     filters: dict[str, str | None], since: float | None, until: float | None, bucket: Bucket | None
 ) -> tuple[str, list[str | float], str]:
     """WHERE clause, parameters and bucket expression shared by the hourly aggregate reads."""
-    where: list[str] = []
-    params: list[str | float] = []
-    for name, value in filters.items():
-        if value is not None:
-            where.append(f"{name} = ?")
-            params.append(value)
-    if since is not None:
-        where.append("hour >= ?")
-        params.append(hour_of(since))
-    if until is not None:
-        where.append("hour < ?")
-        params.append(until)
+    where, params = _where(filters, "hour", None if since is None else hour_of(since), until)
     size = bucket_seconds(bucket)
     key = "NULL" if size is None else f"(hour / {size}) * {size}"
-    return (f" WHERE {' AND '.join(where)}" if where else ""), params, key
+    return f" WHERE {where}", params, key
 
 
 _WHOLE_DAYS = (
@@ -948,15 +937,16 @@ _CUT_DAYS = (
 
 
 def _where(
-    subreddit: str | None,
-    column: str,
-    start: float | None,
-    stop: float | None,
-    subreddit_column: str = "subreddit",
+    filters: dict[str, str | None], column: str, start: float | None, stop: float | None
 ) -> tuple[str, list[str | float]]:
-    """Conditions on a subreddit and a half-open range of `column`, and their parameters."""
-    where = ["1"] if subreddit is None else [f"{subreddit_column} = ?"]
-    params: list[str | float] = [] if subreddit is None else [subreddit]
+    """Conditions `name = value` for the filters given a value, and a half-open range of
+    `column` (None: open), with their parameters."""
+    where = ["1"]
+    params: list[str | float] = []
+    for name, value in filters.items():
+        if value is not None:
+            where.append(f"{name} = ?")
+            params.append(value)
     for op, bound in ((">=", start), ("<", stop)):
         if bound is not None:
             where.append(f"{column} {op} ?")
@@ -975,7 +965,7 @@ def _day_series(
         *([] if whole is None else [(_WHOLE_DAYS, "day", whole)]),
         *((_CUT_DAYS, "hour", hours) for hours in cut),
     ]:
-        where, values = _where(subreddit, column, start, stop)
+        where, values = _where({"subreddit": subreddit}, column, start, stop)
         selects.append(sql.format(where=where))
         params.extend(values)
     return " UNION ALL ".join(selects) + " ORDER BY 1, 2", params
