@@ -193,10 +193,13 @@ def collect(
     for name, counts in run.subreddits.items():
         typer.echo(
             f"r/{name}: fetched {counts.fetched}, new {counts.new}, "
-            f"updated {counts.updated}, failed listings {counts.failed}"
+            f"updated {counts.updated}, failed listings {counts.failed}, "
+            f"rejected items {counts.rejected}"
         )
     for error in run.errors:
         typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
+    for rejected in run.rejections:
+        typer.echo(f"  rejected {rejected.fullname}: {rejected.reason}", err=True)
     typer.echo(f"run {run.id}: {run.status.value}")
     if run.status.value == "failed":
         raise typer.Exit(1)

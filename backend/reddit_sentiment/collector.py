@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from .clean import epoch_field, int_field, text_field
 from .models import Item, Kind, Listing
 from .settings import Settings
 
@@ -96,21 +98,30 @@ class MalformedListing(ValueError):
 
 
 def describe_error(error: BaseException) -> str:
-    """One line for the run record and the log; never includes credentials."""
+    """One line for the run record and the log, in Reddit's terms; never includes
+    credentials."""
     bad_json = getattr(prawcore.exceptions, "BadJSON", None)
     if bad_json is not None and isinstance(error, bad_json):
         return "malformed response: Reddit sent a body that is not valid JSON"
+    if isinstance(error, prawcore.exceptions.Redirect):  # a ResponseException: ask it first
+        path = getattr(error, "path", "") or ""
+        if "/subreddits/search" in path:
+            return "subreddit does not exist (Reddit redirects to its subreddit search)"
+        return f"redirected to {path[:200]}" if path else "redirected"
     if isinstance(error, prawcore.exceptions.ResponseException):
         status = error.response.status_code
-        reason = {
+        reason = _reason_of(error.response)
+        if status in (403, 404) and reason in _SUBREDDIT_REASONS:
+            return f"HTTP {status}: {_SUBREDDIT_REASONS[reason]}"
+        described = {
             401: "unauthorized: Reddit refused the credentials (REDDIT_CLIENT_ID/SECRET)",
-            403: "forbidden (private, quarantined or banned subreddit)",
+            403: "forbidden",
             404: "not found (no such subreddit or it was banned)",
             429: "rate limited by Reddit",
         }.get(status, "server error" if status >= 500 else "error response")
-        return f"HTTP {status}: {reason}"
-    if isinstance(error, prawcore.exceptions.Redirect):
-        return "redirected: the subreddit does not exist (Reddit redirects to search)"
+        if reason:
+            described += f" (reason: {reason})"
+        return f"HTTP {status}: {described}"
     if isinstance(error, prawcore.exceptions.OAuthException):
         return f"Reddit refused the credentials: {error}"
     if isinstance(error, prawcore.exceptions.RequestException):
@@ -121,8 +132,30 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error)[:200]}"
 
 
-def _wait_retry_after(max_wait: float) -> Any:
-    """Honour Reddit's Retry-After on 429 (prawcore does not retry 429 itself), capped."""
+# The `reason` Reddit's 403 and 404 bodies give for a subreddit that cannot be read.
+_SUBREDDIT_REASONS = {
+    "private": "the subreddit is private",
+    "quarantined": "the subreddit is quarantined (an account must opt in to read it)",
+    "banned": "the subreddit is banned",
+    "gold_only": "the subreddit is for premium members only",
+}
+
+
+def _reason_of(response: Any) -> str:
+    """The `reason` field of an error body, if it is JSON that has one (a short word)."""
+    try:
+        body = response.json()
+    except Exception:  # not JSON, or no body: there is no reason to give
+        return ""
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str):
+        return ""
+    return text_field(reason)[:40]
+
+
+def _wait_retry_after(max_wait: float, deadline: float | None = None) -> Any:
+    """Honour Reddit's Retry-After on 429 (prawcore does not retry 429 itself), capped by
+    `max_wait` and by the time left before `deadline` (the cycle's budget)."""
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
@@ -131,73 +164,105 @@ def _wait_retry_after(max_wait: float) -> Any:
             seconds = float(header) if header else 1.0
         except ValueError:
             seconds = 1.0
-        return max(0.0, min(seconds, max_wait))
+        cap = max_wait if deadline is None else min(max_wait, deadline - time.time())
+        return max(0.0, min(seconds, cap))
 
     return wait
 
 
-def _kind(fullname: str) -> Kind:
-    return Kind.COMMENT if fullname.startswith("t1_") else Kind.POST
+_THING_KINDS = {"t1": Kind.COMMENT, "t3": Kind.POST}
+_REDDIT_ID = re.compile(r"[0-9a-z]{1,13}")
+_FULLNAME = re.compile(r"t[0-9]_[0-9a-z]{1,13}")
+_SUBREDDIT = re.compile(r"[A-Za-z0-9_]{1,50}")  # u_<user> profiles run past 21
+# A permalink is a path on reddit.com; anything else (a host, a scheme) is not one.
+_PERMALINK = re.compile(r"/(r|u|user)/")
+
+
+class ItemRejected(ValueError):
+    """A thing Reddit sent that cannot be kept as an item; the run records why."""
+
+    def __init__(self, fullname: str, reason: str) -> None:
+        super().__init__(f"{fullname}: {reason}")
+        self.fullname = fullname
+        self.reason = reason
 
 
 def _name(value: Any) -> str | None:
     """A name from Reddit's JSON (a string, "[deleted]" for a deleted author) or from PRAW,
     which turns author/subreddit into objects and deleted authors into None."""
-    if value is None or value == "[deleted]":
+    if value is None or value == "[deleted]" or isinstance(value, bool | int | float):
         return None
     if isinstance(value, str):
-        return value
+        return text_field(value) or None
+    if isinstance(value, list | dict):
+        return None
     # Only what PRAW already holds: getattr on a lazy Subreddit would fetch /about.
     known = vars(value)
-    return str(known.get("display_name") or known.get("name") or value)
+    return text_field(str(known.get("display_name") or known.get("name") or value)) or None
 
 
 def to_item(thing: Any, subreddit: str, collected_at: float) -> Item | None:
-    """Build an Item from a PRAW model, without touching its lazy attributes."""
-    data: dict[str, Any] = vars(thing)
-    if not data.get("id"):
+    """Build an Item from a PRAW comment, without touching its lazy attributes; None for the
+    "load more comments" stubs a bounded `replace_more` leaves in the tree."""
+    if type(thing).__name__ == "MoreComments":
         return None
-    return item_from_data(data, subreddit, collected_at, data.get("name") or thing.fullname)
+    data: dict[str, Any] = vars(thing)
+    return item_from_data(data, "t1", subreddit, collected_at)
 
 
 def item_from_data(
-    data: Mapping[str, Any], subreddit: str, collected_at: float, fullname: str | None = None
-) -> Item | None:
-    """Build an Item from the fields Reddit sent for one t1 or t3 thing."""
-    thing_id = data.get("id")
-    if not thing_id:
-        return None
-    fullname = str(fullname or data.get("name") or "")
-    if not fullname.startswith(("t1_", "t3_")):
-        return None
-    kind = _kind(fullname)
-    sub = (_name(data.get("subreddit")) or subreddit).lower()
-    link_id = data.get("link_id")
-    permalink = data.get("permalink")
-    if not permalink:
+    data: Mapping[str, Any], thing_kind: str, subreddit: str, collected_at: float
+) -> Item:
+    """Build an Item from the fields Reddit sent for one t1 or t3 thing; raise ItemRejected
+    (with the fullname and why) for one that cannot be kept.
+
+    Every text goes through `clean_text`; numbers of any JSON type are read leniently (a
+    missing score is 0), but an item needs a Reddit id and a creation time: without them it
+    could be neither told apart from others nor put in its hour.
+    """
+    kind = _THING_KINDS[thing_kind]
+    raw_id = data.get("id")
+    thing_id = raw_id.strip().lower() if isinstance(raw_id, str) else ""
+    if not _REDDIT_ID.fullmatch(thing_id):
+        shown = text_field(raw_id)[:40] if raw_id is not None else ""
+        raise ItemRejected(f"{thing_kind}_{shown}" if shown else thing_kind, "no valid Reddit id")
+    fullname = f"{thing_kind}_{thing_id}"
+    created = epoch_field(data.get("created_utc"))
+    if created is None:
+        raise ItemRejected(fullname, "created_utc is missing or not a time between 1970 and 9999")
+    named = _name(data.get("subreddit"))
+    sub = (named if named and _SUBREDDIT.fullmatch(named) else subreddit).lower()
+    link_id = _fullname_field(data.get("link_id"))
+    permalink = text_field(data.get("permalink"))
+    if not _PERMALINK.match(permalink):
         post = (link_id or fullname).removeprefix("t3_")
         permalink = f"/r/{sub}/comments/{post}/" + (
             f"_/{thing_id}/" if kind is Kind.COMMENT else ""
         )
     if kind is Kind.POST:
-        title, body = data.get("title") or "", data.get("selftext") or ""
+        title: str | None = text_field(data.get("title"))
+        body = text_field(data.get("selftext"))
     else:
-        title, body = None, data.get("body") or ""
+        title, body = None, text_field(data.get("body"))
     return Item(
         id=fullname,
         kind=kind,
         subreddit=sub,
         author=_name(data.get("author")),
-        created_utc=float(data.get("created_utc") or collected_at),
+        created_utc=created,
         title=title,
         body=body,
         permalink=permalink,
-        score=int(data.get("score") or 0),
-        num_comments=int(data.get("num_comments") or 0) if kind is Kind.POST else None,
-        parent_id=data.get("parent_id"),
+        score=int_field(data.get("score")),
+        num_comments=int_field(data.get("num_comments")) if kind is Kind.POST else None,
+        parent_id=_fullname_field(data.get("parent_id")),
         link_id=link_id,
         collected_at=collected_at,
     )
+
+
+def _fullname_field(value: Any) -> str | None:
+    return value if isinstance(value, str) and _FULLNAME.fullmatch(value) else None
 
 
 class RedditCollector:
@@ -226,7 +291,14 @@ class RedditCollector:
             self._reddit.read_only = True
         return self._reddit
 
-    def page(self, subreddit: str, listing: Listing, after: str | None, limit: int) -> ListingPage:
+    def page(
+        self,
+        subreddit: str,
+        listing: Listing,
+        after: str | None,
+        limit: int,
+        deadline: float | None = None,
+    ) -> ListingPage:
         """One page of a listing (the path and parameters PRAW's own listings use); a 429
         is retried after Reddit's Retry-After, within the configured bounds."""
         path = f"r/{subreddit}/{_LISTING_PATHS[listing]}"
@@ -236,7 +308,7 @@ class RedditCollector:
         retrying = Retrying(
             retry=retry_if_exception_type(prawcore.exceptions.TooManyRequests),
             stop=stop_after_attempt(self.settings.reddit_max_attempts_on_429),
-            wait=_wait_retry_after(self.settings.reddit_max_retry_after_seconds),
+            wait=_wait_retry_after(self.settings.reddit_max_retry_after_seconds, deadline),
             reraise=True,
         )
         for attempt in retrying:
@@ -245,20 +317,25 @@ class RedditCollector:
         return parse_listing(body, subreddit, time.time())
 
     def pages(
-        self, subreddit: str, listing: Listing, limit: int | None = None
-    ) -> Iterator[list[Item]]:
+        self,
+        subreddit: str,
+        listing: Listing,
+        limit: int | None = None,
+        deadline: float | None = None,
+    ) -> Iterator[ListingPage]:
         """The listing a page at a time, up to `limit` items, each item once.
 
         Follows `after` like PRAW's ListingGenerator: stops at `limit` items, an empty page,
         or an `after` that does not move. A failure raises ListingFailed; the pages before it
-        were yielded (and stored by the cycle) already.
+        were yielded (and stored by the cycle) already. A page's `rejected` things come with
+        it, also when none of its items is new.
         """
         seen: set[str] = set()
         remaining = limit or self.settings.collection_limit
         after: str | None = None
         while remaining > 0:
             try:
-                page = self.page(subreddit, listing, after, remaining)
+                page = self.page(subreddit, listing, after, remaining, deadline)
             except Exception as error:  # every upstream failure is data for the run record
                 log.warning(
                     "listing r/%s/%s failed: %s", subreddit, listing.value, describe_error(error)
@@ -267,15 +344,16 @@ class RedditCollector:
             fresh = [item for item in page.items if item.id not in seen][:remaining]
             seen.update(item.id for item in fresh)
             remaining -= len(fresh)
-            if fresh:
-                yield fresh
+            if fresh or page.rejected:
+                yield ListingPage(fresh, page.after, page.rejected)
             if not page.items or page.after is None or page.after == after:
                 return
             after = page.after
 
-    def fetch_comment_tree(self, post_id: str, subreddit: str, more_limit: int) -> list[Item]:
+    def fetch_comment_tree(self, post_id: str, subreddit: str, more_limit: int) -> ListingPage:
         """Every comment of one post: one request for the tree plus at most `more_limit`
         morechildren calls, made one after another (Reddit answers 429 to parallel ones)."""
+        tree = ListingPage([], None)
         got: dict[str, Item] = {}
         try:
             submission = self.reddit.submission(id=post_id.removeprefix("t3_"))
@@ -283,13 +361,18 @@ class RedditCollector:
             forest.replace_more(limit=more_limit)
             now = time.time()
             for comment in forest.list():
-                item = to_item(comment, subreddit, now)
-                if item is not None and item.kind is Kind.COMMENT:
-                    got[item.id] = item
+                try:
+                    item = to_item(comment, subreddit, now)
+                except ItemRejected as rejected:
+                    tree.rejected.append(rejected)
+                    continue
+                if item is not None:
+                    got.setdefault(item.id, item)
         except Exception as error:
             log.warning("comment tree of %s failed: %s", post_id, describe_error(error))
             raise ListingFailed(error, list(got.values())) from error
-        return list(got.values())
+        tree.items = list(got.values())
+        return tree
 
 
 _LISTING_PATHS = {Listing.NEW: "new", Listing.HOT: "hot", Listing.COMMENTS: "comments/"}
@@ -299,22 +382,36 @@ _LISTING_PATHS = {Listing.NEW: "new", Listing.HOT: "hot", Listing.COMMENTS: "com
 class ListingPage:
     items: list[Item]
     after: str | None
+    rejected: list[ItemRejected] = field(default_factory=list)
 
 
 def parse_listing(body: Any, subreddit: str, collected_at: float) -> ListingPage:
-    """Items of one listing page of Reddit's JSON; things that are not t1/t3 are skipped."""
+    """Items of one listing page of Reddit's JSON, each once, in Reddit's order.
+
+    Things that are not t1/t3 (`more` stubs, subreddits) are not items and are passed over;
+    a t1/t3 that cannot be kept is returned in `rejected` with its reason; the rest of the
+    page is kept either way.
+    """
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("children"), list):
         raise MalformedListing(f"expected a Listing, got {type(body).__name__}")
     children: list[Any] = data["children"]
-    items = []
+    page = ListingPage([], None)
+    seen: set[str] = set()
     for child in children:
-        if not isinstance(child, dict) or child.get("kind") not in ("t1", "t3"):
+        if not isinstance(child, dict) or child.get("kind") not in _THING_KINDS:
             continue
         thing = child.get("data")
-        if isinstance(thing, dict):
-            item = item_from_data(thing, subreddit, collected_at)
-            if item is not None:
-                items.append(item)
+        try:
+            if not isinstance(thing, dict):
+                raise ItemRejected(str(child["kind"]), "the thing has no data object")
+            item = item_from_data(thing, child["kind"], subreddit, collected_at)
+        except ItemRejected as rejected:
+            page.rejected.append(rejected)
+            continue
+        if item.id not in seen:  # Reddit repeats a thing on a page now and then
+            seen.add(item.id)
+            page.items.append(item)
     after = data.get("after")
-    return ListingPage(items, after if isinstance(after, str) and after else None)
+    page.after = after if isinstance(after, str) and _FULLNAME.fullmatch(after) else None
+    return page

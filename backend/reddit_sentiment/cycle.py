@@ -14,13 +14,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from . import trending
 from .analyzer import Analyzer, ScoringJob, text_of
 from .breaker import CircuitBreaker, CircuitOpen
-from .collector import ListingFailed, RedditCollector
+from .collector import ListingFailed, ListingPage, RedditCollector
 from .keywords import KeywordMatcher
 from .models import (
     CollectionRun,
@@ -30,6 +30,7 @@ from .models import (
     ListingError,
     RunStatus,
     SubredditCounts,
+    UpsertResult,
     new_run_id,
     process_owner,
 )
@@ -92,6 +93,10 @@ class CollectionCycle:
         self.breaker = CircuitBreaker(
             settings.circuit_breaker_threshold, settings.circuit_breaker_cooldown_seconds
         )
+        # Fullnames stored by the running cycle: an item that `new` and `hot` both list, or
+        # that Reddit repeats across pages, is fetched, counted and stored once per run.
+        self._seen: set[str] = set()
+        self._deadline = 0.0
 
     def run(
         self,
@@ -118,12 +123,18 @@ class CollectionCycle:
             run.errors.append(ListingError("*", "store", type(error).__name__, str(error)))
             run.status = RunStatus.FAILED
             log.error("collection %s failed: store unavailable: %s", run.id, error)
+        except Exception as error:  # a bug or a case nobody foresaw: the run still ends
+            run.errors.append(unforeseen(error))
+            run.status = RunStatus.FAILED
+            log.exception("collection %s failed unexpectedly", run.id)
+        finally:
+            self._seen.clear()
         run.finished_at = time.time()
         if run.status is RunStatus.RUNNING:
             run.status = _final_status(run)
         try:
             self.store.save_run(run)
-        except StoreUnavailable as error:
+        except Exception as error:
             log.error("collection %s: could not record its result: %s", run.id, error)
         log.info(
             "collection %s %s in %.1fs: %s",
@@ -135,7 +146,7 @@ class CollectionCycle:
         return run
 
     def _collect(self, run: CollectionRun) -> None:
-        deadline = run.started_at + self.settings.collection_budget_seconds
+        deadline = self._deadline = run.started_at + self.settings.collection_budget_seconds
         self.breaker.allow_trial()
         self._tree_requests = 0
         for subreddit in self.settings.subreddits:
@@ -151,16 +162,7 @@ class CollectionCycle:
                     )
                     return
                 if time.time() > deadline:
-                    counts.failed += 1
-                    run.errors.append(
-                        ListingError(
-                            subreddit,
-                            listing.value,
-                            "BudgetExceeded",
-                            f"cycle budget of {self.settings.collection_budget_seconds:.0f}s "
-                            "used up",
-                        )
-                    )
+                    self._over_budget(run, subreddit, listing.value, counts)
                     continue
                 try:
                     self.breaker.check()
@@ -180,27 +182,42 @@ class CollectionCycle:
                 self._comment_trees(run, subreddit, counts, hottest)
                 self.store.save_run(run)
 
+    def _over_budget(
+        self, run: CollectionRun, subreddit: str, listing: str, counts: SubredditCounts
+    ) -> None:
+        counts.failed += 1
+        budget = self.settings.collection_budget_seconds
+        message = f"cycle budget of {budget:.0f}s used up"
+        run.errors.append(ListingError(subreddit, listing, "BudgetExceeded", message))
+
     def _listing(
         self, run: CollectionRun, subreddit: str, listing: Listing, counts: SubredditCounts
     ) -> tuple[int, list[str]]:
         """Fetch, score and store one listing, page by page (SCORING_AHEAD pages scoring while
         older ones are stored); returns how many items were stored and the ids of its posts,
-        in listing order."""
+        in listing order. The budget is checked between pages: a listing that runs past it
+        keeps what it stored and is recorded as cut short."""
         pending: deque[ScoringJob] = deque()
         stored = 0
         posts: list[str] = []
         try:
-            for page in self.collector.pages(subreddit, listing):
-                self._tag(page)
-                pending.append(self.analyzer.submit(page))  # scoring starts now, in the worker
+            for page in self.collector.pages(subreddit, listing, deadline=self._deadline):
+                posts.extend(i.id for i in page.items if i.kind is Kind.POST)
+                fresh = self._fresh(run, subreddit, page)
+                if fresh:
+                    self._tag(fresh)
+                    pending.append(self.analyzer.submit(fresh))  # scoring starts now
                 if len(pending) > SCORING_AHEAD:
                     oldest = pending.popleft()
                     # Rather than wait for the scorer, score a page it has not started.
                     while not oldest.done and any(job.steal_one() for job in reversed(pending)):
                         pass
-                    stored += self._store_scored(oldest, counts)
-                posts.extend(i.id for i in page if i.kind is Kind.POST)
-            self.breaker.record_success()
+                    stored += self._store_scored(oldest, run, subreddit, counts)
+                if time.time() > self._deadline:
+                    self._over_budget(run, subreddit, listing.value, counts)
+                    break
+            else:
+                self.breaker.record_success()
         except ListingFailed as failure:  # the pages before it are kept
             self.breaker.record_failure(failure.error)
             counts.failed += 1
@@ -212,8 +229,16 @@ class CollectionCycle:
                 job.cancel()
             raise
         while pending:
-            stored += self._store_scored(pending.popleft(), counts)
+            stored += self._store_scored(pending.popleft(), run, subreddit, counts)
         return stored, posts
+
+    def _fresh(self, run: CollectionRun, subreddit: str, page: ListingPage) -> list[Item]:
+        """The page's items this run has not stored yet; its rejected things are recorded."""
+        for rejected in page.rejected:
+            run.reject(subreddit, rejected.fullname, rejected.reason)
+        fresh = [item for item in page.items if item.id not in self._seen]
+        self._seen.update(item.id for item in fresh)
+        return fresh
 
     def _comment_trees(
         self, run: CollectionRun, subreddit: str, counts: SubredditCounts, hottest: list[str]
@@ -226,11 +251,14 @@ class CollectionCycle:
                 # The configured bound, not a failure: the next cycle reads the trees again.
                 log.info("comment trees: request budget of %d used up at r/%s", budget, subreddit)
                 return
+            if time.time() > self._deadline:
+                self._over_budget(run, subreddit, "tree", counts)
+                return
             more = min(self.settings.comment_tree_more_limit, remaining - 1)
             self._tree_requests += 1 + more  # at most: one tree page + `more` morechildren
             try:
                 self.breaker.check()
-                items = self.collector.fetch_comment_tree(post_id, subreddit, more)
+                tree = self.collector.fetch_comment_tree(post_id, subreddit, more)
                 self.breaker.record_success()
             except CircuitOpen as open_circuit:
                 run.errors.append(ListingError(subreddit, "tree", "CircuitOpen", str(open_circuit)))
@@ -241,30 +269,49 @@ class CollectionCycle:
                 run.errors.append(
                     ListingError(subreddit, f"tree:{post_id}", failure.error_name, str(failure))
                 )
-                items = failure.partial
-            self._tag(items)
-            self._store(items, counts)
+                tree = ListingPage(failure.partial, None)
+            items = self._fresh(run, subreddit, tree)
+            if items:
+                self._tag(items)
+                self._store_scored(self.analyzer.submit(items), run, subreddit, counts)
 
     def _tag(self, items: list[Item]) -> None:
         if self.keywords:
             for item in items:
                 item.keywords = self.keywords.find(text_of(item))
 
-    def _store(self, items: list[Item], counts: SubredditCounts) -> None:
-        if items:
-            self._store_scored(self.analyzer.submit(items), counts)
-
-    def _store_scored(self, job: ScoringJob, counts: SubredditCounts) -> int:
+    def _store_scored(
+        self, job: ScoringJob, run: CollectionRun, subreddit: str, counts: SubredditCounts
+    ) -> int:
         # Scored in the analyzer's worker process, a batch at a time: this thread stores one
         # batch while the next is scored, and holds no GIL while it waits.
         stored = 0
         for scored in job:
-            result = self.store.upsert_items(scored)
             counts.fetched += len(scored)
+            result = self._upsert(scored, run, subreddit)
             counts.new += result.new
             counts.updated += result.updated
-            stored += len(scored)
+            stored += result.new + result.updated
         return stored
+
+    def _upsert(self, items: Sequence[Item], run: CollectionRun, subreddit: str) -> UpsertResult:
+        """Store a batch; when the store refuses it for something in the items (rather than
+        for being unavailable), store them one by one and reject only those it refuses."""
+        try:
+            return self.store.upsert_items(items)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if len(items) == 1:
+                log.warning("item %s rejected by the store: %s", items[0].id, describe(error))
+                run.reject(subreddit, items[0].id, f"not stored: {describe(error)}")
+                return UpsertResult()
+        result = UpsertResult()
+        for item in items:
+            one = self._upsert([item], run, subreddit)
+            result.new += one.new
+            result.updated += one.updated
+        return result
 
     def refresh_trending(self) -> None:
         trending.refresh(self.store, self.settings.trending_min_count)
@@ -278,6 +325,17 @@ class CollectionCycle:
     def close(self) -> None:
         """Stop the scoring process (the service's shutdown, the CLI's end)."""
         self.analyzer.close()
+
+
+def describe(error: BaseException) -> str:
+    """An error as one line: its class and the start of its message."""
+    message = " ".join(str(error).split())[:300]
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def unforeseen(error: BaseException) -> ListingError:
+    """The run record's entry for an exception no part of the cycle expected."""
+    return ListingError("*", "cycle", type(error).__name__, describe(error))
 
 
 def _final_status(run: CollectionRun) -> RunStatus:

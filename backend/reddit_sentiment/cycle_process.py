@@ -30,7 +30,7 @@ from typing import Any
 from .analyzer import Analyzer
 from .collector import RedditCollector
 from .cycle import CollectionCycle
-from .models import CollectionRun, ListingError, RunStatus, new_run_id, process_owner
+from .models import CollectionRun, RunStatus, failed_run, new_run_id, process_owner
 from .settings import Settings
 from .store.base import Store, StoreUnavailable
 from .workers import LazyWorker
@@ -94,27 +94,6 @@ def cycle_owner() -> str:
     return _cycle.owner
 
 
-def failed_run(
-    run_id: str,
-    trigger: str,
-    started_at: float,
-    owner: str,
-    listing: str,
-    error: str,
-    message: str,
-) -> CollectionRun:
-    """A run that ended before its cycle could record one."""
-    return CollectionRun(
-        id=run_id,
-        started_at=started_at,
-        trigger=trigger,
-        owner=owner,
-        finished_at=time.time(),
-        status=RunStatus.FAILED,
-        errors=[ListingError("*", listing, error, message)],
-    )
-
-
 def _close() -> None:
     if _cycle is not None:
         _cycle.close()
@@ -159,25 +138,32 @@ class ProcessCycle:
         run_id = run_id or new_run_id()
         started = time.time()
         pool = self._pool()
+        # The cycle checks its budget between pages, so it ends within the budget and one
+        # page; a child still busy after the grace period too is stuck, and is stopped.
+        limit = self.settings.collection_budget_seconds + self.settings.collection_grace_seconds
         try:
-            return pool.submit(_run, run_id, trigger, started).result()
+            return pool.submit(_run, run_id, trigger, started).result(timeout=limit)
         except (BrokenProcessPool, CancelledError) as error:
             self._worker.drop(pool)
-            return self._record_death(run_id, trigger, started, error)
+            return self._record_end(run_id, trigger, started, repr(error), died=True)
+        except TimeoutError:
+            self._worker.kill(pool)
+            return self._record_end(run_id, trigger, started, f"no result after {limit:.0f}s")
 
-    def _record_death(
-        self, run_id: str, trigger: str, started: float, error: BaseException
+    def _record_end(
+        self, run_id: str, trigger: str, started: float, cause: str, died: bool = False
     ) -> CollectionRun:
-        log.error("collection %s: the cycle process died (%r)", run_id, error)
-        run = failed_run(
-            run_id,
-            trigger,
-            started,
-            self.owner,
-            "cycle",
-            "CycleProcessDied",
-            "the cycle process exited",
-        )
+        """Record a run whose cycle process died (failed) or was stopped for hanging
+        (interrupted); what it stored is kept, the counts it had are lost with it."""
+        if died:
+            log.error("collection %s: the cycle process died (%s)", run_id, cause)
+            error, message = "CycleProcessDied", "the cycle process exited"
+        else:
+            log.error("collection %s: the cycle process hung (%s); stopped it", run_id, cause)
+            error, message = "Stalled", f"the cycle process hung ({cause}) and was stopped"
+        run = failed_run(run_id, trigger, started, self.owner, "cycle", error, message)
+        if not died:
+            run.status = RunStatus.INTERRUPTED
         try:
             # What the child stored is kept; the counts it had are lost with it.
             self.store.save_run(run)

@@ -86,6 +86,20 @@ class SubredditCounts:
     new: int = 0
     updated: int = 0
     failed: int = 0
+    rejected: int = 0
+
+
+@dataclass(slots=True)
+class RejectedItem:
+    """An item a cycle could not keep, and why (the rest of its page was stored)."""
+
+    subreddit: str
+    fullname: str
+    reason: str
+
+
+# A run record keeps the first rejections in full; `rejected` in its counts stays exact.
+MAX_REJECTIONS_KEPT = 100
 
 
 @dataclass(slots=True)
@@ -113,6 +127,35 @@ class CollectionRun:
     subreddits: dict[str, SubredditCounts] = field(default_factory=dict)
     errors: list[ListingError] = field(default_factory=list)
     owner: str = ""
+    rejections: list[RejectedItem] = field(default_factory=list)
+
+    def reject(self, subreddit: str, fullname: str, reason: str) -> None:
+        """Count an item the cycle could not keep, and keep its reason while there is room."""
+        self.subreddits.setdefault(subreddit, SubredditCounts()).rejected += 1
+        if len(self.rejections) < MAX_REJECTIONS_KEPT:
+            self.rejections.append(RejectedItem(subreddit, fullname, reason))
+
+
+def failed_run(
+    run_id: str,
+    trigger: str,
+    started_at: float,
+    owner: str,
+    listing: str,
+    error: str,
+    message: str,
+) -> CollectionRun:
+    """A run that ended before its cycle could record one."""
+    return CollectionRun(
+        id=run_id,
+        started_at=started_at,
+        trigger=trigger,
+        owner=owner,
+        finished_at=time.time(),
+        status=RunStatus.FAILED,
+        errors=[ListingError("*", listing, error, message)],
+    )
+
 
 
 # ---- API-facing read models -------------------------------------------------------------
@@ -132,10 +175,17 @@ class RunErrorOut(BaseModel):
 
 
 class SubredditCountsOut(BaseModel):
-    fetched: int
+    fetched: int = Field(description="Distinct items read from Reddit in this run")
     new: int
     updated: int
-    failed: int
+    failed: int = Field(description="Listings that failed")
+    rejected: int = Field(0, description="Items skipped as malformed or unstorable")
+
+
+class RejectedItemOut(BaseModel):
+    subreddit: str
+    fullname: str = Field(description="Reddit fullname (t3_..., t1_...) or what stood for it")
+    reason: str
 
 
 class RunOut(BaseModel):
@@ -147,6 +197,10 @@ class RunOut(BaseModel):
     duration_seconds: float | None
     subreddits: dict[str, SubredditCountsOut]
     errors: list[RunErrorOut]
+    rejections: list[RejectedItemOut] = Field(
+        default_factory=list,
+        description="Items skipped, with the reason (the first 100 of a run)",
+    )
 
 
 class SubredditSummary(BaseModel):

@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .models import CollectionRun, new_run_id, process_owner
+from .models import CollectionRun, failed_run, new_run_id, process_owner
 from .settings import Settings
 from .store.base import Store
 from .workers import lower_thread_priority
@@ -65,6 +66,7 @@ class CollectionService:
         self.is_leader = False
         self.warm = False  # the cycle's processes, PRAW and VADER are loaded
         self._warming: asyncio.Future[None] | None = None
+        self._recording: asyncio.Future[None] | None = None  # a crashed run's record
 
     @property
     def collection_enabled(self) -> bool:
@@ -167,22 +169,46 @@ class CollectionService:
         future = loop.run_in_executor(self.executor, self._run_sync, run_id, trigger)
         self._active = future
         self.active_run_id = run_id
-        future.add_done_callback(self._finished)
+        future.add_done_callback(partial(self._finished, run_id, trigger, time.time()))
         return run_id, future
 
-    def _finished(self, future: asyncio.Future[CollectionRun]) -> None:
+    def _finished(
+        self, run_id: str, trigger: str, started: float, future: asyncio.Future[CollectionRun]
+    ) -> None:
         self.active_run_id = None
         if future.cancelled():
             return
         error = future.exception()
-        if error is not None:  # the cycle catches everything it expects; this is a bug
-            log.error("collection crashed: %r", error, exc_info=error)
-            return
-        run = future.result()
+        if error is not None:
+            # The cycle records every failure it can see; this one escaped it (a bug, or the
+            # machinery around it failing), so the run is ended here, in the store too.
+            log.error("collection %s crashed: %r", run_id, error, exc_info=error)
+            run = failed_run(
+                run_id, trigger, started, self.owner, "cycle", type(error).__name__, str(error)
+            )
+            self._recording = asyncio.get_running_loop().run_in_executor(None, self._record, run)
+        else:
+            run = future.result()
         self.last_run = run
         store_errors = [e.message for e in run.errors if e.listing == "store"]
         # Readiness reports a store the collector cannot write until a cycle writes again.
         self.store_error = store_errors[0] if store_errors else None
+
+    def _record(self, run: CollectionRun) -> None:
+        try:
+            self.store.save_run(run)
+        except Exception as error:
+            log.error("collection %s: could not record its failure: %s", run.id, error)
+
+    async def end_stalled_runs(self) -> int:
+        """Mark runs still `running` past the budget and its grace period `interrupted`:
+        whatever runs them (a hung process, one that died without a successor) will not end
+        them. The lease holder does this at every renewal."""
+        grace = self.settings.collection_budget_seconds + self.settings.collection_grace_seconds
+        ended = await asyncio.to_thread(self.store.interrupt_running_runs, time.time() - grace)
+        if ended:
+            log.warning("%d stalled run(s) marked interrupted", ended)
+        return ended
 
     async def renew_lease(self) -> bool:
         """Take or keep the collector lease; only its holder runs cycles.
@@ -199,6 +225,8 @@ class CollectionService:
             )
             if held and not self.is_leader:
                 await self._become_leader(ttl)
+            if held:
+                await self.end_stalled_runs()
         except Exception as error:
             log.warning("could not renew the collector lease: %s", error)
             self.store_error = str(error)

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     collection_start_delay_seconds: float = Field(default=5.0, ge=0)
     collection_limit: int = Field(default=100, ge=1, le=1000)
     collection_budget_seconds: float = Field(default=600.0, gt=0)
+    collection_grace_seconds: float = Field(default=120.0, ge=0)
     circuit_breaker_threshold: int = Field(default=3, ge=1)
     circuit_breaker_cooldown_seconds: float = Field(default=300.0, ge=0)
     reddit_requests_per_minute: int = Field(default=100, ge=1)

@@ -121,6 +121,13 @@ class LazyWorker:
         pool.shutdown(wait=False, cancel_futures=True)
         return current
 
+    def kill(self, pool: ProcessPoolExecutor) -> None:
+        """Stop a worker that no longer answers (SIGKILL), then forget its pool."""
+        processes = getattr(pool, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.kill()
+        self.drop(pool)
+
     def close(self, last: Callable[[], object] | None = None, timeout: float = 30.0) -> None:
         """Run `last` in the worker (if it is running), then stop it. Idempotent."""
         with self._lock:

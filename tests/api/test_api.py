@@ -215,7 +215,13 @@ async def test_collections_history_newest_first(
     assert [run["id"] for run in body["items"]] == ["20240101T001500-bbbb"]
     run = body["items"][0]
     assert run["status"] == "partial"
-    assert run["subreddits"]["python"] == {"fetched": 3, "new": 2, "updated": 1, "failed": 0}
+    assert run["subreddits"]["python"] == {
+        "fetched": 3,
+        "new": 2,
+        "updated": 1,
+        "failed": 0,
+        "rejected": 0,
+    }
     assert run["duration_seconds"] == 5.0
     older = await client.get("/collections", params={"limit": 1, "cursor": body["next_cursor"]})
     assert [run["id"] for run in older.json()["items"]] == ["20240101T000000-aaaa"]

@@ -36,7 +36,10 @@ def env(recorded_reddit: FakeReddit, tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_collect_export_and_stats(env: Path, tmp_path: Path) -> None:
     collected = runner.invoke(app, ["collect", "--subreddit", "askreddit", "--limit", "100"])
     assert collected.exit_code == 0, collected.output
-    assert "r/askreddit: fetched 300, new 294, updated 6, failed listings 0" in collected.output
+    assert (
+        "r/askreddit: fetched 294, new 294, updated 0, failed listings 0, rejected items 0"
+        in collected.output
+    )
     assert "succeeded" in collected.output
 
     jsonl = runner.invoke(app, ["export", "--format", "jsonl"])

@@ -10,6 +10,7 @@ from ..models import (
     Item,
     ItemOut,
     LabelCounts,
+    RejectedItemOut,
     RunErrorOut,
     RunOut,
     SubredditCountsOut,
@@ -62,13 +63,21 @@ def run_out(run: CollectionRun) -> RunOut:
         duration_seconds=None if finished is None else round(finished - run.started_at, 3),
         subreddits={
             name: SubredditCountsOut(
-                fetched=c.fetched, new=c.new, updated=c.updated, failed=c.failed
+                fetched=c.fetched,
+                new=c.new,
+                updated=c.updated,
+                failed=c.failed,
+                rejected=c.rejected,
             )
             for name, c in run.subreddits.items()
         },
         errors=[
             RunErrorOut(subreddit=e.subreddit, listing=e.listing, error=e.error, message=e.message)
             for e in run.errors
+        ],
+        rejections=[
+            RejectedItemOut(subreddit=r.subreddit, fullname=r.fullname, reason=r.reason)
+            for r in run.rejections
         ],
     )
 

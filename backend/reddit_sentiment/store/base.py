@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from ..models import CollectionRun, Item, Kind, Label, UpsertResult
+from ..models import CollectionRun, Item, Kind, Label, ListingError, RunStatus, UpsertResult
 
 HOUR = 3600
 DAY = 86400
@@ -23,6 +25,11 @@ DAY = 86400
 
 class StoreUnavailable(RuntimeError):
     """The store cannot be reached or written; the caller reports it, nothing crashes."""
+
+
+class RejectedByStore(ValueError):
+    """The store refused what was written (a constraint, a value it cannot hold) while itself
+    working: the writer skips the offending items instead of giving up."""
 
 
 class InvalidCursor(ValueError):
@@ -159,6 +166,20 @@ def day_ranges(since: float | None, until: float | None) -> tuple[Range | None, 
     return (first, end), cut
 
 
+def interrupted(run: CollectionRun, started_before: float | None) -> CollectionRun:
+    """`run`, left running, as it is recorded once its owner is known to be gone
+    (`started_before` None) or it ran past the budget and its grace (stalled)."""
+    run.status = RunStatus.INTERRUPTED
+    run.finished_at = time.time()
+    if started_before is None:
+        reason = "the process running it stopped before it ended"
+        run.errors.append(ListingError("*", "cycle", "Interrupted", reason))
+    else:
+        reason = "still running after the collection budget and its grace period"
+        run.errors.append(ListingError("*", "cycle", "Stalled", reason))
+    return run
+
+
 def sort_value(item: Item, sort: Sort) -> float:
     if sort is Sort.SCORE:
         return float(item.score)
@@ -178,8 +199,11 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
         value, item_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(item_id, str) or not isinstance(value, int | float):
             raise TypeError
-        return float(value), item_id
-    except (ValueError, TypeError, binascii.Error) as error:
+        number = float(value)  # OverflowError for an integer no float holds
+        if not math.isfinite(number):
+            raise ValueError
+        return number, item_id
+    except (ValueError, TypeError, OverflowError, binascii.Error) as error:
         raise InvalidCursor("cursor is not one this API returned") from error
 
 
@@ -203,8 +227,9 @@ class Store(Protocol):
     def save_run(self, run: CollectionRun) -> None:
         """Insert or replace a collection run record."""
 
-    def interrupt_running_runs(self) -> int:
-        """Mark runs left `running` by a dead process as `interrupted`; return how many."""
+    def interrupt_running_runs(self, started_before: float | None = None) -> int:
+        """Mark runs left `running` (by a dead process, or stalled: those started before
+        `started_before`) as `interrupted`, with the reason in their errors; return how many."""
 
     def delete_older_than(self, cutoff_utc: float) -> int:
         """Retention: delete items created before the cutoff (and their aggregates)."""

@@ -68,6 +68,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict
 from functools import partial
 from typing import Any, TypeVar
 
@@ -92,6 +93,7 @@ from ..models import (
     Kind,
     Label,
     ListingError,
+    RejectedItem,
     RunStatus,
     SubredditCounts,
     UpsertResult,
@@ -106,6 +108,7 @@ from .base import (
     ItemQuery,
     KeywordAggregate,
     Lease,
+    RejectedByStore,
     RunPage,
     SeriesText,
     Sort,
@@ -116,6 +119,7 @@ from .base import (
     decode_cursor,
     encode_cursor,
     hour_of,
+    interrupted,
     sort_value,
 )
 from .rendered import series_texts
@@ -257,14 +261,9 @@ def _run_doc(run: CollectionRun) -> Doc:
         "id": run.id, "pk": RUN_PK, "started_at": run.started_at,
         "finished_at": run.finished_at, "status": run.status.value, "trigger": run.trigger,
         "owner": run.owner,
-        "subreddits": {
-            name: {"fetched": c.fetched, "new": c.new, "updated": c.updated, "failed": c.failed}
-            for name, c in run.subreddits.items()
-        },
-        "errors": [
-            {"subreddit": e.subreddit, "listing": e.listing, "error": e.error, "message": e.message}
-            for e in run.errors
-        ],
+        "subreddits": {name: asdict(c) for name, c in run.subreddits.items()},
+        "errors": [asdict(e) for e in run.errors],
+        "rejections": [asdict(r) for r in run.rejections],
     }  # fmt: skip
 
 
@@ -278,7 +277,14 @@ def _doc_to_run(doc: Mapping[str, Any]) -> CollectionRun:
         owner=doc.get("owner", ""),
         subreddits={k: SubredditCounts(**v) for k, v in doc.get("subreddits", {}).items()},
         errors=[ListingError(**e) for e in doc.get("errors", [])],
+        rejections=[RejectedItem(**r) for r in doc.get("rejections", [])],
     )
+
+
+def _refused(error: BaseException) -> bool:
+    """Cosmos DB answered that the document itself is wrong (bad request, too large), which
+    no retry changes, as opposed to being unreachable, throttled or timing out."""
+    return isinstance(error, CosmosHttpResponseError) and error.status_code in (400, 413)
 
 
 def _params(**values: Any) -> list[dict[str, Any]]:
@@ -679,7 +685,11 @@ class CosmosStore:
                 if item.id in per_item:
                     undo.merge(per_item[item.id])
             self._compensate(undo)
-            raise self._failure(f"upsert of {len(failed)} of {len(unique)} items", item_errors)
+            what = f"upsert of {len(failed)} of {len(unique)} items"
+            first = item_errors[0]
+            if isinstance(first, Exception) and all(_refused(e) for e in item_errors):
+                raise RejectedByStore(str(self._error(what, first)))
+            raise self._failure(what, item_errors)
         return result
 
     def _compensate(self, applied: _Delta) -> None:
@@ -706,7 +716,7 @@ class CosmosStore:
         except AzureError as error:
             raise self._error("save run", error) from error
 
-    def interrupt_running_runs(self) -> int:
+    def interrupt_running_runs(self, started_before: float | None = None) -> int:
         container = self._sync(RUNS)
         try:
             running = list(container.query_items(
@@ -716,8 +726,10 @@ class CosmosStore:
             ))  # fmt: skip
             count = 0
             for doc in running:
+                if started_before is not None and float(doc["started_at"]) >= started_before:
+                    continue
                 changed = {k: v for k, v in doc.items() if not k.startswith("_")}
-                changed["status"] = RunStatus.INTERRUPTED.value
+                changed.update(_run_doc(interrupted(_doc_to_run(doc), started_before)))
                 try:
                     container.replace_item(doc["id"], changed, etag=doc["_etag"],
                                            match_condition=_UNCHANGED)  # fmt: skip

@@ -29,6 +29,7 @@ from ..models import (
     Kind,
     Label,
     ListingError,
+    RejectedItem,
     RunStatus,
     SubredditCounts,
     UpsertResult,
@@ -42,6 +43,7 @@ from .base import (
     KeywordAggregate,
     Lease,
     Range,
+    RejectedByStore,
     RunPage,
     SeriesText,
     Sort,
@@ -51,6 +53,7 @@ from .base import (
     decode_cursor,
     encode_cursor,
     hour_of,
+    interrupted,
     sort_value,
 )
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
@@ -130,7 +133,8 @@ CREATE TABLE IF NOT EXISTS runs (
     trigger TEXT NOT NULL,
     owner TEXT NOT NULL,
     subreddits TEXT NOT NULL,
-    errors TEXT NOT NULL
+    errors TEXT NOT NULL,
+    rejections TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at, id);
 
@@ -250,6 +254,8 @@ def _render(table: str, key: str, where: str) -> str:
 
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Derive, once, what a file written by an older version lacks."""
+    if "rejections" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        conn.execute("ALTER TABLE runs ADD COLUMN rejections TEXT NOT NULL DEFAULT '[]'")
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
@@ -338,6 +344,7 @@ def _row_to_run(row: sqlite3.Row) -> CollectionRun:
         owner=row["owner"],
         subreddits={k: SubredditCounts(**v) for k, v in json.loads(row["subreddits"]).items()},
         errors=[ListingError(**e) for e in json.loads(row["errors"])],
+        rejections=[RejectedItem(**r) for r in json.loads(row["rejections"])],
     )
 
 
@@ -443,6 +450,8 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        except (sqlite3.IntegrityError, sqlite3.DataError) as error:
+            raise RejectedByStore(f"SQLite refused the write: {error}") from error
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite write failed: {error}") from error
 
@@ -570,9 +579,8 @@ class SqliteStore:
     def save_run(self, run: CollectionRun) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO runs "
-                "(id, started_at, finished_at, status, trigger, owner, subreddits, errors) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO runs (id, started_at, finished_at, status, trigger, "
+                "owner, subreddits, errors, rejections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.id,
                     run.started_at,
@@ -582,16 +590,30 @@ class SqliteStore:
                     run.owner,
                     json.dumps({k: asdict(v) for k, v in run.subreddits.items()}),
                     json.dumps([asdict(e) for e in run.errors]),
+                    json.dumps([asdict(r) for r in run.rejections]),
                 ),
             )
 
-    def interrupt_running_runs(self) -> int:
+    def interrupt_running_runs(self, started_before: float | None = None) -> int:
+        cutoff = math.inf if started_before is None else started_before
         with self._transaction() as conn:
-            cur = conn.execute(
-                "UPDATE runs SET status=? WHERE status=?",
-                (RunStatus.INTERRUPTED.value, RunStatus.RUNNING.value),
-            )
-            return cur.rowcount
+            rows = conn.execute(
+                "SELECT * FROM runs WHERE status = ? AND started_at < ?",
+                (RunStatus.RUNNING.value, cutoff),
+            ).fetchall()
+            for row in rows:
+                run = _row_to_run(row)
+                interrupted(run, started_before)
+                conn.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, errors = ? WHERE id = ?",
+                    (
+                        run.status.value,
+                        run.finished_at,
+                        json.dumps([asdict(e) for e in run.errors]),
+                        run.id,
+                    ),
+                )
+            return len(rows)
 
     def delete_older_than(self, cutoff_utc: float) -> int:
         # Whole hours only, so the hourly aggregates stay exactly the sum of the items.

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
+from ...models import CollectionRun
 from ...settings import rate_budget
 from ..convert import ts
 from ..deps import ServiceDep, SettingsDep, StoreDep
@@ -32,6 +33,20 @@ class Readiness(BaseModel):
     storage: dict[str, Any]
     scheduler: dict[str, Any]
     collection: dict[str, Any]
+
+
+def _last_run(run: CollectionRun) -> dict[str, Any]:
+    """What a probe or an operator needs of this process's last run: how it ended and, when
+    it did not end well, the first error in one line."""
+    first = run.errors[0] if run.errors else None
+    return {
+        "id": run.id,
+        "status": run.status.value,
+        "finished_at": None if run.finished_at is None else ts(run.finished_at).isoformat(),
+        "error": None if first is None else f"{first.error}: {first.message}",
+        "errors": len(run.errors),
+        "rejected": sum(c.rejected for c in run.subreddits.values()),
+    }
 
 
 @router.get(
@@ -68,13 +83,7 @@ async def ready(
         "warm": service.warm,
         "active_run_id": service.active_run_id,
         "next_run_at": next_at.isoformat() if next_at else None,
-        "last_run": None
-        if last is None
-        else {
-            "id": last.id,
-            "status": last.status.value,
-            "finished_at": None if last.finished_at is None else ts(last.finished_at).isoformat(),
-        },
+        "last_run": None if last is None else _last_run(last),
     }
     if reasons:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
