@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator
 
-from ..store.base import DAY, Bucket
+from ..store.base import DAY, Bucket, InvalidCursor
 
 SUBREDDIT_PATTERN = r"^[A-Za-z0-9_]{2,21}$"
 MAX_CURSOR_LENGTH = 512
@@ -49,13 +51,45 @@ def unprocessable(parameter: str, message: str) -> RequestValidationError:
     )
 
 
+@contextmanager
+def cursor_checked() -> Iterator[None]:
+    """A cursor the store cannot read (InvalidCursor) is a 422 naming `cursor`."""
+    try:
+        yield
+    except InvalidCursor as error:
+        raise unprocessable("cursor", "cursor is not one this API returned") from error
+
+
+UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The first and last whole seconds a UTC datetime can hold (0001-01-01T00:00:00Z and
+# 9999-12-31T23:59:59Z), as epochs. A valid ISO 8601 date-time can lie outside them (year 1
+# at +14:00 is still year 0 in UTC); its epoch is clamped in, so every epoch handed on can
+# be turned back into a datetime (the echoed window, bucket starts), and the store, which
+# holds nothing that old or new, answers the same. Whole seconds: a float cannot hold the
+# last microsecond of year 9999, and rounds it up into year 10000.
+FIRST_EPOCH = float((datetime.min.replace(tzinfo=UTC) - UNIX_EPOCH) // timedelta(seconds=1))
+LAST_EPOCH = float((datetime.max.replace(tzinfo=UTC) - UNIX_EPOCH) // timedelta(seconds=1))
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _epoch(value: datetime) -> float:
+    """Seconds since the Unix epoch, clamped to [FIRST_EPOCH, LAST_EPOCH]. The difference of
+    two aware datetimes is a timedelta, which holds any span of the calendar, so this never
+    overflows, whatever the offset."""
+    seconds = (_aware(value) - UNIX_EPOCH).total_seconds()
+    return min(max(seconds, FIRST_EPOCH), LAST_EPOCH)
+
+
 def time_range(since: datetime | None, until: datetime | None) -> tuple[float | None, float | None]:
-    """Naive datetimes are UTC, as Reddit's timestamps are."""
-    start = None if since is None else _epoch(since)
-    end = None if until is None else _epoch(until)
-    if start is not None and end is not None and start >= end:
+    """Naive datetimes are UTC, as Reddit's timestamps are. `since` must come before `until`,
+    compared as the instants given (exactly, and before clamping: two instants past the end
+    of the calendar are a valid, empty window, not an error)."""
+    if since is not None and until is not None and _aware(since) >= _aware(until):
         raise unprocessable("since", "`since` must be before `until`")
-    return start, end
+    return (None if since is None else _epoch(since)), (None if until is None else _epoch(until))
 
 
 DEFAULT_WINDOW = {Bucket.HOUR: 2 * DAY, Bucket.DAY: 30 * DAY}
@@ -68,17 +102,11 @@ def series_range(
     (day buckets) up to `until` (default now)."""
     start, end = time_range(since, until)
     if start is None:
-        # Never before the Unix epoch: nothing on Reddit is older, and year 0 is no datetime.
-        start = max(0.0, (time.time() if end is None else end) - DEFAULT_WINDOW[bucket])
+        # Never before the Unix epoch (nothing on Reddit is older), nor after `until`: an
+        # `until` before 1970 is an empty window, not one that ends before it starts.
+        stop = time.time() if end is None else end
+        start = min(max(0.0, stop - DEFAULT_WINDOW[bucket]), stop)
     return start, end
-
-
-def _epoch(value: datetime) -> float:
-    if value.tzinfo is None:
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
 
 
 def normalise_subreddit(name: str | None) -> str | None:

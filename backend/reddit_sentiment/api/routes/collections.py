@@ -9,10 +9,9 @@ from pydantic import BaseModel
 
 from ...models import Page, RunOut, RunStatus
 from ...scheduler import CollectionAlreadyRunning
-from ...store.base import InvalidCursor
 from ..convert import run_out
 from ..deps import AdminDep, ServiceDep, StoreDep
-from ..params import CursorParam, unprocessable
+from ..params import CursorParam, cursor_checked
 
 router = APIRouter(prefix="/collections", tags=["collections"])
 
@@ -25,10 +24,8 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1-100")] = 20,
     cursor: CursorParam = None,
 ) -> Page[RunOut]:
-    try:
+    with cursor_checked():
         page = await store.list_runs(limit=limit, cursor=cursor)
-    except InvalidCursor as error:
-        raise unprocessable("cursor", str(error)) from error
     return Page[RunOut](items=[run_out(r) for r in page.runs], next_cursor=page.next_cursor)
 
 

@@ -52,7 +52,10 @@ async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
     response_model=SentimentSeries,
     summary="Sentiment over time per subreddit",
     description="Buckets by hour or day, by item creation time. Without `since`, the last "
-    "48 hours (hour buckets) or 30 days (day buckets) up to `until` (default now).",
+    "48 hours (hour buckets) or 30 days (day buckets) up to `until` (default now). `since` "
+    "must be before `until` (422 otherwise). The answer's `since` and `until` are the window "
+    "served, in UTC: an instant outside years 1-9999 there (year 1 at +14:00 is year 0 in "
+    "UTC) is served as 0001-01-01T00:00:00Z or 9999-12-31T23:59:59Z.",
 )
 async def sentiment(
     store: StoreDep,

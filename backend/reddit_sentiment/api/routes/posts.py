@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from ...models import ItemOut, Kind, Label, Page, PostWithComments
-from ...store.base import InvalidCursor, ItemQuery, Sort
+from ...store.base import ItemQuery, Sort
 from ..convert import item_out
 from ..deps import StoreDep
-from ..params import CursorParam, SubredditParam, normalise_subreddit, unprocessable
+from ..params import CursorParam, SubredditParam, cursor_checked, normalise_subreddit
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 
@@ -37,10 +37,8 @@ async def list_posts(
         limit=limit,
         cursor=cursor,
     )
-    try:
+    with cursor_checked():
         page = await store.list_items(query)
-    except InvalidCursor as error:
-        raise unprocessable("cursor", str(error)) from error
     return Page[ItemOut](items=[item_out(i) for i in page.items], next_cursor=page.next_cursor)
 
 
