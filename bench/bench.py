@@ -11,6 +11,9 @@ small shared machine is noisy and only ratios travel:
                    services up at once and asked in turn
 4. start-up        process start to the first 200 from /api/v1/health (seconds, not a ratio)
 5. web overhead    /api/v1/health requests/s / a bare FastAPI app's requests/s
+6. pathological    the slowest single text of a corpus of texts that make VADER slow (emoji
+                   floods, repeated words, "but", marks...), ms, next to a collection cycle on
+                   those texts and one on ordinary texts (bench/pathological.py)
 
 Prints a table and writes bench/results.json. Data is deterministic (seeded generators, a
 fixed time anchor); the 1M-item database is built once and cached under results/bench-cache/.
@@ -38,7 +41,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from reddit_sentiment.analyzer import text_of
 from reddit_sentiment.models import Item, Kind
 
-from . import dataset
+from . import dataset, pathological
 from .target import (
     HEALTH,
     NO_RETENTION,
@@ -62,6 +65,7 @@ TARGETS = {
     "dashboard_p99_ms": ("<", 50.0),
     "startup_seconds": ("<", 1.0),
     "web_overhead": (">=", 0.8),
+    "pathological_worst_ms": ("<", 50.0),
 }
 
 
@@ -168,7 +172,8 @@ def _run_window(run: dict[str, Any]) -> tuple[float, float]:
 
 
 def _texts_of_cycle(db: Path) -> tuple[list[str], int, int]:
-    """The texts one cycle scored: posts come in two listings (new, hot), comments in one."""
+    """The texts one cycle scored: each stored item's once (a post that new and hot both list
+    is scored and stored once per run)."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = conn.execute("SELECT id, kind, title, body FROM items ORDER BY id").fetchall()
@@ -179,7 +184,18 @@ def _texts_of_cycle(db: Path) -> tuple[list[str], int, int]:
     for item_id, kind, title, body in rows:
         item = Item(item_id, Kind(kind), "", None, 0.0, title, body, "", 0)
         (posts if item.kind is Kind.POST else comments).append(text_of(item))
-    return posts + posts + comments, len(posts), len(comments)
+    return posts + comments, len(posts), len(comments)
+
+
+def _forget_fingerprints(db: Path) -> None:
+    """Make every stored text look changed, so the next cycle scores all of them again: a
+    cycle over unchanged texts reuses their scores and would not measure scoring at all."""
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        with conn:
+            conn.execute("UPDATE items SET text_hash = ''")
+    finally:
+        conn.close()
 
 
 def raw_vader_rate(texts: Sequence[str], passes: int) -> float:
@@ -215,6 +231,8 @@ def measure_cycle(profile: Profile) -> dict[str, Any]:
             raw_rates: list[float] = []
             assert service.workdir is not None
             for index in range(profile.cycles):
+                if index:
+                    _forget_fingerprints(service.workdir / "service.db")
                 run_id = start_collection(status)
                 if run_id is None:
                     raise RuntimeError("a collection was already running")
@@ -453,6 +471,7 @@ SECTIONS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "dashboard": measure_dashboard,
     "startup": measure_startup,
     "web": measure_web,
+    "pathological": pathological.measure,
 }
 
 
@@ -535,6 +554,19 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "health req/s / bare FastAPI req/s",
                 w["ratio"],
                 f"{w['service_rps']:.0f} / {w['bare_fastapi_rps']:.0f}",
+            )
+        )
+    if "pathological" in results:
+        p = results["pathological"]
+        cycle = p["cycle"]
+        rows.append(
+            (
+                "pathological_worst_ms",
+                f"slowest pathological text, ms (best of {p['repeats']})",
+                p["worst_text_ms"],
+                f"{p['worst_kind']}, {p['worst_over_ordinary']:.1f}x an ordinary 5,000-char post; "
+                f"cycle {cycle['pathological']['seconds']:.2f} s vs "
+                f"{cycle['ordinary']['seconds']:.2f} s ordinary",
             )
         )
     out = []

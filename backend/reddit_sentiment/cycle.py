@@ -198,21 +198,21 @@ class CollectionCycle:
         in listing order. The budget is checked between pages: a listing that runs past it
         keeps what it stored and is recorded as cut short."""
         pending: deque[ScoringJob] = deque()
-        stored = 0
+        stored_before = counts.new + counts.updated
         posts: list[str] = []
         try:
             for page in self.collector.pages(subreddit, listing, deadline=self._deadline):
                 posts.extend(i.id for i in page.items if i.kind is Kind.POST)
                 fresh = self._fresh(run, subreddit, page)
-                if fresh:
-                    self._tag(fresh)
-                    pending.append(self.analyzer.submit(fresh))  # scoring starts now
+                unscored = self._unscored(fresh, run, subreddit, counts)
+                if unscored:
+                    pending.append(self.analyzer.submit(unscored))  # scoring starts now
                 if len(pending) > SCORING_AHEAD:
                     oldest = pending.popleft()
                     # Rather than wait for the scorer, score a page it has not started.
                     while not oldest.done and any(job.steal_one() for job in reversed(pending)):
                         pass
-                    stored += self._store_scored(oldest, run, subreddit, counts)
+                    self._store_scored(oldest, run, subreddit, counts)
                 if time.time() > self._deadline:
                     self._over_budget(run, subreddit, listing.value, counts)
                     break
@@ -229,8 +229,8 @@ class CollectionCycle:
                 job.cancel()
             raise
         while pending:
-            stored += self._store_scored(pending.popleft(), run, subreddit, counts)
-        return stored, posts
+            self._store_scored(pending.popleft(), run, subreddit, counts)
+        return counts.new + counts.updated - stored_before, posts
 
     def _fresh(self, run: CollectionRun, subreddit: str, page: ListingPage) -> list[Item]:
         """The page's items this run has not stored yet; its rejected things are recorded."""
@@ -270,29 +270,59 @@ class CollectionCycle:
                     ListingError(subreddit, f"tree:{post_id}", failure.error_name, str(failure))
                 )
                 tree = ListingPage(failure.partial, None)
-            items = self._fresh(run, subreddit, tree)
-            if items:
-                self._tag(items)
-                self._store_scored(self.analyzer.submit(items), run, subreddit, counts)
+            unscored = self._unscored(self._fresh(run, subreddit, tree), run, subreddit, counts)
+            if unscored:
+                self._store_scored(self.analyzer.submit(unscored), run, subreddit, counts)
 
-    def _tag(self, items: list[Item]) -> None:
-        if self.keywords:
-            for item in items:
-                item.keywords = self.keywords.find(text_of(item))
+    def _unscored(
+        self, items: list[Item], run: CollectionRun, subreddit: str, counts: SubredditCounts
+    ) -> list[Item]:
+        """Fingerprint and tag `items`; store at once those whose text was scored before
+        (with the stored scores: an unchanged text is not scored again) and return the rest,
+        to be scored."""
+        if not items:
+            return items
+        for item in items:
+            text = text_of(item)
+            item.text_hash = self.analyzer.text_hash(text)
+            if self.keywords:
+                item.keywords = self.keywords.find(text)
+        known = self.store.known_scores(items)
+        unscored: list[Item] = []
+        scored: list[Item] = []
+        for item in items:
+            before = known.get(item.id)
+            if before is None or before.text_hash != item.text_hash:
+                unscored.append(item)
+                continue
+            item.compound, item.pos, item.neu, item.neg = (
+                before.compound,
+                before.pos,
+                before.neu,
+                before.neg,
+            )
+            item.label, item.truncated = before.label, before.truncated
+            scored.append(item)
+        if scored:
+            self._store_batch(scored, run, subreddit, counts)
+        return unscored
 
     def _store_scored(
         self, job: ScoringJob, run: CollectionRun, subreddit: str, counts: SubredditCounts
-    ) -> int:
+    ) -> None:
         # Scored in the analyzer's worker process, a batch at a time: this thread stores one
         # batch while the next is scored, and holds no GIL while it waits.
-        stored = 0
         for scored in job:
-            counts.fetched += len(scored)
-            result = self._upsert(scored, run, subreddit)
-            counts.new += result.new
-            counts.updated += result.updated
-            stored += result.new + result.updated
-        return stored
+            self._store_batch(scored, run, subreddit, counts)
+
+    def _store_batch(
+        self, items: Sequence[Item], run: CollectionRun, subreddit: str, counts: SubredditCounts
+    ) -> None:
+        """Store scored items and count them."""
+        counts.fetched += len(items)
+        result = self._upsert(items, run, subreddit)
+        counts.new += result.new
+        counts.updated += result.updated
 
     def _upsert(self, items: Sequence[Item], run: CollectionRun, subreddit: str) -> UpsertResult:
         """Store a batch; when the store refuses it for something in the items (rather than
@@ -327,15 +357,20 @@ class CollectionCycle:
         self.analyzer.close()
 
 
+def _message(error: BaseException) -> str:
+    """The start of an error's message, on one line."""
+    return " ".join(str(error).split())[:300]
+
+
 def describe(error: BaseException) -> str:
     """An error as one line: its class and the start of its message."""
-    message = " ".join(str(error).split())[:300]
+    message = _message(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def unforeseen(error: BaseException) -> ListingError:
     """The run record's entry for an exception no part of the cycle expected."""
-    return ListingError("*", "cycle", type(error).__name__, describe(error))
+    return ListingError("*", "cycle", type(error).__name__, _message(error))
 
 
 def _final_status(run: CollectionRun) -> RunStatus:

@@ -70,6 +70,8 @@ class Item:
     truncated: bool = False
     collected_at: float = 0.0
     keywords: list[str] = field(default_factory=list)
+    # What the scores were computed from (analyzer.scored_text_hash); "" when not known.
+    text_hash: str = ""
 
 
 @dataclass(slots=True)
@@ -155,7 +157,6 @@ def failed_run(
         status=RunStatus.FAILED,
         errors=[ListingError("*", listing, error, message)],
     )
-
 
 
 # ---- API-facing read models -------------------------------------------------------------
@@ -259,7 +260,10 @@ class ItemOut(BaseModel):
     neu: float
     neg: float
     label: Label
-    truncated: bool = Field(description="True when only the first ANALYZER_MAX_CHARS were scored")
+    truncated: bool = Field(
+        description="True when only the start of the text was scored (ANALYZER_MAX_CHARS, or "
+        "the per-text cap on VADER's work)"
+    )
     collected_at: datetime
     keywords: list[str] = Field(default_factory=list, description="Tracked keywords mentioned")
 

@@ -334,7 +334,35 @@ async def test_interrupted_runs_are_marked(store: Store) -> None:
     a = await store.get_run("a")
     b = await store.get_run("b")
     assert a is not None and a.status is RunStatus.INTERRUPTED
+    assert a.finished_at is not None
+    assert [e.error for e in a.errors] == ["Interrupted"]
     assert b is not None and b.status is RunStatus.SUCCEEDED
+    assert b.errors == []
+
+
+async def test_only_runs_started_before_the_cutoff_are_marked_stalled(store: Store) -> None:
+    old = make_run("old", BASE_TIME, RunStatus.RUNNING)
+    young = make_run("young", BASE_TIME + 100, RunStatus.RUNNING)
+    store.save_run(old)
+    store.save_run(young)
+    store.save_run(make_run("done", BASE_TIME - 100))
+    assert store.interrupt_running_runs(started_before=BASE_TIME + 50) == 1
+    stalled = await store.get_run("old")
+    assert stalled is not None and stalled.status is RunStatus.INTERRUPTED
+    assert stalled.finished_at is not None and stalled.finished_at > BASE_TIME + 100
+    assert [e.error for e in stalled.errors] == ["Stalled"]
+    assert stalled.subreddits == old.subreddits  # what it counted is kept
+    running = await store.get_run("young")
+    assert running is not None and running.status is RunStatus.RUNNING
+    assert running.finished_at is None and running.errors == []
+    done = await store.get_run("done")
+    assert done is not None and done.status is RunStatus.SUCCEEDED and done.errors == []
+
+    assert store.interrupt_running_runs(started_before=BASE_TIME + 50) == 0  # nothing left
+    assert store.interrupt_running_runs() == 1  # no cutoff: every run left running
+    ended = await store.get_run("young")
+    assert ended is not None and ended.status is RunStatus.INTERRUPTED
+    assert [e.error for e in ended.errors] == ["Interrupted"]
 
 
 async def test_retention_deletes_old_items_and_their_aggregates(store: Store) -> None:
@@ -448,3 +476,39 @@ async def test_trending_results_round_trip(store: Store) -> None:
     store.save_trending("24h|*", {**payload, "computed_at": "y"})
     got = await store.get_trending("24h|*")
     assert got == {**payload, "computed_at": "y"}
+
+
+async def test_known_scores_return_stored_versions_with_their_text_hash(store: Store) -> None:
+    stored = [make_item(compound=0.6), make_item(kind=Kind.COMMENT, compound=-0.4)]
+    stored[0].text_hash, stored[1].text_hash = "a" * 24, "b" * 24
+    store.upsert_items(stored)
+    unknown = make_item()
+    known = store.known_scores([*stored, unknown])
+    assert set(known) == {stored[0].id, stored[1].id}
+    for item in stored:
+        again = known[item.id]
+        assert (again.text_hash, again.compound, again.label, again.kind) == (
+            item.text_hash,
+            item.compound,
+            item.label,
+            item.kind,
+        )
+    # A rescored text's fingerprint replaces the old one.
+    stored[0].text_hash, stored[0].compound = "c" * 24, -0.6
+    stored[0].label = label_for(-0.6)
+    store.upsert_items([stored[0]])
+    assert store.known_scores([stored[0]])[stored[0].id].text_hash == "c" * 24
+
+
+async def test_rejections_and_their_counts_round_trip(store: Store) -> None:
+    run = make_run("20240102T000000-rrrr", 1_704_153_600.0)
+    run.reject("python", "t3_bad", "created_utc is missing")
+    run.reject("python", "t1", "no valid Reddit id")
+    store.save_run(run)
+    again = await store.get_run(run.id)
+    assert again is not None
+    assert again.subreddits["python"].rejected == 2
+    assert [(r.fullname, r.reason) for r in again.rejections] == [
+        ("t3_bad", "created_utc is missing"),
+        ("t1", "no valid Reddit id"),
+    ]

@@ -156,6 +156,8 @@ _TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
+# What the aggregate deltas of an upsert need of an item's stored version.
+_DELTA_FIELDS = "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords"
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -227,7 +229,8 @@ def _item_doc(item: Item, ttl: int) -> Doc:
         "num_comments": item.num_comments, "parent_id": item.parent_id,
         "link_id": item.link_id, "compound": item.compound, "pos": item.pos, "neu": item.neu,
         "neg": item.neg, "label": item.label.value, "truncated": item.truncated,
-        "collected_at": item.collected_at, "keywords": list(item.keywords), "ttl": ttl,
+        "collected_at": item.collected_at, "keywords": list(item.keywords),
+        "text_hash": item.text_hash, "ttl": ttl,
     }  # fmt: skip
 
 
@@ -253,6 +256,7 @@ def _doc_to_item(doc: Mapping[str, Any]) -> Item:
         truncated=bool(doc["truncated"]),
         collected_at=float(doc["collected_at"]),
         keywords=list(doc.get("keywords") or []),  # absent on items from before keywords
+        text_hash=str(doc.get("text_hash") or ""),  # absent on items from before it
     )
 
 
@@ -560,16 +564,13 @@ class CosmosStore:
             done.append(future.result() if error is None else error)
         return done
 
-    def _existing(self, subreddit: str, ids: list[str]) -> list[Doc]:
-        """The stored versions of these items (only the fields the aggregates need)."""
+    def _existing(self, subreddit: str, ids: list[str], fields: str = _DELTA_FIELDS) -> list[Doc]:
+        """The stored versions of these items, one partition (by default only the fields the
+        aggregates need)."""
         marks = ", ".join(f"@id{i}" for i in range(len(ids)))
         # The partition filter is redundant with partition_key on real Cosmos.
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
-        query = (
-            "SELECT c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords "
-            "FROM c "
-            f"WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
-        )
+        query = f"SELECT {fields} FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
         params = _params(subreddit=subreddit, **{f"id{i}": v for i, v in enumerate(ids)})
         return list(self._sync(ITEMS).query_items(query, parameters=params,
                                                    partition_key=subreddit))  # fmt: skip
@@ -615,6 +616,21 @@ class CosmosStore:
             if not isinstance(outcome, BaseException):
                 applied.buckets[key] = values
         return applied, [r for r in results if isinstance(r, BaseException)]
+
+    def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
+        by_sub: dict[str, list[str]] = {}
+        for item in items:
+            by_sub.setdefault(item.subreddit, []).append(item.id)
+        lookups = [
+            (sub, ids[start : start + _READ_CHUNK])
+            for sub, ids in by_sub.items()
+            for start in range(0, len(ids), _READ_CHUNK)
+        ]
+        try:
+            found = list(self._pool.map(lambda a: self._existing(a[0], a[1], "*"), lookups))
+        except AzureError as error:
+            raise self._error("read of known items", error) from error
+        return {doc["id"]: _doc_to_item(doc) for docs in found for doc in docs}
 
     def _upsert_item(self, item: Item) -> None:
         self._sync(ITEMS).upsert_item(_item_doc(item, self._ttl(item.created_utc)))

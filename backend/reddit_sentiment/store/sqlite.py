@@ -90,7 +90,8 @@ CREATE TABLE IF NOT EXISTS items (
     label TEXT NOT NULL,
     truncated INTEGER NOT NULL,
     collected_at REAL NOT NULL,
-    keywords TEXT NOT NULL DEFAULT '[]'
+    keywords TEXT NOT NULL DEFAULT '[]',
+    text_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
@@ -171,26 +172,28 @@ CREATE TABLE IF NOT EXISTS meta (
 
 _ITEM_COLUMNS = (
     "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
-    "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords"
+    "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords, "
+    "text_hash"
 )
 _UPSERT_ITEM = f"""
-INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 20)})
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 21)})
 ON CONFLICT(id) DO UPDATE SET
     author=excluded.author, title=excluded.title, body=excluded.body,
     score=excluded.score, num_comments=excluded.num_comments,
     compound=excluded.compound, pos=excluded.pos, neu=excluded.neu, neg=excluded.neg,
     label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at,
-    keywords=excluded.keywords
+    keywords=excluded.keywords, text_hash=excluded.text_hash
 """
 # What an upsert of a known item may change (collected_at aside), in _item_params' terms.
 _MUTABLE_COLUMNS = (
-    "author, title, body, score, num_comments, compound, pos, neu, neg, label, truncated, keywords"
+    "author, title, body, score, num_comments, compound, pos, neu, neg, label, truncated, "
+    "keywords, text_hash"
 )
 
 
 def _mutable(params: tuple[Any, ...]) -> tuple[Any, ...]:
     """The _MUTABLE_COLUMNS of a row of _item_params, in that order."""
-    return (params[3], params[5], params[6], params[8], params[9], *params[12:18], params[19])
+    return (params[3], params[5], params[6], params[8], params[9], *params[12:18], *params[19:])
 
 
 _ADD_KEYWORD_HOURLY = """
@@ -254,6 +257,8 @@ def _render(table: str, key: str, where: str) -> str:
 
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Derive, once, what a file written by an older version lacks."""
+    if "text_hash" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
+        conn.execute("ALTER TABLE items ADD COLUMN text_hash TEXT NOT NULL DEFAULT ''")
     if "rejections" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN rejections TEXT NOT NULL DEFAULT '[]'")
     for table in ("hourly", "daily"):
@@ -306,6 +311,7 @@ def _row_to_item(row: sqlite3.Row) -> Item:
         truncated=bool(row["truncated"]),
         collected_at=row["collected_at"],
         keywords=json.loads(row["keywords"]),
+        text_hash=row["text_hash"],
     )
 
 
@@ -331,6 +337,7 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         int(item.truncated),
         item.collected_at,
         json.dumps(item.keywords) if item.keywords else "[]",
+        item.text_hash,
     )
 
 
@@ -531,7 +538,7 @@ class SqliteStore:
                         if (
                             before["compound"] == item.compound
                             and before["label"] == item.label
-                            and before["keywords"] == row[-1]  # both as stored: JSON text
+                            and before["keywords"] == row[19]  # both as stored: JSON text
                         ):
                             continue
                         old_keywords: list[str] = json.loads(before["keywords"])
@@ -575,6 +582,22 @@ class SqliteStore:
                 conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
                 conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
         return result
+
+    def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
+        ids = [item.id for item in items]
+        conn = self._connect()
+        known: dict[str, Item] = {}
+        try:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                rows = conn.execute(
+                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                known.update((row["id"], _row_to_item(row)) for row in rows)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return known
 
     def save_run(self, run: CollectionRun) -> None:
         with self._transaction() as conn:
