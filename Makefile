@@ -36,12 +36,15 @@ run: install ## Run the service against real Reddit (credentials from .env)
 test: install install-node ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-.PHONY: load bench
+.PHONY: load bench soak
 load: install ## Load test: locust at 50 then 200 users while collecting; verdict, reports in results/load
 	$(BIN)/python -m tests.performance.run_load
 
 bench: install ## Benchmarks as ratios against the machine's limits; writes bench/results.json
 	$(BIN)/python -m bench
+
+soak: install ## Soak: 200 one-second cycles, one service; RSS/fds/threads, runs, items; results/soak.json
+	$(BIN)/python -m bench.soak
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check backend tests

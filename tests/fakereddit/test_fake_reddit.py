@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import praw
 import prawcore
@@ -165,6 +165,34 @@ def test_recordings_take_precedence_over_dataset() -> None:
 def test_missing_recordings_raise() -> None:
     with pytest.raises(FileNotFoundError):
         FakeReddit.from_recordings(RECORDINGS / "does-not-exist.json")
+
+
+def test_added_responses_are_replayed_verbatim() -> None:
+    """Interactions given in code: a dict body is sent as JSON, a str body byte for byte
+    (escaped lone surrogates, truncated JSON); `after` picks the page, `limit` does not."""
+    page_one = {"kind": "Listing", "data": {"after": "t3_b", "children": [{"kind": "t3"}]}}
+    page_two = '{"kind": "Listing", "data": {"after": null, "children": ["\\ud83d"]}}'
+    fake = FakeReddit().add_responses(
+        [
+            {"method": "GET", "path": "/r/x/new", "query": "limit=100", "status": 200,
+             "body": page_one},
+            {"method": "get", "path": "/r/x/new/", "query": "after=t3_b", "body": page_two},
+            {"method": "GET", "path": "/r/x/hot", "status": 200, "body": '{"kind": "Listing", '},
+            {"method": "GET", "path": "/r/x/comments/", "status": 403,
+             "body": {"reason": "quarantined", "message": "Forbidden", "error": 403}},
+        ]
+    )  # fmt: skip
+    with fake:
+        reddit = make_reddit(fake)
+        assert reddit.request(method="GET", path="r/x/new", params={"limit": 5}) == page_one
+        second = reddit.request(method="GET", path="r/x/new", params={"after": "t3_b"})
+        assert second["data"]["children"] == ["\ud83d"]
+        with pytest.raises(prawcore.BadJSON):
+            reddit.request(method="GET", path="r/x/hot", params={"limit": 100})
+        with pytest.raises(prawcore.Forbidden) as forbidden:
+            reddit.request(method="GET", path="r/x/comments/", params={"limit": 100})
+        assert forbidden.value.response.json()["reason"] == "quarantined"
+        assert fake.unplayed() == []
 
 
 # --------------------------------------------------------------------------- data set
@@ -498,3 +526,55 @@ def test_cli_serves_until_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_churn_adds_new_items_and_changes_known_ones() -> None:
+    with FakeReddit.generated(subreddits=2, posts=10, comments=15, seed=5) as fake:
+        base = f"{fake.url}/_fake/churn"
+        kinds: tuple[Literal["submissions", "comments"], ...] = ("submissions", "comments")
+        before = {
+            (sub, kind): {d["name"]: d for d in fake.expected_items(sub, kind)}
+            for sub in ("sub0", "sub1")
+            for kind in kinds
+        }
+        assert _call(base) == (
+            200,
+            {"posts": 20, "comments": 30}
+            | dict.fromkeys(("added_posts", "added_comments", "edited"), 0),
+        )
+        change = {"posts": 2, "comments": 3, "edits": 4, "seed": 1, "subreddits": ["sub0"]}
+        status, body = _call(base, "POST", change)
+        assert (status, body) == (
+            200,
+            {"posts": 22, "comments": 33, "added_posts": 2, "added_comments": 3, "edited": 4},
+        )
+        reddit = make_reddit(fake)
+        served_posts = {f"t3_{p.id}": p.score for p in reddit.subreddit("sub0").new(limit=None)}
+        served_comments = {f"t1_{c.id}": c for c in reddit.subreddit("sub0").comments(limit=None)}
+        old_posts, old_comments = before["sub0", "submissions"], before["sub0", "comments"]
+        new_names = (set(served_posts) | set(served_comments)) - set(old_posts) - set(old_comments)
+        assert len(new_names) == 5
+        # new ids come after every existing one, so they never collide
+        assert min(int(n[3:], 36) for n in new_names) > max(
+            int(n[3:], 36) for n in [*old_posts, *old_comments]
+        )
+        changed = [
+            n
+            for n, score in served_posts.items()
+            if n in old_posts and score != old_posts[n]["score"]
+        ]
+        changed += [
+            n
+            for n, c in served_comments.items()
+            if n in old_comments
+            and (c.score, c.body) != (old_comments[n]["score"], old_comments[n]["body"])
+        ]
+        assert len(changed) == 4
+        # the other subreddit is untouched
+        for kind in kinds:
+            after = {d["name"]: d for d in fake.expected_items("sub1", kind)}
+            assert after == before["sub1", kind]
+        assert _call(base, "POST", {"posts": -1})[0] == 400
+        assert _call(base, "POST", {"bogus": 1})[0] == 400
+        assert _call(base, "POST", {"posts": 1, "subreddits": ["nope"]})[0] == 400
+        assert _call(base)[1]["posts"] == 22

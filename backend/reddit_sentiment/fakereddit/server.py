@@ -31,7 +31,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -1195,6 +1195,18 @@ class FakeReddit:
         self._recordings.load(*paths)
         return self
 
+    def add_responses(self, interactions: Iterable[Mapping[str, Any]]) -> FakeReddit:
+        """Add interactions given in code, replayed like recordings: each a mapping of
+        ``method``, ``path``, ``query`` (``limit``/``raw_json`` are ignored for matching,
+        ``after`` is not), ``status`` and ``body``. A ``str`` body is sent as it is (truncated
+        JSON, or JSON text with escaped lone surrogates as Reddit sends them); anything else
+        is sent as its JSON."""
+        if self._recordings is None:
+            self._recordings = _Recordings()
+        for interaction in interactions:
+            self._recordings._add(interaction, "added")
+        return self
+
     def add_dataset(self, path_or_dict: Path | str | Mapping[str, Any]) -> FakeReddit:
         """Add a data set (merged with any existing one)."""
         if isinstance(path_or_dict, Mapping):
@@ -1287,6 +1299,112 @@ class FakeReddit:
         """Invalidate issued access tokens (next API call gets a 401 and PRAW re-authenticates)."""
         with self._lock:
             self._tokens.clear()
+
+    def churn(
+        self,
+        posts: int = 0,
+        comments: int = 0,
+        edits: int = 0,
+        seed: int = 0,
+        subreddits: Iterable[str] | None = None,
+    ) -> dict[str, int]:
+        """Move the data set on like a live site; return its sizes (``posts``, ``comments``).
+
+        In each subreddit (all, or ``subreddits``): ``edits`` existing items get a higher
+        score, and the self posts and comments among them a new text of the same sentiment;
+        then ``posts`` new submissions and ``comments`` new comments (on random posts of the
+        subreddit, half of them replies) appear, dated now, with ids after every existing one.
+        All counts 0 only reads the sizes.
+
+        Request threads read the data set without a lock, so the change is copy-on-write: a
+        new data set is built and swapped in with one assignment, and a request being answered
+        keeps the snapshot it started with (the old data set and its items are not touched).
+        """
+        if min(posts, comments, edits) < 0:
+            msg = "posts, comments and edits must be >= 0"
+            raise ValueError(msg)
+        rng = random.Random(seed)
+        now = float(math.floor(time.time()))
+        sentiments, weights = ["positive", "negative", "neutral"], [0.4, 0.35, 0.25]
+        done = {"added_posts": 0, "added_comments": 0, "edited": 0}
+        with self._lock:  # one writer at a time
+            old = self._require_dataset()
+            wanted = set(old.subreddits)
+            if subreddits is not None:
+                wanted = {str(s).lower() for s in subreddits}
+                if wanted - set(old.subreddits):
+                    msg = f"unknown subreddits: {sorted(wanted - set(old.subreddits))}"
+                    raise ValueError(msg)
+            if not (posts or comments or edits):
+                return {"posts": len(old.submissions), "comments": len(old.comments), **done}
+            ids = (*old.submissions, *old.comments)
+            counter = max((int(i, 36) for i in ids if re.fullmatch("[0-9a-z]+", i)), default=0)
+            fresh = _Dataset()
+            fresh.private = set(old.private)
+            for key, sub in old.subreddits.items():
+                copies = [replace(p, comments=list(p.comments)) for p in sub.submissions]
+                if key not in wanted:
+                    fresh.add_subreddit(replace(sub, submissions=copies))
+                    continue
+                editable = [(p, -1) for p, post in enumerate(copies) if post.author != "[deleted]"]
+                editable += [
+                    (p, c)
+                    for p, post in enumerate(copies)
+                    for c, comment in enumerate(post.comments)
+                    if comment.author != "[deleted]"
+                ]
+                for p, c in rng.sample(editable, min(edits, len(editable))):
+                    post, bump = copies[p], rng.randint(1, 50)
+                    if c < 0:
+                        text = post.selftext
+                        if post.url is None and text:
+                            feeling = post.sentiment or rng.choice(sentiments)
+                            text = _generated_text(rng, feeling, rng.randint(1, 3))
+                        copies[p] = replace(post, score=post.score + bump, selftext=text)
+                    else:
+                        comment = post.comments[c]
+                        feeling = comment.sentiment or rng.choice(sentiments)
+                        text = _generated_text(rng, feeling, rng.randint(1, 3))
+                        post.comments[c] = replace(comment, score=comment.score + bump, body=text)
+                    done["edited"] += 1
+                for _ in range(posts):
+                    counter += 1
+                    feeling = rng.choices(sentiments, weights)[0]
+                    copies.append(
+                        _Submission(
+                            id=_base36(counter),
+                            subreddit=key,
+                            title=_generated_text(rng, feeling, 1),
+                            selftext=_generated_text(rng, feeling, rng.randint(1, 3)),
+                            author=f"user_{rng.randrange(5000)}",
+                            created_utc=now,
+                            score=rng.randint(1, 5),
+                            upvote_ratio=round(rng.uniform(0.5, 1.0), 2),
+                            sentiment=feeling,
+                        )
+                    )
+                    done["added_posts"] += 1
+                for _ in range(comments if copies else 0):
+                    counter += 1
+                    post = rng.choice(copies)
+                    feeling = rng.choices(sentiments, weights)[0]
+                    replying = bool(post.comments) and rng.random() < 0.5
+                    post.comments.append(
+                        _Comment(
+                            id=_base36(counter),
+                            submission_id=post.id,
+                            parent=rng.choice(post.comments).name if replying else post.name,
+                            author=f"user_{rng.randrange(5000)}",
+                            body=_generated_text(rng, feeling, rng.randint(1, 3)),
+                            created_utc=now,
+                            score=1,
+                            sentiment=feeling,
+                        )
+                    )
+                    done["added_comments"] += 1
+                fresh.add_subreddit(replace(sub, submissions=copies))
+            self._dataset = fresh
+            return {"posts": len(fresh.submissions), "comments": len(fresh.comments), **done}
 
     def clear_requests(self) -> None:
         """Forget the request log."""
@@ -1781,4 +1899,29 @@ class FakeReddit:
         if action == "tokens" and method == "DELETE":
             self.revoke_tokens()
             return _Reply.json({"tokens": 0})
+        if action == "churn" and method in {"GET", "POST"}:
+            # GET: the data set's sizes; POST {"posts", "comments", "edits", "seed",
+            # "subreddits"} (all optional): see `churn`.
+            fields = {"posts", "comments", "edits", "seed", "subreddits"}
+            if method == "GET":
+                payload = {}
+            if not isinstance(payload, dict) or set(payload) - fields:
+                msg = f"expected a JSON object of {sorted(fields)}"
+                return _Reply.json({"error": msg}, status=400)
+            subs = payload.get("subreddits")
+            try:
+                if subs is not None and not (
+                    isinstance(subs, list) and all(isinstance(s, str) for s in subs)
+                ):
+                    raise TypeError("subreddits must be a list of names")
+                sizes = self.churn(
+                    posts=int(payload.get("posts", 0)),
+                    comments=int(payload.get("comments", 0)),
+                    edits=int(payload.get("edits", 0)),
+                    seed=int(payload.get("seed", 0)),
+                    subreddits=subs,
+                )
+                return _Reply.json(sizes)
+            except (TypeError, ValueError, LookupError) as exc:
+                return _Reply.json({"error": str(exc)}, status=400)
         return _Reply.json(_error_body(404), status=404)
