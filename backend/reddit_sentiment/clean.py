@@ -92,7 +92,10 @@ def epoch_field(value: Any) -> float | None:
             return None
     if not isinstance(value, int | float):
         return None
-    epoch = float(value)
+    try:
+        epoch = float(value)
+    except OverflowError:  # an integer beyond any float: JSON numbers have no size limit
+        return None
     if not math.isfinite(epoch) or not 0 <= epoch <= MAX_EPOCH:
         return None
     return epoch

@@ -399,13 +399,14 @@ def parse_listing(body: Any, subreddit: str, collected_at: float) -> ListingPage
     page = ListingPage([], None)
     seen: set[str] = set()
     for child in children:
-        if not isinstance(child, dict) or child.get("kind") not in _THING_KINDS:
+        kind = child.get("kind") if isinstance(child, dict) else None
+        if not isinstance(kind, str) or kind not in _THING_KINDS:  # a list or object: junk
             continue
         thing = child.get("data")
         try:
             if not isinstance(thing, dict):
-                raise ItemRejected(str(child["kind"]), "the thing has no data object")
-            item = item_from_data(thing, child["kind"], subreddit, collected_at)
+                raise ItemRejected(kind, "the thing has no data object")
+            item = item_from_data(thing, kind, subreddit, collected_at)
         except ItemRejected as rejected:
             page.rejected.append(rejected)
             continue

@@ -10,6 +10,7 @@ from reddit_sentiment.collector import RedditCollector
 from reddit_sentiment.cycle import CollectionCycle
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.settings import Settings, load_settings
+from reddit_sentiment.store.base import Store
 from reddit_sentiment.store.sqlite import SqliteStore
 
 
@@ -29,9 +30,12 @@ def settings_for(fake: FakeReddit, subreddits: list[str], **extra: object) -> Se
     return load_settings(**values)
 
 
-def make_cycle(settings: Settings, store: SqliteStore) -> CollectionCycle:
+def make_cycle(settings: Settings, store: Store) -> CollectionCycle:
     return CollectionCycle(
-        settings, store, Analyzer(settings.analyzer_max_chars), RedditCollector(settings)
+        settings,
+        store,
+        Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
+        RedditCollector(settings),
     )
 
 

@@ -159,3 +159,19 @@ def test_json_that_is_not_a_listing_is_a_clear_error(body: Any) -> None:
     with pytest.raises(MalformedListing) as raised:
         parse_listing(body, "python", NOW)
     assert describe_error(raised.value).startswith("malformed response: expected a Listing")
+
+
+def test_a_kind_that_is_no_string_is_junk_and_a_time_no_float_holds_a_rejection() -> None:
+    """Both once failed the whole page (TypeError: unhashable kind; OverflowError converting
+    the integer): found by tests/integration/test_hostile_listings.py."""
+    things = [
+        {"kind": ["t3"], "data": {}},
+        {"kind": {"t3": 1}},
+        post(id="big", name="t3_big", created_utc=10**400),
+        post(id="ok", name="t3_ok"),
+    ]
+    page = parse_listing(listing(*things), "python", NOW)
+    assert [item.id for item in page.items] == ["t3_ok"]
+    assert [(r.fullname, r.reason) for r in page.rejected] == [
+        ("t3_big", "created_utc is missing or not a time between 1970 and 9999")
+    ]

@@ -1,0 +1,127 @@
+"""Invariants any test can check after writing to a store: what the store serves from its
+pre-aggregates equals a recomputation from the items it holds.
+
+    await assert_aggregates_match_items(store)
+
+The items are read with `iter_items` (the export's and trending job's path); the figures
+compared are those the dashboard and keyword pages are served from: `aggregates` per hour,
+per day and in total, and `keyword_aggregates` per hour and in total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from reddit_sentiment.models import Item, Kind, Label
+from reddit_sentiment.store.base import DAY, HOUR, Bucket, Store
+
+# Sums of a few hundred compounds in [-1, 1], added in another order: far below this.
+SUM_TOLERANCE = 1e-9
+
+
+@dataclass
+class Figures:
+    """What one bucket should hold: counts by kind and label, and the sum of compounds."""
+
+    posts: int = 0
+    comments: int = 0
+    sum_compound: float = 0.0
+    labels: dict[Label, int] = field(default_factory=lambda: dict.fromkeys(Label, 0))
+    last_hour: float | None = None
+
+    def add(self, item: Item) -> None:
+        if item.kind is Kind.POST:
+            self.posts += 1
+        else:
+            self.comments += 1
+        self.sum_compound += item.compound
+        self.labels[item.label] += 1
+        hour = float(int(item.created_utc // HOUR) * HOUR)
+        self.last_hour = hour if self.last_hour is None else max(self.last_hour, hour)
+
+    @property
+    def count(self) -> int:
+        return self.posts + self.comments
+
+
+def _start(created_utc: float, width: int | None) -> float | None:
+    return None if width is None else float(int(created_utc // width) * width)
+
+
+def recompute(items: Iterable[Item], width: int | None) -> dict[tuple[str, float | None], Figures]:
+    """Per (subreddit, bucket start) figures of `items`; `width` None: one bucket per subreddit."""
+    out: dict[tuple[str, float | None], Figures] = {}
+    for item in items:
+        out.setdefault((item.subreddit, _start(item.created_utc, width)), Figures()).add(item)
+    return out
+
+
+def recompute_keywords(
+    items: Iterable[Item], width: int | None
+) -> dict[tuple[str, float | None], Figures]:
+    """Per (keyword, bucket start) figures of the items that mention each tracked keyword."""
+    out: dict[tuple[str, float | None], Figures] = {}
+    for item in items:
+        for keyword in set(item.keywords):
+            out.setdefault((keyword, _start(item.created_utc, width)), Figures()).add(item)
+    return out
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=SUM_TOLERANCE, abs_tol=SUM_TOLERANCE)
+
+
+async def assert_aggregates_match_items(store: Store) -> list[Item]:
+    """Assert the store's aggregates (hourly, daily, totals; keywords hourly and totals) equal
+    a recomputation from its items; returns the items read (oldest first)."""
+    items = await asyncio.to_thread(lambda: list(store.iter_items()))
+    assert len({i.id for i in items}) == len(items), "iter_items served an item twice"
+
+    for bucket, width in ((Bucket.HOUR, HOUR), (Bucket.DAY, DAY), (None, None)):
+        expected = recompute(items, width)
+        served = {
+            (a.subreddit, a.bucket_start): a
+            for a in await store.aggregates(bucket=bucket)
+            if a.count  # a bucket emptied by deletes or moves is no bucket
+        }
+        what = f"aggregates(bucket={bucket})"
+        assert set(served) == set(expected), f"{what}: buckets differ from the items'"
+        for key, want in expected.items():
+            got = served[key]
+            assert (got.posts, got.comments) == (want.posts, want.comments), (what, key)
+            assert (got.positive, got.neutral, got.negative) == (
+                want.labels[Label.POSITIVE],
+                want.labels[Label.NEUTRAL],
+                want.labels[Label.NEGATIVE],
+            ), (what, key)
+            assert _close(got.sum_compound, want.sum_compound), (
+                what,
+                key,
+                got.sum_compound,
+                want.sum_compound,
+            )
+
+    for bucket, width in ((Bucket.HOUR, HOUR), (None, None)):
+        expected = recompute_keywords(items, width)
+        served_keywords = {
+            (k.keyword, k.bucket_start): k
+            for k in await store.keyword_aggregates(bucket=bucket)
+            if k.count
+        }
+        what = f"keyword_aggregates(bucket={bucket})"
+        assert set(served_keywords) == set(expected), f"{what}: buckets differ from the items'"
+        for key, want in expected.items():
+            kw = served_keywords[key]
+            assert kw.count == want.count, (what, key)
+            assert (kw.positive, kw.neutral, kw.negative) == (
+                want.labels[Label.POSITIVE],
+                want.labels[Label.NEUTRAL],
+                want.labels[Label.NEGATIVE],
+            ), (what, key)
+            assert _close(kw.sum_compound, want.sum_compound), (what, key)
+            if bucket is None:
+                assert kw.last_hour == want.last_hour, (what, key)
+    return items
