@@ -292,6 +292,8 @@ class CollectionCycle:
         scored: list[Item] = []
         for item in items:
             before = known.get(item.id)
+            if before is not None:  # where and when an item was posted never changes
+                item.subreddit, item.created_utc = before.subreddit, before.created_utc
             if before is None or before.text_hash != item.text_hash:
                 unscored.append(item)
                 continue

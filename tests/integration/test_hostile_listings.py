@@ -47,6 +47,7 @@ from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import Store
 from tests.conftest import open_store
 from tests.cosmos.fixture import CosmosServer
+from tests.factories import BASE_TIME
 from tests.integration.conftest import make_cycle, settings_for
 from tests.invariants import assert_aggregates_match_items
 
@@ -970,3 +971,21 @@ def test_failing_listings_cosmos(
 ) -> None:
     """The same property on Cosmos DB."""
     check_failures(Backend("cosmos", cosmos_server), listings, unknown)
+
+
+async def test_an_item_claimed_by_another_subreddit_later_stays_one_item(
+    store: Store, tmp_path: Path
+) -> None:
+    """Where and when a thing was posted never changes on Reddit; a later response that says
+    otherwise (another subreddit, another time) updates the item where it is, on both stores:
+    one item, aggregates equal to the items."""
+    first = post("moved", title="I love this", created_utc=BASE_TIME)
+    later = post("moved", title="I hate this", subreddit="elsewhere", created_utc=BASE_TIME + 7200)
+    for body in (first, later):
+        with FakeReddit().add_responses(interactions(only("new", Page([body])))).start() as fake:
+            settings = settings_for(fake, [SUB], analyzer_mode="inline")
+            run = await asyncio.to_thread(make_cycle(settings, store).run)
+            assert run.status is RunStatus.SUCCEEDED, run.errors
+    items = await assert_aggregates_match_items(store)
+    assert [(i.id, i.subreddit, i.created_utc) for i in items] == [("t3_moved", SUB, BASE_TIME)]
+    assert items[0].compound < 0  # the new text was scored and stored

@@ -21,6 +21,7 @@ from reddit_sentiment.store.base import (
 )
 from reddit_sentiment.store.rendered import series_texts
 from tests.factories import BASE_TIME, make_item, make_run
+from tests.invariants import assert_aggregates_match_items
 
 
 async def all_pages(store: Store, query: ItemQuery) -> list[str]:
@@ -512,3 +513,15 @@ async def test_rejections_and_their_counts_round_trip(store: Store) -> None:
         ("t3_bad", "created_utc is missing"),
         ("t1", "no valid Reddit id"),
     ]
+
+
+async def test_an_item_seen_with_another_creation_time_keeps_the_aggregates_true(
+    store: Store,
+) -> None:
+    first = make_item(item_id="t3_moved", compound=0.5)
+    store.upsert_items([first])
+    again = make_item(item_id="t3_moved", compound=-0.5, created_utc=BASE_TIME + 3 * HOUR)
+    store.upsert_items([again])
+    (stored,) = [i for i in store.iter_items() if i.id == "t3_moved"]
+    assert stored.compound == -0.5
+    await assert_aggregates_match_items(store)

@@ -225,8 +225,10 @@ class Store(Protocol):
         """Insert or update by Reddit fullname and keep the aggregates in step."""
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
-        """The stored versions of those of `items` that are stored, by fullname: the cycle
-        reuses their scores when the text they were computed from has not changed."""
+        """The stored versions of those of `items` that are stored, by fullname, wherever
+        they are stored: the cycle keeps their subreddit and creation time (never changed by
+        Reddit, so a response that says otherwise is not believed) and reuses their scores
+        when the text they were computed from has not changed."""
 
     def save_run(self, run: CollectionRun) -> None:
         """Insert or replace a collection run record."""

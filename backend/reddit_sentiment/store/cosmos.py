@@ -618,16 +618,21 @@ class CosmosStore:
         return applied, [r for r in results if isinstance(r, BaseException)]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
-        by_sub: dict[str, list[str]] = {}
-        for item in items:
-            by_sub.setdefault(item.subreddit, []).append(item.id)
-        lookups = [
-            (sub, ids[start : start + _READ_CHUNK])
-            for sub, ids in by_sub.items()
-            for start in range(0, len(ids), _READ_CHUNK)
-        ]
+        # Across partitions: a response may name another subreddit for a known item, and the
+        # cycle must find where it is stored, or it would be written twice.
+        ids = [item.id for item in items]
+        chunks = [ids[start : start + _READ_CHUNK] for start in range(0, len(ids), _READ_CHUNK)]
+
+        def stored(chunk: list[str]) -> list[Doc]:
+            marks = ", ".join(f"@id{i}" for i in range(len(chunk)))
+            return list(self._sync(ITEMS).query_items(
+                f"SELECT * FROM c WHERE c.id IN ({marks})",
+                parameters=_params(**{f"id{i}": v for i, v in enumerate(chunk)}),
+                enable_cross_partition_query=True,
+            ))  # fmt: skip
+
         try:
-            found = list(self._pool.map(lambda a: self._existing(a[0], a[1], "*"), lookups))
+            found = list(self._pool.map(stored, chunks))
         except AzureError as error:
             raise self._error("read of known items", error) from error
         return {doc["id"]: _doc_to_item(doc) for docs in found for doc in docs}

@@ -522,8 +522,13 @@ class SqliteStore:
                 rows: list[tuple[Any, ...]] = []
                 seen_again: list[tuple[float, str]] = []
                 for item in chunk:
-                    row = _item_params(item)
                     before = old.get(item.id)
+                    if before is not None:  # kept as first stored, as the upsert keeps them
+                        item.subreddit, item.created_utc = (
+                            before["subreddit"],
+                            before["created_utc"],
+                        )
+                    row = _item_params(item)
                     if before is None:
                         result.new += 1
                         rows.append(row)
