@@ -7,7 +7,7 @@ NODE_STAMP := node_modules/.installed-stamp
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-node demo run test lint format clean
+.PHONY: help install install-node demo run test test-fast lint format clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +33,13 @@ demo: install ## Run the service against the bundled fake Reddit (Ctrl-C stops b
 run: install ## Run the service against real Reddit (credentials from .env)
 	$(BIN)/python -m reddit_sentiment serve
 
-test: install install-node ## Run the whole test suite
+# Without npm the Cosmos DB tests are skipped (each skip says what to install); CI requires them.
+test: install $(if $(shell command -v npm),install-node) ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+FAST := not recorded and not cosmos and not browser and not processes and not slow
+test-fast: install ## The tests that need no Node, chromium, ../shared or child processes (< 1 min)
+	$(BIN)/python -m pytest -m "$(FAST)" $(PYTEST_ARGS)
 
 .PHONY: load bench soak
 load: install ## Load test: locust at 50 then 200 users while collecting; verdict, reports in results/load

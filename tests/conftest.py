@@ -1,9 +1,17 @@
-"""Shared fixtures. Recorded Reddit responses are read from ../shared at test time."""
+"""Shared fixtures, and the test groups that need something from outside the repository.
+
+Recorded Reddit responses are read from ../shared at test time. Each group below is marked
+(`pytest -m "not cosmos"` leaves it out) and, where what it needs is missing, skipped with one
+line saying what to provide. CI sets REQUIRE_TEST_GROUPS (comma-separated, or `all`) so that a
+group it should run fails the session instead of being skipped.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +19,7 @@ import pytest
 from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import DAY, Store
 from reddit_sentiment.store.sqlite import SqliteStore
+from tests.cosmos.fixture import PACKAGE as COSMOS_PACKAGE
 from tests.cosmos.fixture import cosmos_server, cosmos_test_store
 from tests.factories import BASE_TIME
 
@@ -24,12 +33,65 @@ SHM = Path("/dev/shm")
 RECORDINGS = REPO.parent / "shared" / "reddit-recordings"
 
 
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+
+
+def _missing_recordings() -> str | None:
+    if (RECORDINGS / "SubredditListings__test_hot.json").is_file():
+        return None
+    return f"recorded Reddit responses not found at {RECORDINGS} (put ../shared beside the repo)"
+
+
+def _missing_cosmos_server() -> str | None:
+    if shutil.which("node") and COSMOS_PACKAGE.is_file():
+        return None
+    return "the Cosmos DB test server needs Node.js 20+ and `make install-node`"
+
+
+def _missing_chromium() -> str | None:
+    if CHROMIUM.is_file():
+        return None
+    return f"{CHROMIUM} not found: apt-get install -y chromium (or set CHROMIUM_PATH)"
+
+
+# Marker -> what the group needs (None when it is there), and which tests belong to it without
+# saying so themselves: those that use a fixture of the group.
+GROUPS: dict[str, tuple[Callable[[], str | None], frozenset[str]]] = {
+    "recorded": (_missing_recordings, frozenset({"recordings_dir", "recorded_reddit"})),
+    "cosmos": (_missing_cosmos_server, frozenset({"cosmos_server"})),
+    "browser": (_missing_chromium, frozenset({"browser_context"})),
+}
+# Marked by the tests themselves: they need nothing outside, but take time or start processes.
+PLAIN_MARKERS = ("processes", "slow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in (*GROUPS, *PLAIN_MARKERS):
+        config.addinivalue_line("markers", f"{name}: see tests/conftest.py")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers given here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    required = {g.strip() for g in os.environ.get("REQUIRE_TEST_GROUPS", "").split(",")}
+    if "all" in required:
+        required = set(GROUPS)
+    for group, (missing, fixtures) in GROUPS.items():
+        members = [i for i in items if i.get_closest_marker(group) or fixtures & set(
+            getattr(i, "fixturenames", ()))]  # fmt: skip
+        reason = missing() if members else None
+        for item in members:
+            item.add_marker(getattr(pytest.mark, group))
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=f"{group}: {reason}"))
+        if reason is not None and group in required:
+            raise pytest.UsageError(
+                f"{len(members)} {group} tests cannot run here, and REQUIRE_TEST_GROUPS asks "
+                f"for them: {reason}"
+            )
+
+
 @pytest.fixture(scope="session")
 def recordings_dir() -> Path:
-    if not (RECORDINGS / "SubredditListings__test_hot.json").is_file():
-        pytest.fail(
-            f"recorded Reddit responses not found at {RECORDINGS} (../shared beside the repo)"
-        )
     return RECORDINGS
 
 
@@ -54,7 +116,7 @@ def open_store(kind: str, tmp_path: Path) -> Store:
     return store
 
 
-STORE_KINDS = ["sqlite", "cosmos"]
+STORE_KINDS = ["sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)]
 
 
 @pytest.fixture(params=STORE_KINDS)

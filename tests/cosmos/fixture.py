@@ -3,7 +3,8 @@
 `cosmos_server` (session scope) starts tests/cosmos/server.js with node, waits for the port
 it prints, creates a fresh database for the session and stops the server at the end. Each
 store from `cosmos_test_store()` gets its own container prefix, so tests never share data.
-There is no skipping: without node or node_modules the fixture fails and says what to run.
+Without node or node_modules the tests that need it are skipped with one line saying what to
+run (tests/conftest.py), or fail where CI requires them.
 
 The server speaks HTTPS with a self-signed certificate. The Python SDK skips certificate
 verification by itself for the emulator hosts `localhost` and `127.0.0.1` (and only those),

@@ -489,6 +489,7 @@ def test_http_control_endpoints(gen: FakeReddit) -> None:
     assert body["requests"][-1]["query"]["raw_json"] == "1"
 
 
+@pytest.mark.processes
 def test_cli_serves_until_sigterm() -> None:
     env = {
         **os.environ,

@@ -22,6 +22,8 @@ from reddit_sentiment.models import RunStatus
 from reddit_sentiment.scheduler import CollectionService
 from tests.integration.conftest import settings_for
 
+pytestmark = pytest.mark.processes
+
 SUBS, POSTS, COMMENTS = 2, 150, 300
 # new (150) + hot (150, the same posts) + comments (300), per subreddit
 STORED = SUBS * (POSTS + COMMENTS)

@@ -297,6 +297,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.processes
 async def test_a_hung_cycle_process_is_stopped_and_its_run_interrupted(
     fake: FakeReddit, tmp_path: Path
 ) -> None:

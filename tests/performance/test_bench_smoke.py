@@ -16,7 +16,7 @@ from bench.target import percentile
 from tests.performance import run_load
 from tests.performance.scenarios import category
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.processes, pytest.mark.slow]
 
 
 def test_bench_produces_every_figure(tmp_path: Path) -> None:

@@ -9,8 +9,12 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from reddit_sentiment.fakereddit import FakeReddit
 from tests.processes.conftest import Service, runs, wait_for, wait_for_a_running_cycle
+
+pytestmark = pytest.mark.processes
 
 
 def test_kill_9_mid_cycle_then_restart(

@@ -15,6 +15,8 @@ import pytest
 from reddit_sentiment.fakereddit import FakeReddit
 from tests.processes.conftest import Service, runs, wait_for_a_running_cycle
 
+pytestmark = pytest.mark.processes
+
 
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}

@@ -75,6 +75,7 @@ def test_secret_values_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2-secret" not in dumped and "k3y-value" not in dumped
 
 
+@pytest.mark.processes
 def test_startup_stops_with_one_line(tmp_path: object) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "reddit_sentiment", "serve"],

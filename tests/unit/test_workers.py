@@ -10,7 +10,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from reddit_sentiment.workers import GIVE_WAY_EVERY_SECONDS, LazyWorker, give_way
+
+pytestmark = pytest.mark.processes
 
 # Starts a worker, prints its pid and dies by SIGKILL at once: the worker is still starting
 # its interpreter (in the idle class), so its parent is gone before its initializer runs.
