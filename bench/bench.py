@@ -38,7 +38,7 @@ from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from reddit_sentiment.analyzer import text_of
+from reddit_sentiment.collection.analyzer import text_of
 from reddit_sentiment.models import Item, Kind
 
 from . import dataset, pathological

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from reddit_sentiment.analyzer import label_for
+from reddit_sentiment.collection.analyzer import label_for
 from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.store import sqlite as sqlite_store
 from reddit_sentiment.store.base import HOUR, Bucket

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from reddit_sentiment.analyzer import score_text
+from reddit_sentiment.collection.analyzer import score_text
 
 from .dataset import _WORDS
 from .target import (

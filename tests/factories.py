@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from reddit_sentiment.analyzer import label_for
+from reddit_sentiment.collection.analyzer import label_for
 from reddit_sentiment.models import CollectionRun, Item, Kind, RunStatus, SubredditCounts
 
 _ids = itertools.count(1)

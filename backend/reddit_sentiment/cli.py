@@ -17,7 +17,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from .models import Item, Kind
+from .models import COLLECTOR_LEASE, Item, Kind, Listing
 from .settings import Settings, SettingsError, load_settings
 from .store.base import Store
 
@@ -151,9 +151,7 @@ def collect(
     """
     from rich.progress import Progress
 
-    from .analyzer import Analyzer
-    from .collector import RedditCollector
-    from .cycle import LISTINGS, CollectionCycle
+    from .collection.cycle import build_cycle
     from .models import process_owner
 
     settings = _settings(subreddits=",".join(subreddit), collection_limit=limit)
@@ -163,23 +161,18 @@ def collect(
         raise typer.Exit(2)
     owner = f"cli:{process_owner()}"
     with _open_store(settings) as store:
-        if not store.acquire_lease("collector", owner, ttl_seconds=3600):
+        if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=3600):
             typer.echo(
                 "another process is collecting (it holds the collector lease); "
                 "use POST /api/v1/collections on the service instead",
                 err=True,
             )
             raise typer.Exit(1)
-        cycle = CollectionCycle(
-            settings,
-            store,
-            Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
-            RedditCollector(settings),
-        )
+        cycle = build_cycle(settings, store, owner=owner)
         try:
             with Progress(transient=False) as progress:
                 task = progress.add_task(
-                    "collecting", total=len(settings.subreddits) * len(LISTINGS)
+                    "collecting", total=len(settings.subreddits) * len(Listing)
                 )
 
                 def advance(sub: str, listing: object, fetched: int) -> None:
@@ -189,7 +182,7 @@ def collect(
                 run = cycle.run(trigger="cli")
         finally:
             cycle.close()
-            store.release_lease("collector", owner)
+            store.release_lease(COLLECTOR_LEASE, owner)
     for name, counts in run.subreddits.items():
         typer.echo(
             f"r/{name}: fetched {counts.fetched}, new {counts.new}, "

@@ -38,11 +38,23 @@ class RunStatus(StrEnum):
 
 
 class Listing(StrEnum):
-    """The Reddit listings one cycle reads per subreddit."""
+    """The Reddit listings one cycle reads per subreddit, in the order it reads them."""
 
     NEW = "new"
     HOT = "hot"
     COMMENTS = "comments"
+
+
+# Reddit serves at most 100 things per listing page, whatever `limit` asks for.
+REDDIT_PAGE_SIZE = 100
+# The store lease whose holder collects (the service's scheduler and the CLI alike).
+COLLECTOR_LEASE = "collector"
+
+
+def canonical(keyword: str) -> str:
+    """How a tracked keyword is stored and looked up: tickers upper-case, words lower-case."""
+    keyword = " ".join(keyword.split())
+    return keyword.upper() if keyword.startswith("$") else keyword.lower()
 
 
 @dataclass(slots=True)

@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     @field_validator("track_keywords", mode="before")
     @classmethod
     def _keywords(cls, value: object) -> object:
-        from .keywords import canonical
+        from .models import canonical
 
         names = _split_csv(value)
         if isinstance(names, list):
@@ -168,19 +168,17 @@ class Settings(BaseSettings):
         return f"collection not configured: set {', '.join(missing)}" if missing else None
 
 
-LISTINGS_PER_SUBREDDIT = 3  # new, hot, comments
-REDDIT_PAGE_SIZE = 100
-
-
 def rate_budget(settings: Settings) -> dict[str, object]:
     """Requests one cycle needs against what Reddit allows in one interval."""
+    from .models import REDDIT_PAGE_SIZE, Listing
+
     pages = -(-settings.collection_limit // REDDIT_PAGE_SIZE)
-    per_cycle = len(settings.subreddits) * LISTINGS_PER_SUBREDDIT * pages
+    per_cycle = len(settings.subreddits) * len(Listing) * pages
     allowed = settings.reddit_requests_per_minute * settings.collection_interval_seconds / 60
     fits = per_cycle <= allowed
     message = (
         f"a cycle needs {per_cycle} requests ({len(settings.subreddits)} subreddits x "
-        f"{LISTINGS_PER_SUBREDDIT} listings x {pages} pages); Reddit allows about "
+        f"{len(Listing)} listings x {pages} pages); Reddit allows about "
         f"{allowed:.0f} per {settings.collection_interval_seconds}s interval "
         f"({settings.reddit_requests_per_minute}/min)"
     )

@@ -5,12 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from reddit_sentiment.analyzer import Analyzer
-from reddit_sentiment.collector import RedditCollector
-from reddit_sentiment.cycle import CollectionCycle
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.settings import Settings, load_settings
-from reddit_sentiment.store.base import Store
 from reddit_sentiment.store.sqlite import SqliteStore
 
 
@@ -28,15 +24,6 @@ def settings_for(fake: FakeReddit, subreddits: list[str], **extra: object) -> Se
     }
     values.update(extra)
     return load_settings(**values)
-
-
-def make_cycle(settings: Settings, store: Store) -> CollectionCycle:
-    return CollectionCycle(
-        settings,
-        store,
-        Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
-        RedditCollector(settings),
-    )
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from reddit_sentiment.collection.cycle import build_cycle
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import Kind, RunStatus
 from reddit_sentiment.store.base import ItemQuery
 from reddit_sentiment.store.sqlite import SqliteStore
-from tests.integration.conftest import make_cycle, settings_for
+from tests.integration.conftest import settings_for
 
 
 def recorded_children(recordings: Path, cassette: str) -> list[dict[str, object]]:
@@ -39,7 +40,7 @@ async def test_cycle_stores_exactly_the_recorded_items_once(
     expected_comments = {str(c["name"]) for c in comments}
     assert len(expected_comments) == 100
 
-    cycle = make_cycle(settings_for(recorded_reddit, ["askreddit"]), db)
+    cycle = build_cycle(settings_for(recorded_reddit, ["askreddit"]), db)
     run = await asyncio.to_thread(cycle.run, None, "test")
     assert run.status is RunStatus.SUCCEEDED, run.errors
     counts = run.subreddits["askreddit"]
@@ -67,7 +68,7 @@ async def test_more_than_one_page_collects_the_whole_recording(
     hot = recorded_children(recordings_dir, "SubredditListings__test_hot.json")
     new = recorded_children(recordings_dir, "SubredditListings__test_new.json")
     settings = settings_for(recorded_reddit, ["askreddit"], collection_limit=500)
-    run = await asyncio.to_thread(make_cycle(settings, db).run)
+    run = await asyncio.to_thread(build_cycle(settings, db).run)
     assert run.status is RunStatus.SUCCEEDED
     expected = {str(p["name"]) for p in hot} | {str(p["name"]) for p in new}
     assert set(await stored_ids(db, Kind.POST)) == expected
@@ -76,7 +77,7 @@ async def test_more_than_one_page_collects_the_whole_recording(
 async def test_scores_equal_vader_on_the_same_text(
     recorded_reddit: FakeReddit, db: SqliteStore, recordings_dir: Path
 ) -> None:
-    await asyncio.to_thread(make_cycle(settings_for(recorded_reddit, ["askreddit"]), db).run)
+    await asyncio.to_thread(build_cycle(settings_for(recorded_reddit, ["askreddit"]), db).run)
     vader = SentimentIntensityAnalyzer()
     for post in recorded_children(recordings_dir, "SubredditListings__test_new.json")[:20]:
         stored = await db.get_item(str(post["name"]))
@@ -103,7 +104,7 @@ async def test_scores_equal_vader_on_the_same_text(
 async def test_collection_limit_bounds_each_listing(
     recorded_reddit: FakeReddit, db: SqliteStore, limit: int
 ) -> None:
-    cycle = make_cycle(settings_for(recorded_reddit, ["askreddit"], collection_limit=limit), db)
+    cycle = build_cycle(settings_for(recorded_reddit, ["askreddit"], collection_limit=limit), db)
     run = await asyncio.to_thread(cycle.run)
     counts = run.subreddits["askreddit"]
     stored = len(await stored_ids(db, Kind.POST)) + len(await stored_ids(db, Kind.COMMENT))

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from reddit_sentiment.collection.cycle import build_cycle
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import Kind, RunStatus
 from reddit_sentiment.store.base import ItemQuery
 from reddit_sentiment.store.sqlite import SqliteStore
-from tests.integration.conftest import make_cycle, settings_for
+from tests.integration.conftest import settings_for
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def test_whole_trees_of_the_hottest_posts(big_threads: FakeReddit, db: Sql
         comment_tree_more_limit=100,
         comment_tree_request_budget=200,
     )
-    run = await asyncio.to_thread(make_cycle(settings, db).run)
+    run = await asyncio.to_thread(build_cycle(settings, db).run)
     assert run.status is RunStatus.SUCCEEDED, run.errors
     every = big_threads.expected_items("sub0", "comments")
     for post in hottest(big_threads, 2):
@@ -61,7 +62,7 @@ async def test_request_budget_bounds_the_trees(big_threads: FakeReddit, db: Sqli
         comment_tree_more_limit=100,
         comment_tree_request_budget=3,
     )
-    run = await asyncio.to_thread(make_cycle(settings, db).run)
+    run = await asyncio.to_thread(build_cycle(settings, db).run)
     assert run.status is RunStatus.SUCCEEDED, run.errors
     trees = big_threads.request_count(r"^/comments/")
     more = big_threads.request_count(r"^/api/morechildren")

@@ -16,10 +16,10 @@ import pytest
 from fastapi import FastAPI
 
 from reddit_sentiment.api.app import create_app
-from reddit_sentiment.cycle_process import ProcessCycle
+from reddit_sentiment.collection.cycle_process import ProcessCycle
+from reddit_sentiment.collection.scheduler import CollectionService
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import RunStatus
-from reddit_sentiment.scheduler import CollectionService
 from tests.integration.conftest import settings_for
 
 pytestmark = pytest.mark.processes

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from reddit_sentiment.collection.cycle import build_cycle
+from reddit_sentiment.collection.scheduler import CollectionService
 from reddit_sentiment.fakereddit import FakeReddit, Fault
 from reddit_sentiment.models import RunStatus
-from reddit_sentiment.scheduler import CollectionService
 from reddit_sentiment.store.sqlite import SqliteStore
-from tests.integration.conftest import make_cycle, settings_for
+from tests.integration.conftest import settings_for
 
 HOT = r"^/r/askreddit/hot"
 
@@ -27,7 +28,7 @@ async def service(recorded_reddit: FakeReddit, db: SqliteStore) -> AsyncIterator
         collection_start_delay_seconds=3600,
         reddit_timeout_seconds=0.5,
     )
-    svc = CollectionService(settings, db, lambda: make_cycle(settings, db))
+    svc = CollectionService(settings, db, lambda: build_cycle(settings, db))
     svc.start()
     yield svc
     await svc.shutdown()
@@ -151,7 +152,7 @@ async def test_scheduler_runs_the_first_cycle_after_the_start_delay(
     recorded_reddit: FakeReddit, db: SqliteStore
 ) -> None:
     settings = settings_for(recorded_reddit, ["askreddit"], collection_start_delay_seconds=0.3)
-    svc = CollectionService(settings, db, lambda: make_cycle(settings, db))
+    svc = CollectionService(settings, db, lambda: build_cycle(settings, db))
     svc.start()
     try:
         job = svc.scheduler.get_job(svc.COLLECT_JOB)
@@ -172,7 +173,7 @@ async def test_shutdown_interrupts_a_running_cycle_at_a_checkpoint(
 ) -> None:
     recorded_reddit.set_latency(0.3)
     settings = settings_for(recorded_reddit, ["askreddit"], collection_start_delay_seconds=3600)
-    svc = CollectionService(settings, db, lambda: make_cycle(settings, db))
+    svc = CollectionService(settings, db, lambda: build_cycle(settings, db))
     svc.start()
     run_id, _ = svc.start_collection("test")
     await asyncio.sleep(0.4)
@@ -189,7 +190,7 @@ async def test_cycle_budget_stops_starting_listings(
     settings = settings_for(
         recorded_reddit, ["askreddit", "nosuchsub"], collection_budget_seconds=0.5
     )
-    run = await asyncio.to_thread(make_cycle(settings, db).run)
+    run = await asyncio.to_thread(build_cycle(settings, db).run)
     budget = [e for e in run.errors if e.error == "BudgetExceeded"]
     assert budget and all("cycle budget of" in e.message for e in budget)
     assert {e.subreddit for e in budget} == {"nosuchsub"} or len(budget) >= 3

@@ -10,7 +10,7 @@ CLI's export. The oracle is written from Reddit's format, not from the collector
 thing is well-formed when its kind is t1 or t3, its data an object, its id a Reddit id (base36,
 1-13 characters, once trimmed and lower-cased) and its created_utc a time (a number, or a
 numeric string) from 1970 to 9999. Texts are kept as sent except that a surrogate becomes
-U+FFFD and NUL is removed (see reddit_sentiment.clean).
+U+FFFD and NUL is removed (see reddit_sentiment.collection.clean).
 
 Hypothesis runs each test body many times with the same fixtures, so every example starts its
 own fake Reddit and opens its own store.
@@ -41,6 +41,7 @@ from typer.testing import CliRunner
 
 from reddit_sentiment import cli
 from reddit_sentiment.api.app import create_app
+from reddit_sentiment.collection.cycle import build_cycle
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import CollectionRun, Item, Kind, RunStatus
 from reddit_sentiment.settings import load_settings
@@ -48,7 +49,7 @@ from reddit_sentiment.store.base import Store
 from tests.conftest import open_store
 from tests.cosmos.fixture import CosmosServer
 from tests.factories import BASE_TIME
-from tests.integration.conftest import make_cycle, settings_for
+from tests.integration.conftest import settings_for
 from tests.invariants import assert_aggregates_match_items
 
 SUB = "hostile"
@@ -677,7 +678,7 @@ def collect(fake: FakeReddit, store: Store, subreddits: list[str]) -> tuple[Coll
         collection_budget_seconds=BUDGET_SECONDS,
         track_keywords=KEYWORDS,
     )
-    cycle = make_cycle(settings, store)
+    cycle = build_cycle(settings, store)
     started = time.monotonic()
     try:
         run = cycle.run(trigger="hostile")
@@ -984,7 +985,7 @@ async def test_an_item_claimed_by_another_subreddit_later_stays_one_item(
     for body in (first, later):
         with FakeReddit().add_responses(interactions(only("new", Page([body])))).start() as fake:
             settings = settings_for(fake, [SUB], analyzer_mode="inline")
-            run = await asyncio.to_thread(make_cycle(settings, store).run)
+            run = await asyncio.to_thread(build_cycle(settings, store).run)
             assert run.status is RunStatus.SUCCEEDED, run.errors
     items = await assert_aggregates_match_items(store)
     assert [(i.id, i.subreddit, i.created_utc) for i in items] == [("t3_moved", SUB, BASE_TIME)]

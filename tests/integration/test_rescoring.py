@@ -14,12 +14,12 @@ from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from reddit_sentiment.analyzer import Analyzer, ScoringJob
-from reddit_sentiment.cycle import CollectionCycle
+from reddit_sentiment.collection.analyzer import Analyzer, ScoringJob
+from reddit_sentiment.collection.cycle import CollectionCycle, build_cycle
 from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import Item, RunStatus
 from reddit_sentiment.store.sqlite import SqliteStore
-from tests.integration.conftest import make_cycle, settings_for
+from tests.integration.conftest import settings_for
 
 SAMPLE: dict[str, Any] = json.loads(FakeReddit.sample_path().read_text(encoding="utf-8"))
 
@@ -37,7 +37,7 @@ class CountingAnalyzer(Analyzer):
 def cycle_against(data: dict[str, Any], db: SqliteStore) -> tuple[CollectionCycle, FakeReddit]:
     fake = FakeReddit.from_dataset(data).start()
     settings = settings_for(fake, ["python"], analyzer_mode="inline")
-    cycle = make_cycle(settings, db)
+    cycle = build_cycle(settings, db)
     cycle.analyzer = CountingAnalyzer(settings.analyzer_max_chars, mode="inline")
     return cycle, fake
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reddit_sentiment.analyzer import label_for
+from reddit_sentiment.collection.analyzer import label_for
 from reddit_sentiment.models import Item, Kind, Label, RunStatus
 from reddit_sentiment.store.base import (
     DAY,

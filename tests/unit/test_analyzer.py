@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from reddit_sentiment.analyzer import (
+from reddit_sentiment.collection.analyzer import (
     Analyzer,
     _expand_emoji,
     _word_facts,

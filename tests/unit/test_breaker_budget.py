@@ -5,7 +5,7 @@ from __future__ import annotations
 import prawcore
 import pytest
 
-from reddit_sentiment.breaker import CircuitBreaker, CircuitOpen
+from reddit_sentiment.collection.breaker import CircuitBreaker, CircuitOpen
 from reddit_sentiment.settings import Settings, rate_budget
 
 

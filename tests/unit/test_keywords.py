@@ -7,7 +7,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from reddit_sentiment.keywords import KeywordMatcher, canonical
+from reddit_sentiment.collection.keywords import KeywordMatcher
+from reddit_sentiment.models import canonical
 
 MATCHER = KeywordMatcher(["$TSLA", "$ON", "$GO", "python", "machine learning"])
 

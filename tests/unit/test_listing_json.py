@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reddit_sentiment.collector import MalformedListing, describe_error, parse_listing
+from reddit_sentiment.collection.collector import MalformedListing, describe_error, parse_listing
 from reddit_sentiment.models import Kind
 
 NOW = 1_800_000_000.0

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reddit_sentiment.collector import TimeoutRequestor, proxies_for
+from reddit_sentiment.collection.collector import TimeoutRequestor, proxies_for
 
 
 class _Proxy(http.server.BaseHTTPRequestHandler):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
+from reddit_sentiment.collection.trending import WINDOWS, Window, compute, terms_of
 from reddit_sentiment.models import Item, Kind
-from reddit_sentiment.trending import WINDOWS, compute, terms_of
 from tests.factories import make_item
 
 NOW = 1_800_000_000.0
@@ -82,3 +84,7 @@ def test_every_window_and_subreddit_has_a_result() -> None:
     quiet = results["1h|rust"]
     assert quiet["items_in_window"] == 0 and quiet["terms"] == [] and quiet["computed_at"]
     assert results["7d|rust"]["items_in_window"] == 1
+
+
+def test_the_windows_the_api_accepts_are_the_windows_computed() -> None:
+    assert list(WINDOWS) == list(get_args(Window))

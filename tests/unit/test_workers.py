@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reddit_sentiment.workers import GIVE_WAY_EVERY_SECONDS, LazyWorker, give_way
+from reddit_sentiment.collection.workers import GIVE_WAY_EVERY_SECONDS, LazyWorker, give_way
 
 pytestmark = pytest.mark.processes
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.processes
 PARENT = textwrap.dedent(
     """
     import os, signal, time
-    from reddit_sentiment.workers import LazyWorker
+    from reddit_sentiment.collection.workers import LazyWorker
 
     pool = LazyWorker(time.sleep, 0).get()
     print(*pool._processes, flush=True)

@@ -6,9 +6,9 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,56 +18,16 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 
 from .. import __version__
+from ..collection import CollectionService, cycle_factory
 from ..logging_setup import configure_logging
-from ..scheduler import CollectionService
-from ..settings import Role, Settings, WorkerMode, get_settings, rate_budget
+from ..settings import Role, Settings, get_settings
 from ..store import create_store
 from ..store.base import Store, StoreUnavailable
 from .routes import collections, dashboard, health, keywords, metrics, page, posts, trending
 
-if TYPE_CHECKING:
-    from ..cycle import Cycle
-
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
-
-
-def _cycle_factory(settings: Settings, store: Store, own_store: bool) -> Callable[[], Cycle] | None:
-    if settings.role is Role.API:
-        log.info("ROLE=api: this process serves the API and does not collect")
-        return None
-    reason = settings.collection_not_configured_reason()
-    if reason:
-        log.warning("%s; the API is served, nothing will be collected", reason)
-        return None
-
-    budget = rate_budget(settings)
-    if not budget["fits"]:
-        log.warning("Reddit rate budget exceeded: %s", budget["message"])
-    else:
-        log.info("Reddit rate budget: %s", budget["message"])
-
-    def build() -> Cycle:
-        # Imported here, in the collector thread: with cycles in their own process the
-        # service never loads PRAW or VADER, and starts that much sooner.
-        from ..analyzer import Analyzer
-        from ..collector import RedditCollector
-        from ..cycle import CollectionCycle
-        from ..cycle_process import ProcessCycle
-
-        # The cycle process opens its own store from the settings, so a store handed to
-        # create_app (tests, embedding) is written by a cycle in the collector thread.
-        if settings.collector_mode is WorkerMode.PROCESS and own_store:
-            return ProcessCycle(settings, store)
-        return CollectionCycle(
-            settings,
-            store,
-            Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
-            RedditCollector(settings),
-        )
-
-    return build
 
 
 # The collector thread (PRAW's JSON parsing, store writes) competes with the event loop for
@@ -88,7 +48,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, app_store.open)
         service = CollectionService(
-            settings, app_store, _cycle_factory(settings, app_store, own_store=store is None)
+            settings, app_store, cycle_factory(settings, app_store, own_store=store is None)
         )
         # Start-up garbage (imports, schema, the app) moved out of the collector's reach:
         # later collections scan only young objects, which keeps GC pauses off the p99.

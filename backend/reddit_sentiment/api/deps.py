@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
-from ..scheduler import CollectionService
+from ..collection import CollectionService
 from ..settings import Settings
 from ..store.base import Store
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from ..workers import run_in_background
+from ..collection.workers import run_in_background
 from .server import FakeReddit
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 
+from ...collection import CollectionAlreadyRunning
 from ...models import Page, RunOut, RunStatus
-from ...scheduler import CollectionAlreadyRunning
 from ..convert import run_out
 from ..deps import AdminDep, ServiceDep, StoreDep
 from ..params import CursorParam, cursor_checked

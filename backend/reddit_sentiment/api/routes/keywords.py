@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 
-from ...keywords import canonical
-from ...models import LabelCounts
+from ...models import LabelCounts, canonical
 from ...store.base import Bucket
 from ..convert import ts
 from ..deps import SettingsDep, StoreDep

@@ -16,8 +16,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 from prometheus_client.registry import Collector
 
+from ...collection import CollectionService
 from ...models import CollectionRun, Label, RunStatus
-from ...scheduler import CollectionService
 from ...store.base import Store, StoreUnavailable
 from ..deps import ServiceDep, StoreDep
 

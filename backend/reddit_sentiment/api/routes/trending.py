@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from ... import trending
+from ...collection import Window, empty_result, trending_key
 from ..deps import StoreDep
 from ..params import SubredditParam, normalise_subreddit
 
 router = APIRouter(prefix="/trending", tags=["trending"])
-
-Window = Literal["1h", "6h", "24h", "7d"]  # the keys of trending.WINDOWS
 
 
 class Term(BaseModel):
@@ -76,5 +74,5 @@ async def get_trending(
 ) -> dict[str, Any]:
     sub = normalise_subreddit(subreddit)
     name = str(window)
-    stored = await store.get_trending(f"{name}|{sub or trending.ALL}")
-    return stored if stored is not None else trending.empty(name, sub)
+    stored = await store.get_trending(trending_key(name, sub))
+    return stored if stored is not None else empty_result(name, sub)

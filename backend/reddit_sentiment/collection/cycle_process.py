@@ -27,12 +27,10 @@ from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from .analyzer import Analyzer
-from .collector import RedditCollector
-from .cycle import CollectionCycle
-from .models import CollectionRun, RunStatus, failed_run, new_run_id, process_owner
-from .settings import Settings
-from .store.base import Store, StoreUnavailable
+from ..models import CollectionRun, RunStatus, failed_run, new_run_id, process_owner
+from ..settings import Settings
+from ..store.base import Store, StoreUnavailable
+from .cycle import CollectionCycle, build_cycle
 from .workers import LazyWorker
 
 log = logging.getLogger(__name__)
@@ -41,20 +39,13 @@ _cycle: CollectionCycle | None = None
 
 
 def _init(settings: Settings, stop: Any, owner: str) -> None:
-    from .logging_setup import configure_logging
-    from .store import create_store
+    from ..logging_setup import configure_logging
+    from ..store import create_store
 
     configure_logging(settings.log_level)
     store = create_store(settings)  # opened by the first task: failing there fails a run
     global _cycle
-    _cycle = CollectionCycle(
-        settings,
-        store,
-        Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
-        RedditCollector(settings),
-    )
-    _cycle.stop_requested = stop
-    _cycle.owner = owner
+    _cycle = build_cycle(settings, store, stop=stop, owner=owner)
 
 
 _store_open = False

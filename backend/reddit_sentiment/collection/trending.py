@@ -15,16 +15,26 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
+from ..models import Item, Kind
+from ..store.base import Store
 from .analyzer import text_of
-from .models import Item, Kind
-from .store.base import Store
 
 log = logging.getLogger(__name__)
 
-WINDOWS: dict[str, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
+# The windows, as the API's `window` parameter names them (a Literal, so OpenAPI lists them),
+# and their lengths: mypy holds every key to the Literal, a unit test holds them equal.
+Window = Literal["1h", "6h", "24h", "7d"]
+WINDOWS: dict[Window, int] = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
 ALL = "*"
+
+
+def trending_key(window: str, subreddit: str | None) -> str:
+    """The key a result is stored under: one per window and subreddit (or all of them)."""
+    return f"{window}|{subreddit or ALL}"
+
+
 TOP_TERMS = 20
 TOP_POSTS = 10
 MIN_SHIFT_COMMENTS = 3
@@ -118,7 +128,9 @@ def compute(items: Iterable[Item], now: float, min_count: int = 3) -> dict[str, 
     keys = {ALL} | {key for _, key in acc}
     # Every window for every key seen, so a window that went quiet replaces its stale result.
     return {
-        f"{name}|{key}": _result(name, key, acc.get((name, key), _Window()), computed_at, min_count)
+        trending_key(name, key): _result(
+            name, key, acc.get((name, key), _Window()), computed_at, min_count
+        )
         for name in WINDOWS
         for key in keys
     }

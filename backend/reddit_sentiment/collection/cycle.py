@@ -17,12 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from . import trending
-from .analyzer import Analyzer, ScoringJob, text_of
-from .breaker import CircuitBreaker, CircuitOpen
-from .collector import ListingFailed, ListingPage, RedditCollector
-from .keywords import KeywordMatcher
-from .models import (
+from ..models import (
     CollectionRun,
     Item,
     Kind,
@@ -34,12 +29,17 @@ from .models import (
     new_run_id,
     process_owner,
 )
-from .settings import Settings
-from .store.base import Store, StoreUnavailable
+from ..settings import Settings
+from ..store.base import Store, StoreUnavailable
+from . import trending
+from .analyzer import Analyzer, ScoringJob, text_of
+from .breaker import CircuitBreaker, CircuitOpen
+from .collector import ListingFailed, ListingPage, RedditCollector
+from .keywords import KeywordMatcher
 
 log = logging.getLogger(__name__)
 
-LISTINGS: tuple[Listing, ...] = (Listing.NEW, Listing.HOT, Listing.COMMENTS)
+LISTINGS: tuple[Listing, ...] = tuple(Listing)
 # Pages handed to the scorer before the oldest is stored. With one, the scorer idled whenever
 # a fetch or a store ran long; with two or more it never waits. Measured on 2 cores, 18k items:
 # a cycle took 3.1 s with 1 page ahead, 2.5 s with 2, 3 or 5. While the oldest is not scored
@@ -77,15 +77,19 @@ class CollectionCycle:
         store: Store,
         analyzer: Analyzer,
         collector: RedditCollector,
+        *,
+        stop: StopFlag | None = None,
+        owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.analyzer = analyzer
         self.collector = collector
-        self.stop_requested: StopFlag = threading.Event()
+        # The service's stop request (shared with the cycle process when it runs there).
+        self.stop_requested: StopFlag = stop if stop is not None else threading.Event()
         # Who the run record names: the service process (the lease holder), also when the
         # cycle itself runs in its child process.
-        self.owner = process_owner()
+        self.owner = owner or process_owner()
         self.keywords = KeywordMatcher(settings.track_keywords)
         self._tree_requests = 0
         # Called after each listing is stored (subreddit, listing, items): the CLI's progress bar.
@@ -357,6 +361,25 @@ class CollectionCycle:
     def close(self) -> None:
         """Stop the scoring process (the service's shutdown, the CLI's end)."""
         self.analyzer.close()
+
+
+def build_cycle(
+    settings: Settings,
+    store: Store,
+    *,
+    stop: StopFlag | None = None,
+    owner: str | None = None,
+) -> CollectionCycle:
+    """The one place a cycle is put together from the settings: the collector thread, the
+    cycle process, the CLI and the tests all call this."""
+    return CollectionCycle(
+        settings,
+        store,
+        Analyzer(settings.analyzer_max_chars, mode=settings.analyzer_mode),
+        RedditCollector(settings),
+        stop=stop,
+        owner=owner,
+    )
 
 
 def _message(error: BaseException) -> str:

@@ -20,8 +20,8 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from .models import Item, Kind, Label
-from .settings import AnalyzerMode
+from ..models import Item, Kind, Label
+from ..settings import AnalyzerMode
 from .workers import LazyWorker, give_way
 
 if TYPE_CHECKING:

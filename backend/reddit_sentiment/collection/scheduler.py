@@ -20,15 +20,47 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .models import CollectionRun, failed_run, new_run_id, process_owner
-from .settings import Settings
-from .store.base import Store
+from ..models import COLLECTOR_LEASE, CollectionRun, failed_run, new_run_id, process_owner
+from ..settings import Role, Settings, WorkerMode, rate_budget
+from ..store.base import Store
 from .workers import lower_thread_priority
 
 if TYPE_CHECKING:
     from .cycle import Cycle
 
 log = logging.getLogger(__name__)
+
+
+def cycle_factory(settings: Settings, store: Store, own_store: bool) -> Callable[[], Cycle] | None:
+    """What the service's collector thread runs each cycle with, built there on first use; None
+    when this process does not collect (ROLE=api, or collection not configured)."""
+    if settings.role is Role.API:
+        log.info("ROLE=api: this process serves the API and does not collect")
+        return None
+    reason = settings.collection_not_configured_reason()
+    if reason:
+        log.warning("%s; the API is served, nothing will be collected", reason)
+        return None
+
+    budget = rate_budget(settings)
+    if not budget["fits"]:
+        log.warning("Reddit rate budget exceeded: %s", budget["message"])
+    else:
+        log.info("Reddit rate budget: %s", budget["message"])
+
+    def build() -> Cycle:
+        # Imported here, in the collector thread: with cycles in their own process the
+        # service never loads PRAW or VADER, and starts that much sooner.
+        from .cycle import build_cycle
+        from .cycle_process import ProcessCycle
+
+        # The cycle process opens its own store from the settings, so a store handed to
+        # create_app (tests, embedding) is written by a cycle in the collector thread.
+        if settings.collector_mode is WorkerMode.PROCESS and own_store:
+            return ProcessCycle(settings, store)
+        return build_cycle(settings, store)
+
+    return build
 
 
 class CollectionAlreadyRunning(RuntimeError):
@@ -42,7 +74,7 @@ class CollectionService:
     RETENTION_JOB = "retention"
     LEASE_JOB = "lease"
     TRENDING_JOB = "trending"
-    LEASE_NAME = "collector"
+    LEASE_NAME = COLLECTOR_LEASE
 
     def __init__(
         self,

@@ -11,7 +11,6 @@ Any other entry matches as a whole word or phrase in any case.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
 
@@ -34,28 +33,32 @@ class KeywordMatcher:
         return [keyword for keyword, pattern in self._patterns if pattern.search(text)]
 
 
-# Scripts written without spaces between words, by the start of their characters' Unicode names:
-# Han ideographs (every block, the extensions and compatibility ideographs included), Hiragana,
-# Katakana (full and half width), Thai, Lao, Khmer and Myanmar. Names rather than code point
-# ranges: one prefix covers every block of a script, today's and those Unicode adds later (as
-# far as the running Python's `unicodedata` knows them). Not Hangul: Korean puts spaces between
-# words, so its keywords keep whole-word matching.
-_UNSPACED_SCRIPTS = (
-    "CJK UNIFIED IDEOGRAPH",
-    "CJK COMPATIBILITY IDEOGRAPH",
-    "HIRAGANA",
-    "KATAKANA",
-    "HALFWIDTH KATAKANA",
-    "THAI",
-    "LAO",
-    "KHMER",
-    "MYANMAR",
+# Scripts written without spaces between words, as Unicode blocks (whole blocks, so a code
+# point Unicode has not assigned yet, or this Python's tables do not name, counts as its
+# block's): Han ideographs (the unified block, its extensions and the compatibility
+# ideographs), Hiragana, Katakana (with its extensions and the half-width forms), Thai, Lao,
+# Khmer and Myanmar. Not Hangul: Korean puts spaces between words, so its keywords keep
+# whole-word matching.
+_UNSPACED_BLOCKS = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x19E0, 0x19FF),  # Khmer symbols
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA9E0, 0xA9FF),  # Myanmar extended-B
+    (0xAA60, 0xAA7F),  # Myanmar extended-A
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+    (0x20000, 0x323AF),  # CJK extensions B to H, compatibility supplement
 )
 
 
 def _unspaced(keyword: str) -> bool:
     """The keyword has a character of a script written without spaces between words."""
-    return any(unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS) for char in keyword)
+    return any(low <= ord(char) <= high for char in keyword for low, high in _UNSPACED_BLOCKS)
 
 
 def _pattern(keyword: str) -> re.Pattern[str]:
@@ -69,9 +72,3 @@ def _pattern(keyword: str) -> re.Pattern[str]:
         # after "了" (a word character to `\w`, as every ideograph is).
         return re.compile(words, re.IGNORECASE)
     return re.compile(rf"(?<!\w){words}(?!\w)", re.IGNORECASE)
-
-
-def canonical(keyword: str) -> str:
-    """How a keyword is stored and looked up: tickers upper-case, words lower-case."""
-    keyword = " ".join(keyword.split())
-    return keyword.upper() if keyword.startswith("$") else keyword.lower()

@@ -31,9 +31,9 @@ from tenacity import (
     stop_after_attempt,
 )
 
+from ..models import REDDIT_PAGE_SIZE, Item, Kind, Listing
+from ..settings import Settings
 from .clean import epoch_field, int_field, text_field
-from .models import Item, Kind, Listing
-from .settings import Settings
 
 if TYPE_CHECKING:
     import praw
@@ -73,10 +73,6 @@ def proxies_for(*base_urls: str) -> dict[str, str]:
         if proxy and parts.hostname:
             proxies[f"{parts.scheme}://{parts.hostname}"] = proxy
     return proxies
-
-
-# Reddit serves at most 100 things per listing page, whatever `limit` asks for.
-PAGE_SIZE = 100
 
 
 class ListingFailed(Exception):
@@ -302,7 +298,7 @@ class RedditCollector:
         """One page of a listing (the path and parameters PRAW's own listings use); a 429
         is retried after Reddit's Retry-After, within the configured bounds."""
         path = f"r/{subreddit}/{_LISTING_PATHS[listing]}"
-        params: dict[str, str | int] = {"limit": min(limit, PAGE_SIZE)}
+        params: dict[str, str | int] = {"limit": min(limit, REDDIT_PAGE_SIZE)}
         if after:
             params["after"] = after
         retrying = Retrying(
