@@ -1,7 +1,7 @@
 """Domain records shared along the data path: Reddit -> collector -> analyzer -> store -> API.
 
-Items on the write path are plain dataclasses (cheap to build by the thousand); what the API
-returns is pydantic, so it is validated and documented in OpenAPI.
+Plain dataclasses and enums, cheap to build by the thousand; what the API returns is in
+api/schemas.py (pydantic, validated and documented in OpenAPI).
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
-
-from pydantic import BaseModel, Field
 
 
 class Kind(StrEnum):
@@ -169,125 +165,3 @@ def failed_run(
         status=RunStatus.FAILED,
         errors=[ListingError("*", listing, error, message)],
     )
-
-
-# ---- API-facing read models -------------------------------------------------------------
-
-
-class LabelCounts(BaseModel):
-    positive: int = 0
-    neutral: int = 0
-    negative: int = 0
-
-
-class RunErrorOut(BaseModel):
-    subreddit: str = Field(description="Subreddit the failure belongs to ('*' for the whole run)")
-    listing: str = Field(description="Listing that failed: new, hot, comments, store, ...")
-    error: str = Field(description="Error class, e.g. NotFound, Forbidden, TooManyRequests")
-    message: str
-
-
-class SubredditCountsOut(BaseModel):
-    fetched: int = Field(description="Distinct items read from Reddit in this run")
-    new: int
-    updated: int
-    failed: int = Field(description="Listings that failed")
-    rejected: int = Field(0, description="Items skipped as malformed or unstorable")
-
-
-class RejectedItemOut(BaseModel):
-    subreddit: str
-    fullname: str = Field(description="Reddit fullname (t3_..., t1_...) or what stood for it")
-    reason: str
-
-
-class RunOut(BaseModel):
-    id: str
-    status: RunStatus
-    trigger: str
-    started_at: datetime
-    finished_at: datetime | None
-    duration_seconds: float | None
-    subreddits: dict[str, SubredditCountsOut]
-    errors: list[RunErrorOut]
-    rejections: list[RejectedItemOut] = Field(
-        default_factory=list,
-        description="Items skipped, with the reason (the first 100 of a run)",
-    )
-
-
-class SubredditSummary(BaseModel):
-    subreddit: str
-    posts: int
-    comments: int
-    mean_compound: float | None
-    labels: LabelCounts
-
-
-class Summary(BaseModel):
-    posts: int
-    comments: int
-    labels: LabelCounts
-    mean_compound: float | None
-    subreddits: list[SubredditSummary]
-    last_collection: RunOut | None
-
-
-class SentimentBucket(BaseModel):
-    start: datetime
-    count: int
-    posts: int
-    comments: int
-    mean_compound: float | None
-    labels: LabelCounts
-
-
-class SubredditSeries(BaseModel):
-    subreddit: str
-    buckets: list[SentimentBucket]
-
-
-class SentimentSeries(BaseModel):
-    bucket: str
-    since: datetime | None
-    until: datetime | None
-    series: list[SubredditSeries]
-
-
-class ItemOut(BaseModel):
-    id: str = Field(description="Reddit fullname, t3_... for posts, t1_... for comments")
-    kind: Kind
-    subreddit: str
-    author: str | None
-    created_at: datetime
-    title: str | None
-    body: str
-    permalink: str
-    score: int
-    num_comments: int | None
-    parent_id: str | None
-    link_id: str | None
-    compound: float
-    pos: float
-    neu: float
-    neg: float
-    label: Label
-    truncated: bool = Field(
-        description="True when only the start of the text was scored (ANALYZER_MAX_CHARS, or "
-        "the per-text cap on VADER's work)"
-    )
-    collected_at: datetime
-    keywords: list[str] = Field(default_factory=list, description="Tracked keywords mentioned")
-
-
-class PostWithComments(BaseModel):
-    post: ItemOut
-    comments: list[ItemOut]
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(description="Pass as `cursor` to get the next page")

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reddit_sentiment.models import Label, SentimentSeries
+from reddit_sentiment.api.schemas import SentimentSeries
+from reddit_sentiment.models import Label
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.api.conftest import ADMIN_KEY
 from tests.factories import BASE_TIME, make_item

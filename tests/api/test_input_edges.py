@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.api.routes.keywords import KeywordSeries
-from reddit_sentiment.models import SentimentSeries
+from reddit_sentiment.api.schemas import SentimentSeries
 from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import DAY
 from reddit_sentiment.store.sqlite import SqliteStore

@@ -5,17 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from ..models import (
-    CollectionRun,
-    Item,
-    ItemOut,
-    LabelCounts,
-    RejectedItemOut,
-    RunErrorOut,
-    RunOut,
-    SubredditCountsOut,
-)
+from ..models import CollectionRun, Item
 from ..store.base import Aggregate
+from .schemas import ItemOut, LabelCounts, RejectedItemOut, RunErrorOut, RunOut, SubredditCountsOut
 
 
 def ts(value: float) -> datetime:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel
 
 from ...collection import CollectionAlreadyRunning
-from ...models import Page, RunOut, RunStatus
 from ..convert import run_out
 from ..deps import AdminDep, ServiceDep, StoreDep
 from ..params import CursorParam, cursor_checked
+from ..schemas import Page, RunOut, Started
 
 router = APIRouter(prefix="/collections", tags=["collections"])
 
@@ -27,12 +26,6 @@ async def list_runs(
     with cursor_checked():
         page = await store.list_runs(limit=limit, cursor=cursor)
     return Page[RunOut](items=[run_out(r) for r in page.runs], next_cursor=page.next_cursor)
-
-
-class Started(BaseModel):
-    id: str
-    status: RunStatus = RunStatus.RUNNING
-    url: str
 
 
 @router.post(

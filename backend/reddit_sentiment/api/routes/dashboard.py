@@ -6,16 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from ...models import (
-    SentimentSeries,
-    SubredditSummary,
-    Summary,
-)
 from ...store.base import Aggregate, Bucket
 from ...store.rendered import iso_utc, mean_compound
 from ..convert import json_text, labels_of, run_out
 from ..deps import StoreDep
 from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, series_range
+from ..schemas import SentimentSeries, SubredditSummary, Summary
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 

@@ -5,18 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
 
 from ...models import CollectionRun
 from ...settings import rate_budget
 from ..convert import ts
 from ..deps import ServiceDep, SettingsDep, StoreDep
+from ..schemas import Liveness, Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
-
-
-class Liveness(BaseModel):
-    status: str = "ok"
 
 
 _OK = Liveness()
@@ -26,13 +22,6 @@ _OK = Liveness()
 async def health() -> Liveness:
     """Touches no storage and nothing that can block: answers while a cycle runs."""
     return _OK
-
-
-class Readiness(BaseModel):
-    status: str
-    storage: dict[str, Any]
-    scheduler: dict[str, Any]
-    collection: dict[str, Any]
 
 
 def _last_run(run: CollectionRun) -> dict[str, Any]:

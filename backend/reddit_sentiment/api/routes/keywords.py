@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel
 
-from ...models import LabelCounts, canonical
+from ...models import canonical
 from ...store.base import Bucket
 from ..convert import ts
 from ..deps import SettingsDep, StoreDep
@@ -18,34 +17,9 @@ from ..params import (
     normalise_subreddit,
     series_range,
 )
+from ..schemas import KeywordBucket, KeywordList, KeywordSeries, KeywordSummary, LabelCounts
 
 router = APIRouter(prefix="/keywords", tags=["keywords"])
-
-
-class KeywordSummary(BaseModel):
-    keyword: str
-    mentions: int
-    mean_compound: float | None
-    labels: LabelCounts
-    last_seen: str | None
-
-
-class KeywordList(BaseModel):
-    keywords: list[KeywordSummary]
-
-
-class KeywordBucket(BaseModel):
-    start: str
-    count: int
-    mean_compound: float | None
-    labels: LabelCounts
-
-
-class KeywordSeries(BaseModel):
-    keyword: str
-    bucket: str
-    subreddit: str | None
-    buckets: list[KeywordBucket]
 
 
 def _iso(value: float) -> str:

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from ...models import ItemOut, Kind, Label, Page, PostWithComments
+from ...models import Kind, Label
 from ...store.base import ItemQuery, Sort
 from ..convert import item_out
 from ..deps import StoreDep
 from ..params import CursorParam, SubredditParam, cursor_checked, normalise_subreddit
+from ..schemas import ItemOut, Page, PostWithComments
 
 router = APIRouter(prefix="/posts", tags=["posts"])
 

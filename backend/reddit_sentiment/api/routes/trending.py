@@ -5,56 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from ...collection import Window, empty_result, trending_key
 from ..deps import StoreDep
 from ..params import SubredditParam, normalise_subreddit
+from ..schemas import Trending
 
 router = APIRouter(prefix="/trending", tags=["trending"])
-
-
-class Term(BaseModel):
-    term: str
-    count: int
-    previous_count: int
-    change: float
-
-
-class TrendingPost(BaseModel):
-    id: str
-    subreddit: str
-    title: str | None
-    permalink: str
-    score: int
-    num_comments: int
-    compound: float
-    label: str
-    engagement: int | None = None
-    post_compound: float | None = None
-    comments_mean_compound: float | None = None
-    shift: float | None = None
-    comments: int | None = None
-
-
-class MovingSubreddit(BaseModel):
-    subreddit: str
-    mean_compound: float | None
-    previous_mean_compound: float | None
-    change: float | None
-    count: int
-
-
-class Trending(BaseModel):
-    window: str
-    subreddit: str | None
-    computed_at: str | None
-    items_in_window: int
-    items_in_previous_window: int
-    terms: list[Term]
-    top_posts_by_engagement: list[TrendingPost]
-    top_posts_by_sentiment_shift: list[TrendingPost]
-    subreddits: list[MovingSubreddit]
 
 
 @router.get(
