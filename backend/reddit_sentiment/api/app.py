@@ -31,8 +31,8 @@ API_PREFIX = "/api/v1"
 
 
 # The collector thread (PRAW's JSON parsing, store writes) competes with the event loop for
-# the GIL; a 0.5 ms switch interval (default 5 ms) hands the loop its turn ten times sooner.
-# Measured in `make bench`: health p99 during a cycle about halves.
+# the GIL; a 0.5 ms switch interval (default 5 ms) hands the loop its turn ten times sooner,
+# which lowers health p99 during a cycle (measured: specs/measurements.md#gil-switch-interval).
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 

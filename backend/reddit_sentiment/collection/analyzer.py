@@ -45,8 +45,9 @@ NEGATIVE_THRESHOLD = -0.05
 SCORING_VERSION = "vader-3.3.2/work-cap-1"
 # Reddit's placeholders for removed text carry no sentiment of the author.
 _PLACEHOLDERS = frozenset({"[deleted]", "[removed]"})
-# Texts per message to the worker: ~40 ms of VADER, so storing one batch overlaps scoring the
-# next and a shutdown waits for at most one batch.
+# Texts per message to the worker: a short stretch of VADER (measured:
+# specs/measurements.md#scoring-batch-size), so storing one batch overlaps scoring the next and
+# a shutdown waits for at most one batch.
 BATCH_SIZE = 250
 
 # (compound, pos, neu, neg, truncated): what crosses the process boundary for one text.
@@ -74,21 +75,23 @@ def text_of(item: Item) -> str:
 
 
 # -- what VADER's time grows with ---------------------------------------------------------------
-# Read from vaderSentiment 3.3.2's `polarity_scores` and measured on the 2-core bench VM:
+# Read from vaderSentiment 3.3.2's `polarity_scores` (the timings behind the constants below,
+# and examples: specs/measurements.md#vader-cost-model):
 # * each emoji character is replaced by its description ("😀" -> "grinning face"): up to 6
 #   words for one character, so characters say little about the words VADER scores;
 # * each lexicon word with a word outside the lexicon among the three before it makes up to
 #   four lower-cased copies of the whole word list (`_negation_check` for each such word,
-#   `_special_idioms_check` once): time grows with (such words) x (all words), ~50 ns a word
-#   copied and ~3.5 us a copy. 5,000 "😀" are 10,000 words and 15,000 copies: 10 s; 5,000 "😍"
-#   ("smiling face with heart-eyes"): 38 s;
+#   `_special_idioms_check` once): time grows with (such words) x (all words), which is what
+#   makes a flood of emoji (words in and out of the lexicon by turns) take seconds;
 # * with "but" among the words, `_but_check` finds each word's score with `list.index`, a scan
-#   from the first score to the first equal one: ~10 ns a score passed, up to words^2 / 2;
-# * the rest is linear: ~0.1 us a character, ~0.7 us a word, ~2 us a lexicon word.
-# So `score_text` prices the words VADER will see in units of one word copied (`_vader_work`,
-# ~50 ns here) and cuts the text before the word that would take it over `WORK_BUDGET`: ~20 ms
-# of VADER at most. An ordinary post of 5,000 characters is ~150,000 units (~8 ms); of 300
-# mixes of 5,000 characters of the sample data's short, emphatic comments, 1 in 10 is cut.
+#   from the first score to the first equal one: up to words^2 / 2 scores passed;
+# * the rest is linear in the characters, the words and the lexicon words.
+# So `score_text` prices the words VADER will see in units of one word copied (`_vader_work`):
+# the copies are the cost that can explode, and stating every other step as a multiple of one
+# copy (the constants below: ratios of measured timings) keeps the estimate a count of work,
+# not a time on one machine. It cuts the text before the word that would take it over
+# `WORK_BUDGET`, which bounds the VADER time of any one text; the budget is sized so ordinary
+# posts fit well within it and only floods and a share of dense, emphatic texts are cut.
 WORK_BUDGET = 400_000
 _COPY_OVERHEAD = 80  # units: the fixed cost of one copy of the word list
 _WORD_PASS = 15  # units: VADER's own pass over a word outside the lexicon
@@ -290,7 +293,8 @@ def _score_batch(texts: list[str], max_chars: int) -> list[Scores]:
 
 
 class Analyzer:
-    """Scores items; built once (VADER's lexicon takes ~100 ms to load).
+    """Scores items; built once, because loading VADER's lexicon is slow to repeat
+    (measured: specs/measurements.md#vader-lexicon-load).
 
     `close()` stops the worker process; the service calls it on shutdown.
     """

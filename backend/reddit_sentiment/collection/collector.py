@@ -271,7 +271,9 @@ class RedditCollector:
     @property
     def reddit(self) -> praw.Reddit:
         if self._reddit is None:
-            import praw  # imported on first use: ~0.5 s of start-up the API need not wait for
+            # Imported on first use: start-up time the API need not wait for (measured:
+            # specs/measurements.md#praw-lazy-import).
+            import praw
 
             s = self.settings
             self._reddit = praw.Reddit(

@@ -41,11 +41,11 @@ log = logging.getLogger(__name__)
 
 LISTINGS: tuple[Listing, ...] = tuple(Listing)
 # Pages handed to the scorer before the oldest is stored. With one, the scorer idled whenever
-# a fetch or a store ran long; with two or more it never waits. Measured on 2 cores, 18k items:
-# a cycle took 3.1 s with 1 page ahead, 2.5 s with 2, 3 or 5. While the oldest is not scored
-# yet, the cycle scores the newest page the scorer has not started (ScoringJob.steal_one):
-# fetching and storing leave the cycle's core half idle. Side by side in make bench, cycles
-# took 2.8-3.4 s with it and 3.3-3.7 s without.
+# a fetch or a store ran long; with two or more it never waits, and more than two gained
+# nothing (measured: specs/measurements.md#scoring-ahead). While the oldest is not scored yet,
+# the cycle scores the newest page the scorer has not started (ScoringJob.steal_one): fetching
+# and storing leave the cycle's core half idle (measured:
+# specs/measurements.md#cycle-scores-while-waiting).
 SCORING_AHEAD = 3
 
 

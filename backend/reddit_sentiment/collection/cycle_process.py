@@ -2,17 +2,18 @@
 
 Everything a cycle does in Python (reading Reddit's JSON, VADER, building store rows, the
 trending pass) holds a GIL. In the service process that is the event loop's GIL, and a health
-probe waits for it; measured on 2 cores, the store writes and the trending pass alone doubled
-health p99 even with fetching and scoring already in child processes. So the collector thread
+probe waits for it: even with fetching and scoring already in child processes, the store
+writes and the trending pass alone raised health p99 well above idle (measured:
+specs/measurements.md#cycle-process). So the collector thread
 only hands each cycle to this single-worker child and waits (without the GIL) for its run
 record. The child opens its own store from the settings (SQLite's WAL and Cosmos both take a
 second writer) and runs the same `CollectionCycle` as inline mode; its scoring runs in the
 analyzer's own worker process, so fetching and storing overlap scoring.
 
 The children run in the idle scheduling class (workers.py); if the cycle process dies
-mid-cycle the service records the run as failed and the next cycle starts a new one. Measured
-on 2 cores: a third busy process (fetching apart from storing) bought little throughput and
-cost health p99.
+mid-cycle the service records the run as failed and the next cycle starts a new one. There is
+no third busy process (fetching apart from storing): on two cores it bought little throughput
+and cost health p99 (measured: specs/measurements.md#cycle-process).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 # Nice values (Linux keeps them per thread). The event loop stays at the service's own;
 # the collector thread below it; the worker processes lowest: on a contended core a health
 # probe never waits behind collection, which only needs the cycles nobody else wants.
-# Measured with two busy processes on this 2-core machine: at nice 0 they raise health p99
-# from 2 to 7.6 ms, at nice 19 not at all.
+# Two busy processes at nice 0 raise health p99 markedly, at nice 19 not at all
+# (measured: specs/measurements.md#worker-niceness).
 COLLECTOR_THREAD_NICENESS = 10
 WORKER_NICENESS = 19
 
@@ -36,9 +36,9 @@ def run_in_background() -> None:
     """Move the calling thread to the idle scheduling class (threads it starts inherit it).
 
     Nice 19 only shrinks a thread's share: a woken probe may still wait out the worker's time
-    slice. A SCHED_IDLE thread is preempted as soon as any normal thread wakes on its core.
-    Measured in a full cycle on this 2-core machine: health p99 during the cycle 4-5.5 ms at
-    nice 19, 3.3-3.8 ms idle class (1.9-2.3 ms with no cycle). Falls back to nice 19.
+    slice. A SCHED_IDLE thread is preempted as soon as any normal thread wakes on its core,
+    which brings health p99 during a cycle closer to idle than nice 19 alone (measured:
+    specs/measurements.md#idle-scheduling-class). Falls back to nice 19.
     """
     lower_thread_priority(WORKER_NICENESS)
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed
@@ -55,12 +55,12 @@ def give_way() -> None:
     """Between short steps of a worker's CPU-bound loops: hand the core back to the kernel's
     scheduler every `GIVE_WAY_EVERY_SECONDS`; a no-op outside worker processes.
 
-    A woken service thread should take a core from an idle-class worker at once, but on the
-    2-core VM this was measured on (a kernel without forced preemption) a kernel trace showed
-    it waiting for the next scheduler tick, 4 ms, behind a worker running Python: those waits
-    were most of health p99 during a cycle. A `sched_yield()` lets it run there and then, and
-    costs about a microsecond when nothing else is waiting. Side by side, 4 runs each: health
-    p99 during a cycle / idle 1.36-1.86 without, 0.95-1.13 with; throughput did not drop.
+    A woken service thread should take a core from an idle-class worker at once, but on a
+    kernel without forced preemption (as on the VM this was measured on) a kernel trace showed
+    it waiting for the next scheduler tick behind a worker running Python: those waits were
+    most of health p99 during a cycle. A `sched_yield()` lets it run there and then, and costs
+    next to nothing when nothing else is waiting: p99 during a cycle fell and throughput did
+    not (measured: specs/measurements.md#give-way).
     """
     global _give_way_at
     if _give_way_at is None:
