@@ -12,10 +12,12 @@ PYTEST_ARGS ?=
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The fake Reddit (devtools/) is a development tool outside the product wheel; pip cannot name
+# it by relative path in the dev extra, so it is installed here beside it.
+$(STAMP): pyproject.toml devtools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e ./devtools
 	@touch $(STAMP)
 
 # The Cosmos DB tests run against @vercel/cosmosdb-server (Node.js 20+), pinned in package-lock.json.
@@ -23,11 +25,11 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(NODE_STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with its test tools
+install: $(STAMP) ## Create .venv and install the project, its test tools and the fake Reddit
 
 install-node: $(NODE_STAMP) ## Install the Cosmos DB test server (needs Node.js 20+ and npm)
 
-demo: install ## Run the service against the bundled fake Reddit (Ctrl-C stops both)
+demo: install ## Run the service against the fake Reddit (devtools/) (Ctrl-C stops both)
 	$(BIN)/python -m reddit_sentiment demo
 
 run: install ## Run the service against real Reddit (credentials from .env)
@@ -52,13 +54,13 @@ soak: install ## Soak: 200 one-second cycles, one service; RSS/fds/threads, runs
 	$(BIN)/python -m bench.soak
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check backend tests
-	$(BIN)/ruff format --check backend tests
+	$(BIN)/ruff check backend devtools tests bench
+	$(BIN)/ruff format --check backend devtools tests bench
 	$(BIN)/mypy
 
 format: install ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix backend tests
-	$(BIN)/ruff format backend tests
+	$(BIN)/ruff check --fix backend devtools tests bench
+	$(BIN)/ruff format backend devtools tests bench
 
 clean: ## Remove the venv and local data
 	rm -rf $(VENV) node_modules data .pytest_cache .mypy_cache .ruff_cache

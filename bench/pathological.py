@@ -107,7 +107,7 @@ def ordinary(count: int, seed: int = 1) -> list[str]:
 
 def long_ordinary() -> str:
     """An ordinary post of 5,000 characters: the sample data's longest selftext, repeated."""
-    sample = resources.files("reddit_sentiment.fakereddit") / "sample_data.json"
+    sample = resources.files("fakereddit") / "sample_data.json"
     posts = [
         post for sub in json.loads(sample.read_text())["subreddits"] for post in sub["submissions"]
     ]
@@ -212,7 +212,7 @@ def data_set(name: str, texts: list[str], posts: int, comments: int) -> dict[str
 
 
 class FakeRedditData(FakeRedditProcess):
-    """`python -m reddit_sentiment.fakereddit --data FILE` on a free port."""
+    """`python -m fakereddit --data FILE` on a free port."""
 
     def __init__(self, path: Path, subreddits: list[str]) -> None:
         super().__init__(0, 0, 0)
@@ -220,7 +220,7 @@ class FakeRedditData(FakeRedditProcess):
         self.subreddits = subreddits
 
     def start(self) -> Self:
-        argv = [sys.executable, "-m", "reddit_sentiment.fakereddit", "--port", "0"]
+        argv = [sys.executable, "-m", "fakereddit", "--port", "0"]
         argv += ["--data", str(self.path), "--background"]
         self._proc = _Process(argv, os.environ, Path(tempfile.gettempdir()))
         self.url = self._proc.wait_for_line(r"(http://\S+)", timeout=120).group(1)

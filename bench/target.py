@@ -116,7 +116,7 @@ class _StartStop:
 
 
 class FakeRedditProcess(_StartStop):
-    """`python -m reddit_sentiment.fakereddit --generate S,P,C` on a free port."""
+    """`python -m fakereddit --generate S,P,C` on a free port."""
 
     def __init__(
         self, subreddits: int, posts: int, comments: int, seed: int = 1, latency: float = 0.0
@@ -131,7 +131,7 @@ class FakeRedditProcess(_StartStop):
         argv = [
             sys.executable,
             "-m",
-            "reddit_sentiment.fakereddit",
+            "fakereddit",
             "--port",
             "0",
             "--generate",

@@ -108,10 +108,17 @@ def serve(
 
 @app.command()
 def demo(
-    fake_port: Annotated[int, typer.Option(help="Port of the bundled fake Reddit")] = 8081,
+    fake_port: Annotated[int, typer.Option(help="Port of the fake Reddit")] = 8081,
 ) -> None:
-    """Start the bundled fake Reddit with sample data and the service pointed at it."""
-    from .fakereddit import FakeReddit
+    """Start the fake Reddit (a development tool) with sample data and the service pointed at it."""
+    try:
+        from fakereddit import FakeReddit
+    except ImportError:
+        typer.echo(
+            "the demo needs the development tools: run `make install` (pip install -e ./devtools)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
     fake = FakeReddit.sample().start(host="127.0.0.1", port=fake_port)
     typer.echo(f"fake Reddit with sample data on {fake.url}")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m reddit_sentiment.fakereddit --host 127.0.0.1 --port 8081 \
+    python -m fakereddit --host 127.0.0.1 --port 8081 \
         [--data FILE] [--recordings DIR] [--generate N_SUBS,POSTS,COMMENTS] [--latency SECONDS]
         [--seed N] [--private SUB1,SUB2] [--no-auth] [--background]
 
@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from ..collection.workers import run_in_background
 from .server import FakeReddit
 
 
@@ -39,7 +38,7 @@ def _generate_spec(value: str) -> tuple[int, int, int]:
 def build_parser() -> argparse.ArgumentParser:
     """The CLI definition (kept separate so it can be tested)."""
     parser = argparse.ArgumentParser(
-        prog="python -m reddit_sentiment.fakereddit", description=__doc__.split("\n")[0]
+        prog="python -m fakereddit", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
@@ -69,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_in_background() -> None:
+    """The service's own idle-class policy for its workers, so a benchmark's fake competes for
+    CPU exactly as they do: one implementation (reddit_sentiment's), not a copy that drifts."""
+    try:
+        from reddit_sentiment.collection.workers import run_in_background
+    except ImportError:
+        msg = "--background needs reddit_sentiment installed (make install)"
+        raise SystemExit(msg) from None
+    run_in_background()
+
+
 def build_fake(args: argparse.Namespace) -> FakeReddit:
     """Assemble the fake from parsed arguments."""
     fake = FakeReddit()
@@ -91,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM, then stop cleanly and return 0."""
     args = build_parser().parse_args(argv)
     if args.background:
-        run_in_background()  # before the server starts: its threads inherit the class
+        _run_in_background()  # before the server starts: its threads inherit the class
     fake = build_fake(args).start(host=args.host, port=args.port)
     done = threading.Event()
 

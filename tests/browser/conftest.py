@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import BrowserContext, sync_playwright
 
-from reddit_sentiment.fakereddit import FakeReddit
+from fakereddit import FakeReddit
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

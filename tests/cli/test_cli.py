@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fakereddit import FakeReddit
 from reddit_sentiment.cli import app
-from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.store.sqlite import SqliteStore
 
 runner = CliRunner()

@@ -26,7 +26,7 @@ import pytest
 from praw.models import Comment, MoreComments
 from praw.models.comment_forest import CommentForest
 
-from reddit_sentiment.fakereddit import FakeReddit, Fault
+from fakereddit import FakeReddit, Fault
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDINGS = REPO / ".." / "shared" / "reddit-recordings"
@@ -499,7 +499,7 @@ def test_cli_serves_until_sigterm() -> None:
         [
             sys.executable,
             "-m",
-            "reddit_sentiment.fakereddit",
+            "fakereddit",
             "--port",
             "0",
             "--generate",

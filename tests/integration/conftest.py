@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reddit_sentiment.fakereddit import FakeReddit
+from fakereddit import FakeReddit
 from reddit_sentiment.settings import Settings, load_settings
 from reddit_sentiment.store.sqlite import SqliteStore
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from fakereddit import FakeReddit
 from reddit_sentiment.collection.cycle import build_cycle
-from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import Kind, RunStatus
 from reddit_sentiment.store.base import ItemQuery
 from reddit_sentiment.store.sqlite import SqliteStore

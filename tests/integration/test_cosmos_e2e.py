@@ -7,8 +7,8 @@ import uuid
 
 import httpx
 
+from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
-from reddit_sentiment.fakereddit import FakeReddit
 from tests.cosmos.fixture import CosmosServer
 from tests.integration.conftest import settings_for
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 
+from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
-from reddit_sentiment.fakereddit import FakeReddit
 from tests.cosmos.fixture import start_server
 from tests.integration.conftest import settings_for
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.collection.cycle_process import ProcessCycle
 from reddit_sentiment.collection.scheduler import CollectionService
-from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import RunStatus
 from tests.integration.conftest import settings_for
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from fakereddit import FakeReddit, Fault
 from reddit_sentiment.collection.cycle import build_cycle
 from reddit_sentiment.collection.scheduler import CollectionService
-from reddit_sentiment.fakereddit import FakeReddit, Fault
 from reddit_sentiment.models import RunStatus
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for

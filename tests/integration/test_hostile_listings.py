@@ -39,10 +39,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from fakereddit import FakeReddit
 from reddit_sentiment import cli
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.collection.cycle import build_cycle
-from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import CollectionRun, Item, Kind, RunStatus
 from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import Store

@@ -14,9 +14,9 @@ from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from fakereddit import FakeReddit
 from reddit_sentiment.collection.analyzer import Analyzer, ScoringJob
 from reddit_sentiment.collection.cycle import CollectionCycle, build_cycle
-from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.models import Item, RunStatus
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
-from reddit_sentiment.fakereddit import FakeReddit
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for
 

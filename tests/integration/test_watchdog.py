@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from fakereddit import FakeReddit, Fault
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.collection.cycle import CollectionCycle
 from reddit_sentiment.collection.cycle_process import ProcessCycle
 from reddit_sentiment.collection.keywords import KeywordMatcher
 from reddit_sentiment.collection.scheduler import CollectionService
-from reddit_sentiment.fakereddit import FakeReddit, Fault
 from reddit_sentiment.models import CollectionRun, ListingError, RunStatus
 from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import Store

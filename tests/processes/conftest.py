@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reddit_sentiment.fakereddit import FakeReddit
+from fakereddit import FakeReddit
 
 
 def free_port() -> int:

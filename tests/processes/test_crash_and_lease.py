@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reddit_sentiment.fakereddit import FakeReddit
+from fakereddit import FakeReddit
 from tests.processes.conftest import Service, runs, wait_for, wait_for_a_running_cycle
 
 pytestmark = pytest.mark.processes

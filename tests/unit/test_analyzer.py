@@ -201,9 +201,7 @@ def test_emoji_are_expanded_as_vader_expands_them(text: str) -> None:
 
 
 def test_a_long_ordinary_comment_is_not_cut() -> None:
-    data = json.loads(
-        (resources.files("reddit_sentiment.fakereddit") / "sample_data.json").read_text()
-    )
+    data = json.loads((resources.files("fakereddit") / "sample_data.json").read_text())
     (post,) = [p for p in data["subreddits"][0]["submissions"] if p["id"] == "py08"]  # long post
     text = ((post["selftext"] + "\n\n") * 5)[:MAX_CHARS]  # ~860 words
     assert score_text(VADER, text, MAX_CHARS) == (*values(VADER.polarity_scores(text)), False)
