@@ -525,3 +525,13 @@ async def test_an_item_seen_with_another_creation_time_keeps_the_aggregates_true
     (stored,) = [i for i in store.iter_items() if i.id == "t3_moved"]
     assert stored.compound == -0.5
     await assert_aggregates_match_items(store)
+
+
+async def test_an_item_moved_to_another_hour_with_the_same_score_moves_its_bucket(
+    store: Store,
+) -> None:
+    store.upsert_items([make_item(item_id="t3_late", compound=0.5)])
+    store.upsert_items(
+        [make_item(item_id="t3_late", compound=0.5, created_utc=BASE_TIME + 5 * HOUR)]
+    )
+    await assert_aggregates_match_items(store)

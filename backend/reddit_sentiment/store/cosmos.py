@@ -122,6 +122,7 @@ from .base import (
     interrupted,
     sort_value,
 )
+from .deltas import FIGURES, KEYWORD_FIGURES, Deltas, Version, item_change
 from .rendered import series_texts
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,8 @@ _DELETE_BATCH = 1000  # documents per retention query
 _WRITE_ATTEMPTS = 5  # create/patch races on one hourly document
 _UNCHANGED = MatchConditions.IfNotModified  # etag-conditioned write
 _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
-_COUNTERS = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
-_KEYWORD_COUNTERS = ("count", "sum_compound", "positive", "neutral", "negative")
-_LABELS = ("positive", "neutral", "negative")
+_COUNTERS = FIGURES  # the engine's row figures are the documents' counters, in its order
+_KEYWORD_COUNTERS = KEYWORD_FIGURES
 # The partition key field of each aggregate container (what its documents are deleted by).
 _PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword"}
 # The time field of each aggregate container.
@@ -305,41 +305,27 @@ def _trending_id(key: str) -> str:
 
 # An aggregate document: (container, partition key value, subreddit, hour).
 _Key = tuple[str, str, str, int]
+# Signed counters to add to aggregate documents (in `_COUNTERS` / `_KEYWORD_COUNTERS` order).
+_Patches = dict[_Key, list[float]]
 
 
-class _Delta:
-    """Signed contributions to aggregate documents (hourly, daily and keyword_hourly)."""
+def _version(doc: Mapping[str, Any]) -> Version:
+    """What the aggregates count of a stored item document."""
+    return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
+                   doc["label"], tuple(doc.get("keywords") or []))  # fmt: skip
 
-    def __init__(self) -> None:
-        self.buckets: dict[_Key, list[float]] = {}
 
-    def add(self, subreddit: str, created_utc: float, kind: str, compound: float,
-            label: str, sign: int) -> None:  # fmt: skip
-        hour = hour_of(created_utc)
-        for key in ((HOURLY, subreddit, subreddit, hour),
-                    (DAILY, subreddit, subreddit, (hour // DAY) * DAY)):  # fmt: skip
-            row = self.buckets.setdefault(key, [0, 0, 0.0, 0, 0, 0])
-            row[0 if kind == Kind.POST.value else 1] += sign
-            row[2] += sign * compound
-            row[3 + _LABELS.index(label)] += sign
-
-    def add_keywords(self, keywords: Iterable[str], subreddit: str, created_utc: float,
-                     compound: float, label: str, sign: int) -> None:  # fmt: skip
-        for keyword in keywords:
-            key = (KEYWORD_HOURLY, keyword, subreddit, hour_of(created_utc))
-            row = self.buckets.setdefault(key, [0, 0.0, 0, 0, 0])
-            row[0] += sign
-            row[1] += sign * compound
-            row[2 + _LABELS.index(label)] += sign
-
-    def merge(self, other: _Delta, sign: int = 1) -> None:
-        for key, values in other.buckets.items():
-            row = self.buckets.setdefault(key, [v * 0 for v in values])
-            for i, value in enumerate(values):
-                row[i] += sign * value
-
-    def nonzero(self) -> dict[_Key, list[float]]:
-        return {key: values for key, values in self.buckets.items() if any(values)}
+def _documents(deltas: Deltas) -> _Patches:
+    """The aggregate documents the engine's rows change: hourly, daily and keyword_hourly
+    (Cosmos keeps no totals: they are read as the daily documents summed)."""
+    patches: _Patches = {}
+    for subreddit, hour, *figures in deltas.hourly_rows():
+        patches[(HOURLY, subreddit, subreddit, hour)] = figures
+    for subreddit, day, *figures in deltas.daily_rows():
+        patches[(DAILY, subreddit, subreddit, day)] = figures
+    for keyword, subreddit, hour, *figures in deltas.keyword_rows():
+        patches[(KEYWORD_HOURLY, keyword, subreddit, hour)] = figures
+    return patches
 
 
 class CosmosStore:
@@ -607,14 +593,14 @@ class CosmosStore:
             f"{base} aggregate {partition}/{doc_id} kept changing under the write"
         )
 
-    def _apply(self, delta: _Delta) -> tuple[_Delta, list[BaseException]]:
-        """Apply every bucket; return what was applied and the errors."""
-        buckets = list(delta.nonzero().items())
+    def _apply(self, patches: _Patches) -> tuple[_Patches, list[BaseException]]:
+        """Apply every document's counters; return what was applied and the errors."""
+        buckets = [(key, values) for key, values in patches.items() if any(values)]
         results = self._run_all(lambda kv: self._apply_bucket(*kv), buckets)
-        applied = _Delta()
+        applied: _Patches = {}
         for (key, values), outcome in zip(buckets, results, strict=True):
             if not isinstance(outcome, BaseException):
-                applied.buckets[key] = values
+                applied[key] = values
         return applied, [r for r in results if isinstance(r, BaseException)]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
@@ -665,34 +651,20 @@ class CosmosStore:
             raise self._error("read before upsert", error) from error
         old = {doc["id"]: doc for docs in found for doc in docs}
 
-        per_item: dict[str, _Delta] = {}
-        total = _Delta()
+        per_item: dict[str, Deltas] = {}
+        total = Deltas()
         for item in unique:
             before = old.get(item.id)
-            delta = _Delta()
             if before is None:
                 result.new += 1
             else:
                 result.updated += 1
-                old_keywords = list(before.get("keywords") or [])
-                if (
-                    before["compound"] == item.compound
-                    and before["label"] == item.label.value
-                    and old_keywords == item.keywords
-                ):
-                    continue
-                delta.add(before["subreddit"], before["created_utc"], before["kind"],
-                          before["compound"], before["label"], -1)  # fmt: skip
-                delta.add_keywords(old_keywords, before["subreddit"], before["created_utc"],
-                                   before["compound"], before["label"], -1)  # fmt: skip
-            delta.add(item.subreddit, item.created_utc, item.kind.value, item.compound,
-                      item.label.value, +1)  # fmt: skip
-            delta.add_keywords(item.keywords, item.subreddit, item.created_utc, item.compound,
-                               item.label.value, +1)  # fmt: skip
-            per_item[item.id] = delta
-            total.merge(delta)
+            change = item_change(None if before is None else _version(before), Version.of(item))
+            if change is not None:
+                per_item[item.id] = change
+                total.merge(change)
 
-        applied, errors = self._apply(total)
+        applied, errors = self._apply(_documents(total))
         if errors:
             self._compensate(applied)
             raise self._failure("aggregate update", errors)
@@ -701,11 +673,11 @@ class CosmosStore:
         item_errors = [r for r in results if isinstance(r, BaseException)]
         failed = [i for i, r in zip(unique, results, strict=True) if isinstance(r, BaseException)]
         if failed:
-            undo = _Delta()
+            undo = Deltas()
             for item in failed:
                 if item.id in per_item:
                     undo.merge(per_item[item.id])
-            self._compensate(undo)
+            self._compensate(_documents(undo))
             what = f"upsert of {len(failed)} of {len(unique)} items"
             first = item_errors[0]
             if isinstance(first, Exception) and all(_refused(e) for e in item_errors):
@@ -713,10 +685,8 @@ class CosmosStore:
             raise self._failure(what, item_errors)
         return result
 
-    def _compensate(self, applied: _Delta) -> None:
-        undo = _Delta()
-        undo.merge(applied, sign=-1)
-        _, errors = self._apply(undo)
+    def _compensate(self, applied: _Patches) -> None:
+        _, errors = self._apply({key: [0 - v for v in values] for key, values in applied.items()})
         if errors:
             log.error(
                 "Cosmos DB: could not roll back aggregates after a failed write "
@@ -799,11 +769,11 @@ class CosmosStore:
         is gone, so a retention run retried after a failure takes nothing off twice."""
         if self._days_complete_from is None or day < self._days_complete_from:
             return  # a day its documents never held whole: read from its hours anyway
-        trimmed = _Delta()
+        trimmed: _Patches = {}
         for doc in hours:
             if doc["hour"] >= day:
-                row = trimmed.buckets.setdefault((DAILY, doc["pk"], doc["pk"], day),
-                                                 [0, 0, 0.0, 0, 0, 0])  # fmt: skip
+                row = trimmed.setdefault((DAILY, doc["pk"], doc["pk"], day),
+                                         [0, 0, 0.0, 0, 0, 0])  # fmt: skip
                 for index, name in enumerate(_COUNTERS):
                     row[index] -= doc.get(name, 0)
         _, errors = self._apply(trimmed)

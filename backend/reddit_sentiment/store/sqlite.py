@@ -56,6 +56,7 @@ from .base import (
     interrupted,
     sort_value,
 )
+from .deltas import Deltas, Version
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
@@ -341,6 +342,18 @@ def _item_params(item: Item) -> tuple[Any, ...]:
     )
 
 
+def _version(row: sqlite3.Row) -> Version:
+    """What the aggregates count of a stored item row."""
+    return Version(
+        row["subreddit"],
+        row["created_utc"],
+        row["kind"],
+        row["compound"],
+        row["label"],
+        tuple(json.loads(row["keywords"])),
+    )
+
+
 def _row_to_run(row: sqlite3.Row) -> CollectionRun:
     return CollectionRun(
         id=row["id"],
@@ -353,50 +366,6 @@ def _row_to_run(row: sqlite3.Row) -> CollectionRun:
         errors=[ListingError(**e) for e in json.loads(row["errors"])],
         rejections=[RejectedItem(**r) for r in json.loads(row["rejections"])],
     )
-
-
-class _KeywordDelta:
-    """Signed contributions of items to keyword x subreddit x hour buckets."""
-
-    def __init__(self) -> None:
-        self.buckets: dict[tuple[str, str, int], list[float]] = {}
-
-    def add(
-        self,
-        keywords: list[str],
-        subreddit: str,
-        created_utc: float,
-        compound: float,
-        label: str,
-        sign: int,
-    ) -> None:
-        for keyword in keywords:
-            key = (keyword, subreddit, hour_of(created_utc))
-            row = self.buckets.setdefault(key, [0, 0.0, 0, 0, 0])
-            row[0] += sign
-            row[1] += sign * compound
-            row[2 + ("positive", "neutral", "negative").index(label)] += sign
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        return [(k, s, h, *v) for (k, s, h), v in self.buckets.items() if any(v)]
-
-
-class _Delta:
-    """Signed contributions of items to hourly buckets, applied in one statement batch."""
-
-    def __init__(self) -> None:
-        self.buckets: dict[tuple[str, int], list[float]] = {}
-
-    def add(
-        self, subreddit: str, created_utc: float, kind: str, compound: float, label: str, sign: int
-    ) -> None:
-        row = self.buckets.setdefault((subreddit, hour_of(created_utc)), [0, 0, 0.0, 0, 0, 0])
-        row[0 if kind == Kind.POST.value else 1] += sign
-        row[2] += sign * compound
-        row[3 + ("positive", "neutral", "negative").index(label)] += sign
-
-    def rows(self) -> list[tuple[Any, ...]]:
-        return [(s, h, *v) for (s, h), v in self.buckets.items() if any(v)]
 
 
 class SqliteStore:
@@ -517,8 +486,7 @@ class SqliteStore:
                         [item.id for item in chunk],
                     )
                 }
-                delta = _Delta()
-                keyword_delta = _KeywordDelta()
+                deltas = Deltas()
                 rows: list[tuple[Any, ...]] = []
                 seen_again: list[tuple[float, str]] = []
                 for item in chunk:
@@ -531,7 +499,6 @@ class SqliteStore:
                     row = _item_params(item)
                     if before is None:
                         result.new += 1
-                        rows.append(row)
                     else:
                         result.updated += 1
                         if tuple(before)[4:] == _mutable(row):
@@ -539,53 +506,16 @@ class SqliteStore:
                             # it was seen (an unchanged row rewrites no index).
                             seen_again.append((item.collected_at, item.id))
                             continue
-                        rows.append(row)
-                        if (
-                            before["compound"] == item.compound
-                            and before["label"] == item.label
-                            and before["keywords"] == row[19]  # both as stored: JSON text
-                        ):
-                            continue
-                        old_keywords: list[str] = json.loads(before["keywords"])
-                        keyword_delta.add(
-                            old_keywords,
-                            before["subreddit"],
-                            before["created_utc"],
-                            before["compound"],
-                            before["label"],
-                            -1,
-                        )
-                        delta.add(
-                            before["subreddit"],
-                            before["created_utc"],
-                            before["kind"],
-                            before["compound"],
-                            before["label"],
-                            -1,
-                        )
-                    delta.add(
-                        item.subreddit,
-                        item.created_utc,
-                        item.kind.value,
-                        item.compound,
-                        item.label.value,
-                        +1,
-                    )
-                    keyword_delta.add(
-                        item.keywords,
-                        item.subreddit,
-                        item.created_utc,
-                        item.compound,
-                        item.label.value,
-                        +1,
+                    rows.append(row)
+                    deltas.add_upsert(
+                        None if before is None else _version(before), Version.of(item)
                     )
                 conn.executemany(_UPSERT_ITEM, rows)
                 conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
-                hourly_rows = delta.rows()
-                conn.executemany(_ADD_HOURLY, hourly_rows)
-                conn.executemany(_ADD_DAILY, _per_day(hourly_rows))
-                conn.executemany(_ADD_TOTALS, _per_subreddit(hourly_rows))
-                conn.executemany(_ADD_KEYWORD_HOURLY, keyword_delta.rows())
+                conn.executemany(_ADD_HOURLY, deltas.hourly_rows())
+                conn.executemany(_ADD_DAILY, deltas.daily_rows())
+                conn.executemany(_ADD_TOTALS, deltas.total_rows())
+                conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
         return result
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
@@ -1019,24 +949,3 @@ def _day_series(
         selects.append(sql.format(where=where))
         params.extend(values)
     return " UNION ALL ".join(selects) + " ORDER BY 1, 2", params
-
-
-def _per_day(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Hourly delta rows (subreddit, hour, *figures) summed per subreddit and UTC day."""
-    return _summed(hourly_rows, lambda subreddit, hour: (subreddit, (hour // DAY) * DAY))
-
-
-def _per_subreddit(hourly_rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Hourly delta rows (subreddit, hour, *figures) summed per subreddit."""
-    return _summed(hourly_rows, lambda subreddit, hour: (subreddit,))
-
-
-def _summed(
-    hourly_rows: list[tuple[Any, ...]], key: Callable[[str, int], tuple[Any, ...]]
-) -> list[tuple[Any, ...]]:
-    sums: dict[tuple[Any, ...], list[float]] = {}
-    for subreddit, hour, *figures in hourly_rows:
-        row = sums.setdefault(key(subreddit, hour), [0, 0, 0.0, 0, 0, 0])
-        for index, value in enumerate(figures):
-            row[index] += value
-    return [(*group, *figures) for group, figures in sums.items()]

@@ -1,0 +1,155 @@
+"""The one delta engine: how upserting items moves the pre-aggregates, for every backend.
+
+Every store keeps, next to its items, counters per subreddit x hour (``hourly``), per
+subreddit x UTC day (``daily``, the hours summed), per subreddit (``totals``) and per
+keyword x subreddit x hour (``keyword_hourly``). An upsert moves them by exactly the change
+from an item's stored version to its new one: nothing for a new version the aggregates count
+the same, else -1 for the old version (when there was one) and +1 for the new. That
+bookkeeping is written here once; a backend reads the stored versions, builds a `Version` of
+each, and only applies the rows this module hands back (SQL upserts, document patches).
+
+Rows are plain tuples ``(*key, *figures)``, the figures in `FIGURES` / `KEYWORD_FIGURES`
+order; only rows that move something are handed out (a day or subreddit is the sum of its
+changed hours, so it may still come out zero when they cancel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..models import Item, Kind
+from .base import DAY, hour_of
+
+FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
+KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
+LABELS = ("positive", "neutral", "negative")
+
+Row = tuple[Any, ...]
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Version:
+    """What the aggregates count of one version of an item: a backend builds it from its
+    stored row or document (`before`) and from the item being written (`Version.of`)."""
+
+    subreddit: str
+    created_utc: float
+    kind: str
+    compound: float
+    label: str
+    keywords: tuple[str, ...]
+
+    @classmethod
+    def of(cls, item: Item) -> Version:
+        return cls(
+            item.subreddit,
+            item.created_utc,
+            item.kind.value,
+            item.compound,
+            item.label.value,
+            tuple(item.keywords),
+        )
+
+    def counts_as(self, other: Version) -> bool:
+        """Whether the aggregates count both versions the same: an upsert of one over the
+        other changes no aggregate (same bucket, same figures)."""
+        return (
+            self.subreddit,
+            hour_of(self.created_utc),
+            self.compound,
+            self.label,
+            self.keywords,
+        ) == (
+            other.subreddit,
+            hour_of(other.created_utc),
+            other.compound,
+            other.label,
+            other.keywords,
+        )
+
+
+class Deltas:
+    """Signed changes to aggregate rows: ``hourly`` by (subreddit, hour) and
+    ``keyword_hourly`` by (keyword, subreddit, hour); days and totals are their hours summed
+    (`daily_rows`, `total_rows`)."""
+
+    def __init__(self) -> None:
+        self.hourly: dict[tuple[str, int], list[float]] = {}
+        self.keyword_hourly: dict[tuple[str, str, int], list[float]] = {}
+
+    def add(self, version: Version, sign: int) -> None:
+        """Count one version of an item in (+1) or out (-1)."""
+        hour = hour_of(version.created_utc)
+        label = LABELS.index(version.label)
+        row = self.hourly.setdefault((version.subreddit, hour), [0, 0, 0.0, 0, 0, 0])
+        row[0 if version.kind == Kind.POST.value else 1] += sign
+        row[2] += sign * version.compound
+        row[3 + label] += sign
+        for keyword in version.keywords:
+            row = self.keyword_hourly.setdefault(
+                (keyword, version.subreddit, hour), [0, 0.0, 0, 0, 0]
+            )
+            row[0] += sign
+            row[1] += sign * version.compound
+            row[2 + label] += sign
+
+    def add_upsert(self, before: Version | None, after: Version) -> bool:
+        """Add the change of writing `after` over `before` (None: a new item). Returns
+        whether the aggregates move at all."""
+        if before is not None and before.counts_as(after):
+            return False
+        if before is not None:
+            self.add(before, -1)
+        self.add(after, +1)
+        return True
+
+    def merge(self, other: Deltas, sign: int = 1) -> None:
+        """Add `other`'s changes (sign -1: take them off)."""
+        _merge(self.hourly, other.hourly, sign)
+        _merge(self.keyword_hourly, other.keyword_hourly, sign)
+
+    def nonzero(self) -> bool:
+        """Whether any aggregate row moves."""
+        return bool(self.hourly_rows() or self.keyword_rows())
+
+    def hourly_rows(self) -> list[Row]:
+        """(subreddit, hour, *FIGURES) for every hour that changes."""
+        return [(s, h, *v) for (s, h), v in self.hourly.items() if any(v)]
+
+    def daily_rows(self) -> list[Row]:
+        """(subreddit, day, *FIGURES): the changed hours summed per subreddit and UTC day."""
+        return _summed(self.hourly_rows(), lambda subreddit, hour: (subreddit, (hour // DAY) * DAY))
+
+    def total_rows(self) -> list[Row]:
+        """(subreddit, *FIGURES): the changed hours summed per subreddit."""
+        return _summed(self.hourly_rows(), lambda subreddit, hour: (subreddit,))
+
+    def keyword_rows(self) -> list[Row]:
+        """(keyword, subreddit, hour, *KEYWORD_FIGURES) for every keyword hour that changes."""
+        return [(k, s, h, *v) for (k, s, h), v in self.keyword_hourly.items() if any(v)]
+
+
+def item_change(before: Version | None, after: Version) -> Deltas | None:
+    """The change one upsert makes, on its own (to merge, or take back); None when the
+    aggregates do not move."""
+    deltas = Deltas()
+    return deltas if deltas.add_upsert(before, after) else None
+
+
+def _merge(mine: dict[K, list[float]], theirs: dict[K, list[float]], sign: int) -> None:
+    for key, values in theirs.items():
+        row = mine.setdefault(key, [value * 0 for value in values])
+        for index, value in enumerate(values):
+            row[index] += sign * value
+
+
+def _summed(hourly_rows: Iterable[Row], key: Callable[[str, int], Row]) -> list[Row]:
+    sums: dict[Row, list[float]] = {}
+    for subreddit, hour, *figures in hourly_rows:
+        row = sums.setdefault(key(subreddit, hour), [0, 0, 0.0, 0, 0, 0])
+        for index, value in enumerate(figures):
+            row[index] += value
+    return [(*group, *figures) for group, figures in sums.items()]
