@@ -21,6 +21,7 @@ from reddit_sentiment.collection.cycle_process import ProcessCycle
 from reddit_sentiment.collection.scheduler import CollectionService
 from reddit_sentiment.models import RunStatus
 from tests.integration.conftest import settings_for
+from tests.procfs import alive, children
 
 pytestmark = pytest.mark.processes
 
@@ -96,7 +97,7 @@ async def test_a_cycle_runs_in_a_child_process_and_stores_everything(
         assert again.status is RunStatus.SUCCEEDED
         assert sum(c.updated for c in again.subreddits.values()) == STORED
         assert cycle.pid == child  # the same child, reused
-    assert not _alive(child)  # the shutdown stopped it
+    assert not alive(child)  # the shutdown stopped it
 
 
 async def test_a_killed_cycle_process_fails_one_run_and_the_next_recovers(
@@ -146,19 +147,7 @@ async def test_shutdown_reaches_the_cycle_in_the_child(fake: FakeReddit, tmp_pat
     # the lifespan's shutdown asked the child to stop at the next listing, then stopped it
     ((status,),) = _rows(db, "SELECT status FROM runs")
     assert status == "interrupted"
-    assert pid is not None and not _alive(pid)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    assert pid is not None and not alive(pid)
 
 
 async def test_a_new_leader_warms_the_cycle_up_before_the_first_cycle(
@@ -170,9 +159,9 @@ async def test_a_new_leader_warms_the_cycle_up_before_the_first_cycle(
         cycle = service._cycle
         assert isinstance(cycle, ProcessCycle)
         child = cycle.pid
-        assert child is not None and _alive(child)
+        assert child is not None and alive(child)
         # the child started its scorer (which loaded VADER) and asked Reddit for nothing
-        assert len(_children(child)) == 1
+        assert len(children(child)) == 1
         assert [r for r in fake.requests if not r.path.startswith("/_fake")] == []
         assert _rows(db, "SELECT COUNT(*) FROM runs") == [(0,)]
 
@@ -180,29 +169,16 @@ async def test_a_new_leader_warms_the_cycle_up_before_the_first_cycle(
         assert run.status is RunStatus.SUCCEEDED, run.errors
         assert sum(c.new for c in run.subreddits.values()) == STORED
         assert cycle.pid == child  # the warmed-up child ran it
-    assert not _alive(child)
+    assert not alive(child)
 
 
 async def test_a_shutdown_during_the_warm_up_leaves_no_process_behind(
     fake: FakeReddit, tmp_path: Path
 ) -> None:
-    before = set(_children(os.getpid()))
+    before = set(children(os.getpid()))
     async with service_for(fake, tmp_path / "quick.db", collector_warm_up=True) as service:
         await _wait(lambda: service._warming is not None, 10, "the warm-up to start")
         assert not service.warm  # shutting down while the child is still being started
     # the shutdown waited for the warm-up to build the cycle, then stopped its process
     assert isinstance(service._cycle, ProcessCycle)
-    assert [pid for pid in set(_children(os.getpid())) - before if _alive(pid)] == []
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers signal 0; it is gone once its parent reaped it
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except OSError:
-        return False
+    assert [pid for pid in set(children(os.getpid())) - before if alive(pid)] == []

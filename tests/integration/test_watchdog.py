@@ -10,7 +10,6 @@ period and its run recorded `interrupted`; and a run left `running` past that ti
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -32,6 +31,7 @@ from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import Store
 from tests.factories import make_run
 from tests.integration.conftest import settings_for
+from tests.procfs import alive, children
 
 T = TypeVar("T")
 
@@ -272,31 +272,6 @@ async def test_a_base_exception_leaves_no_run_running_and_the_scheduler_goes_on(
 # ---- a hung cycle process -----------------------------------------------------------------
 
 
-def _gone(pid: int) -> bool:
-    """Dead: no such process, or one that has exited and waits to be reaped."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in ("Z", "X")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 @pytest.mark.processes
 async def test_a_hung_cycle_process_is_stopped_and_its_run_interrupted(
     fake: FakeReddit, tmp_path: Path
@@ -323,7 +298,7 @@ async def test_a_hung_cycle_process_is_stopped_and_its_run_interrupted(
         assert isinstance(cycle, ProcessCycle)
         child = cycle.pid
         assert child is not None
-        scorer = _children(child)
+        scorer = children(child)
         assert len(scorer) == 1  # the warm-up started the child's scoring process
 
         fake.add_fault(Fault(path_pattern=new, kind="slow", delay=20, times=1))
@@ -341,7 +316,7 @@ async def test_a_hung_cycle_process_is_stopped_and_its_run_interrupted(
 
         # the hung child was killed, its scorer left with it
         async def dead() -> bool | None:
-            return True if _gone(child) and all(_gone(p) for p in scorer) else None
+            return True if not alive(child) and all(not alive(p) for p in scorer) else None
 
         await eventually(dead, 5, "the hung child to die")
         done = await asyncio.wait_for(future, 30)  # the run the service returned
