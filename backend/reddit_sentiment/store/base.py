@@ -188,6 +188,16 @@ def sort_value(item: Item, sort: Sort) -> float:
     return item.created_utc
 
 
+def item_page(read: list[Item], query: ItemQuery) -> ItemPage:
+    """A page from `query.limit + 1` items read in order: the first `limit`, and a cursor
+    after the last of them when there was one more."""
+    items = read[: query.limit]
+    if len(read) <= query.limit:
+        return ItemPage(items=items, next_cursor=None)
+    last = items[-1]
+    return ItemPage(items=items, next_cursor=encode_cursor(sort_value(last, query.sort), last.id))
+
+
 def encode_cursor(value: float, item_id: str) -> str:
     raw = json.dumps([value, item_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

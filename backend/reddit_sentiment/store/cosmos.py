@@ -120,7 +120,7 @@ from .base import (
     encode_cursor,
     hour_of,
     interrupted,
-    sort_value,
+    item_page,
 )
 from .deltas import FIGURES, KEYWORD_FIGURES, Deltas, Version, item_change
 from .rendered import series_texts
@@ -1022,12 +1022,7 @@ class CosmosStore:
         )
         docs = await self._query(ITEMS, sql, _params(**values), partition_key=query.subreddit,
                                  page_size=query.limit + 1)  # fmt: skip
-        items = [_doc_to_item(d) for d in docs[: query.limit]]
-        next_cursor = None
-        if len(docs) > query.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(sort_value(last, query.sort), last.id)
-        return ItemPage(items=items, next_cursor=next_cursor)
+        return item_page([_doc_to_item(d) for d in docs], query)
 
     async def get_item(self, item_id: str) -> Item | None:
         # The subreddit (partition key) is unknown here, so this is a query by id across

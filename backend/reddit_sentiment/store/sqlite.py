@@ -54,7 +54,7 @@ from .base import (
     encode_cursor,
     hour_of,
     interrupted,
-    sort_value,
+    item_page,
 )
 from .deltas import Deltas, Version
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
@@ -743,13 +743,7 @@ class SqliteStore:
         def run(conn: sqlite3.Connection) -> list[Item]:
             return [_row_to_item(r) for r in conn.execute(sql, params)]
 
-        rows = await self._read(run)
-        items = rows[: query.limit]
-        next_cursor = None
-        if len(rows) > query.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(sort_value(last, query.sort), last.id)
-        return ItemPage(items=items, next_cursor=next_cursor)
+        return item_page(await self._read(run), query)
 
     async def get_item(self, item_id: str) -> Item | None:
         def run(conn: sqlite3.Connection) -> Item | None:
