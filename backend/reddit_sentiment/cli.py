@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -76,7 +77,11 @@ def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None
 
     settings = _settings(**(overrides or {}))
     configure_logging(settings.log_level)
+    # Bound before anything starts: a busy port found by uvicorn after the app's start-up
+    # tore the scheduler and the store down mid-start and could kill the interpreter.
+    sock = _listen(settings.host, settings.port)
     if workers > 1:
+        sock.close()  # uvicorn binds again for its worker processes; the check was the point
         # Each worker process builds its own app from the environment; the collector lease
         # in the store makes exactly one of them collect.
         uvicorn.run(
@@ -89,13 +94,30 @@ def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None
             access_log=False,
         )
         return
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's listening socket, or one line naming the cause and the setting."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        typer.echo(f"cannot listen on {host}:{port}: {reason} (set HOST or PORT)", err=True)
+        raise typer.Exit(1) from None
+    sock.listen(2048)
+    return sock
 
 
 @app.command()
@@ -108,7 +130,10 @@ def serve(
 
 @app.command()
 def demo(
-    fake_port: Annotated[int, typer.Option(help="Port of the fake Reddit")] = 8081,
+    fake_port: Annotated[
+        int,
+        typer.Option(envvar="DEMO_REDDIT_PORT", help="Port of the fake Reddit (0: any free one)"),
+    ] = 0,
 ) -> None:
     """Start the fake Reddit (a development tool) with sample data and the service pointed at it."""
     try:
@@ -120,7 +145,16 @@ def demo(
         )
         raise typer.Exit(1) from None
 
-    fake = FakeReddit.sample().start(host="127.0.0.1", port=fake_port)
+    try:
+        fake = FakeReddit.sample().start(host="127.0.0.1", port=fake_port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        typer.echo(
+            f"cannot start the fake Reddit on 127.0.0.1:{fake_port}: {reason} "
+            "(set DEMO_REDDIT_PORT, or leave it unset for any free port)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     typer.echo(f"fake Reddit with sample data on {fake.url}")
     sample_subs = ",".join(sorted(fake.subreddit_names()))
     overrides: dict[str, object] = {
