@@ -58,9 +58,25 @@ def _settings(**overrides: object) -> Settings:
 
 
 @contextmanager
-def _open_store(settings: Settings) -> Iterator[Store]:
+def _open_store(settings: Settings, *, create: bool = False) -> Iterator[Store]:
+    """The configured store, opened; said on stderr which one, so an empty answer is never a
+    mystery. Reading (`create` False) a SQLite file that does not exist is an error: a typo
+    in SQLITE_PATH would otherwise make a new, empty database and report nothing."""
+    from .settings import StorageBackend
     from .store import create_store
 
+    if settings.storage_backend is StorageBackend.SQLITE:
+        where = f"SQLite file {settings.sqlite_path}"
+        if not create and not settings.sqlite_path.exists():
+            typer.echo(
+                f"no database at {settings.sqlite_path} (SQLITE_PATH): run `collect` or "
+                "`serve` first, or point SQLITE_PATH at one (make demo writes data/demo.db)",
+                err=True,
+            )
+            raise typer.Exit(1)
+    else:
+        where = f"Cosmos DB {settings.cosmos_endpoint} database {settings.cosmos_database}"
+    typer.echo(f"store: {where}", err=True)
     store = create_store(settings)
     store.open()
     try:
@@ -156,6 +172,13 @@ def demo(
         )
         raise typer.Exit(1) from None
     typer.echo(f"fake Reddit with sample data on {fake.url}")
+    db = os.environ.get("SQLITE_PATH") or "data/demo.db"
+    host, port = os.environ.get("HOST") or "127.0.0.1", os.environ.get("PORT") or "8000"
+    typer.echo(
+        f"dashboard: http://{host}:{port}/  API docs: http://{host}:{port}/api/v1/docs\n"
+        f"the demo's data from the command line: SQLITE_PATH={db} "
+        ".venv/bin/python -m reddit_sentiment stats (or export --format csv)"
+    )
     sample_subs = ",".join(sorted(fake.subreddit_names()))
     overrides: dict[str, object] = {
         "reddit_url": fake.url,
@@ -167,7 +190,7 @@ def demo(
         "collection_start_delay_seconds": float(
             os.environ.get("COLLECTION_START_DELAY_SECONDS") or 2
         ),
-        "sqlite_path": os.environ.get("SQLITE_PATH") or "data/demo.db",
+        "sqlite_path": db,
     }
     try:
         _serve(overrides)
@@ -201,7 +224,7 @@ def collect(
         typer.echo(reason, err=True)
         raise typer.Exit(2)
     owner = f"cli:{process_owner()}"
-    with _open_store(settings) as store:
+    with _open_store(settings, create=True) as store:
         if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=3600):
             typer.echo(
                 "another process is collecting (it holds the collector lease); "

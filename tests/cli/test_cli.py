@@ -85,3 +85,24 @@ def test_collect_without_credentials_says_what_is_missing(
     monkeypatch.delenv("REDDIT_CLIENT_SECRET")
     result = runner.invoke(app, ["collect", "-s", "askreddit"])
     assert result.exit_code == 2 and "REDDIT_CLIENT_SECRET" in result.output
+
+
+def test_reading_a_database_that_does_not_exist_is_an_error_not_a_new_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "typo.db"
+    monkeypatch.setenv("SQLITE_PATH", str(missing))
+    for command in (["stats"], ["export", "--format", "jsonl"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        assert f"no database at {missing} (SQLITE_PATH)" in result.output
+        assert not missing.exists()
+
+
+def test_every_command_says_which_store_it_read(env: Path) -> None:
+    collected = runner.invoke(app, ["collect", "-s", "askreddit"])
+    assert collected.exit_code == 0, collected.output
+    for command in (["collect", "-s", "askreddit"], ["stats"], ["export"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert f"store: SQLite file {env}" in result.output

@@ -58,13 +58,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         gc.freeze()
         service.start()
         app.state.settings, app.state.store, app.state.service = settings, app_store, service
-        log.info(
-            "started: storage=%s subreddits=%s interval=%ss first collection in %ss",
-            app_store.name,
-            ",".join(settings.subreddits) or "-",
-            settings.collection_interval_seconds,
-            settings.collection_start_delay_seconds,
-        )
+        if service.collection_enabled:
+            log.info(
+                "started: storage=%s subreddits=%s interval=%ss first collection in %ss",
+                app_store.name,
+                ",".join(settings.subreddits),
+                settings.collection_interval_seconds,
+                settings.collection_start_delay_seconds,
+            )
+        else:  # the reason was logged with the factory's decision
+            log.info("started: storage=%s, no collection in this process", app_store.name)
         try:
             yield
         finally:
