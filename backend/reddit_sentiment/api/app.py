@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.routing import Match
 
 from .. import __version__
@@ -75,7 +77,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             await app_store.aclose()
             log.info("stopped")
 
-    app = FastAPI(
+    # The docs pages' assets (Swagger UI, ReDoc) come from the fastapi-offline package and are
+    # served by the app, like the dashboard's: nothing is loaded from outside the service.
+    app = FastAPIOffline(
         title="Reddit sentiment collector",
         version=__version__,
         description="Collects Reddit posts and comments on a schedule, scores them with VADER "
@@ -83,8 +87,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
-        redoc_url=None,
+        redoc_url=None,  # below: ReDoc with its one outside image blocked
+        static_url=DOCS_ASSETS,
+        # No schema validator badge: Swagger UI would fetch it from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
+    _add_redoc(app)
     app.state.settings = settings
     if settings.cors_origins:
         app.add_middleware(
@@ -109,6 +117,26 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(metrics.router)  # /metrics where scrapers look, in every role
     _install_error_handlers(app)
     return app
+
+
+DOCS_ASSETS = f"{API_PREFIX}/docs-assets"
+
+
+def _add_redoc(app: FastAPI) -> None:
+    """ReDoc from the assets fastapi-offline ships. Its script also shows a logo from
+    Redocly's CDN; the page's Content-Security-Policy keeps that image from being fetched."""
+
+    @app.get(f"{API_PREFIX}/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        page = get_redoc_html(
+            openapi_url=str(app.openapi_url),
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+        page.headers["Content-Security-Policy"] = "img-src 'self' data:"
+        return page
 
 
 def _install_error_handlers(app: FastAPI) -> None:
