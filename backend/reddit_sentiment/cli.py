@@ -96,6 +96,7 @@ def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None
     # Bound before anything starts: a busy port found by uvicorn after the app's start-up
     # tore the scheduler and the store down mid-start and could kill the interpreter.
     sock = _listen(settings.host, settings.port)
+    _check_store(settings)
     if workers > 1:
         sock.close()  # uvicorn binds again for its worker processes; the check was the point
         # Each worker process builds its own app from the environment; the collector lease
@@ -118,6 +119,23 @@ def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None
         access_log=False,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _check_store(settings: Settings) -> None:
+    """Open the store once before serving, so a path that cannot be written or an account that
+    cannot be reached stops start-up with one line instead of a failed lifespan's traceback."""
+    from .store import create_store
+    from .store.base import StoreUnavailable
+
+    store = create_store(settings)
+    try:
+        store.open()
+    except StoreUnavailable as error:
+        setting = "SQLITE_PATH" if store.name == "sqlite" else "COSMOS_*"
+        typer.echo(f"cannot open the store: {error} (check {setting})", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        asyncio.run(store.aclose())
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -25,7 +25,7 @@ def busy_port() -> Iterator[int]:
 
 def run_cli(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("REDDIT_", "DEMO_"))}
-    environ.update(SQLITE_PATH=str(tmp_path / "s.db"), HOST="127.0.0.1", **env)
+    environ.update({"SQLITE_PATH": str(tmp_path / "s.db"), "HOST": "127.0.0.1", **env})
     return subprocess.run(
         [sys.executable, "-m", "reddit_sentiment", *args],
         env=environ,
@@ -61,5 +61,17 @@ def test_serve_on_a_busy_port_says_so_in_one_line(busy_port: int, tmp_path: Path
 def test_demo_with_a_busy_fake_reddit_port_says_so_in_one_line(
     busy_port: int, tmp_path: Path
 ) -> None:
-    done = run_cli(["demo"], tmp_path, DEMO_REDDIT_PORT=str(busy_port), PORT="0")
+    done = run_cli(["demo"], tmp_path, DEMO_REDDIT_PORT=str(busy_port))
     assert_one_line(done, f"127.0.0.1:{busy_port}", "in use", "DEMO_REDDIT_PORT")
+
+
+def test_serve_with_a_database_path_that_cannot_be_created_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = str(probe.getsockname()[1])
+    done = run_cli(["serve"], tmp_path, PORT=free, SQLITE_PATH=str(blocker / "sub" / "s.db"))
+    assert_one_line(done, "cannot open the store", str(blocker), "SQLITE_PATH")

@@ -446,7 +446,11 @@ class SqliteStore:
             self._readers = self._new_reader_pool()
             self._closed = False
         if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                reason = error.strerror or str(error)
+                raise StoreUnavailable(f"cannot create {self.path.parent}: {reason}") from error
         conn = self._connect()
         try:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
