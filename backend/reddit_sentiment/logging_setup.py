@@ -14,3 +14,7 @@ def configure_logging(level: str = "INFO") -> None:
     # PRAW/prawcore debug lines include request parameters; keep them at WARNING.
     for noisy in ("prawcore", "praw", "urllib3", "apscheduler.executors.default"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # The Azure SDK logs every HTTP request at INFO (tens of thousands of lines a cycle on
+    # Cosmos DB), drowning the service's own log: shown only when LOG_LEVEL=DEBUG asks.
+    if logging.getLevelName(level) > logging.DEBUG:
+        logging.getLogger("azure").setLevel(logging.WARNING)

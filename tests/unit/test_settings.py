@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
@@ -89,3 +90,19 @@ def test_startup_stops_with_one_line(tmp_path: object) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "COLLECTION_INTERVAL_SECONDS" in lines[0]
+
+
+@pytest.mark.parametrize(("level", "azure_info_shown"), [("INFO", False), ("DEBUG", True)])
+def test_the_azure_sdks_request_log_is_shown_only_at_debug(
+    level: str, azure_info_shown: bool
+) -> None:
+    from reddit_sentiment.logging_setup import configure_logging
+
+    try:
+        configure_logging(level)
+        request_log = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+        assert request_log.isEnabledFor(logging.INFO) is azure_info_shown
+    finally:
+        logging.getLogger("azure").setLevel(logging.NOTSET)
+        configure_logging("INFO")
+        logging.getLogger("azure").setLevel(logging.NOTSET)
