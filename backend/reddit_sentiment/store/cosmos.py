@@ -285,6 +285,12 @@ def _doc_to_run(doc: Mapping[str, Any]) -> CollectionRun:
     )
 
 
+def _id_list(ids: Sequence[str]) -> tuple[str, list[dict[str, Any]]]:
+    """`c.id IN (...)` placeholders for these ids, and their parameters."""
+    marks = ", ".join(f"@id{i}" for i in range(len(ids)))
+    return marks, _params(**{f"id{i}": v for i, v in enumerate(ids)})
+
+
 def _refused(error: BaseException) -> bool:
     """Cosmos DB answered that the document itself is wrong (bad request, too large), which
     no retry changes, as opposed to being unreachable, throttled or timing out."""
@@ -550,14 +556,16 @@ class CosmosStore:
             done.append(future.result() if error is None else error)
         return done
 
-    def _existing(self, subreddit: str, ids: list[str], fields: str = _DELTA_FIELDS) -> list[Doc]:
-        """The stored versions of these items, one partition (by default only the fields the
-        aggregates need)."""
-        marks = ", ".join(f"@id{i}" for i in range(len(ids)))
+    def _existing(self, subreddit: str, ids: list[str]) -> list[Doc]:
+        """The stored versions of these items in one partition (the fields the aggregates
+        need)."""
+        marks, params = _id_list(ids)
         # The partition filter is redundant with partition_key on real Cosmos.
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
-        query = f"SELECT {fields} FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
-        params = _params(subreddit=subreddit, **{f"id{i}": v for i, v in enumerate(ids)})
+        query = (
+            f"SELECT {_DELTA_FIELDS} FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
+        )
+        params += _params(subreddit=subreddit)
         return list(self._sync(ITEMS).query_items(query, parameters=params,
                                                    partition_key=subreddit))  # fmt: skip
 
@@ -610,10 +618,9 @@ class CosmosStore:
         chunks = [ids[start : start + _READ_CHUNK] for start in range(0, len(ids), _READ_CHUNK)]
 
         def stored(chunk: list[str]) -> list[Doc]:
-            marks = ", ".join(f"@id{i}" for i in range(len(chunk)))
+            marks, params = _id_list(chunk)
             return list(self._sync(ITEMS).query_items(
-                f"SELECT * FROM c WHERE c.id IN ({marks})",
-                parameters=_params(**{f"id{i}": v for i, v in enumerate(chunk)}),
+                f"SELECT * FROM c WHERE c.id IN ({marks})", parameters=params,
                 enable_cross_partition_query=True,
             ))  # fmt: skip
 
