@@ -8,7 +8,8 @@ import asyncio
 import copy
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,26 +35,28 @@ class CountingAnalyzer(Analyzer):
         return super().submit(items)
 
 
-def cycle_against(data: dict[str, Any], db: SqliteStore) -> tuple[CollectionCycle, FakeReddit]:
-    fake = FakeReddit.from_dataset(data).start()
-    settings = settings_for(fake, ["python"], analyzer_mode="inline")
-    cycle = build_cycle(settings, db)
-    cycle.analyzer = CountingAnalyzer(settings.analyzer_max_chars, mode="inline")
-    return cycle, fake
+@contextmanager
+def cycle_against(
+    data: dict[str, Any], db: SqliteStore
+) -> Iterator[tuple[CollectionCycle, CountingAnalyzer]]:
+    """A cycle reading `data` from a fake Reddit (stopped on exit), and its counting analyzer."""
+    with FakeReddit.from_dataset(data).start() as fake:
+        settings = settings_for(fake, ["python"], analyzer_mode="inline")
+        cycle = build_cycle(settings, db)
+        analyzer = CountingAnalyzer(settings.analyzer_max_chars, mode="inline")
+        cycle.analyzer = analyzer
+        yield cycle, analyzer
 
 
 async def test_unchanged_texts_are_not_scored_again_and_changed_ones_are(
     db: SqliteStore,
 ) -> None:
-    first, fake = cycle_against(SAMPLE, db)
-    try:
+    with cycle_against(SAMPLE, db) as (first, scored):
         run = await asyncio.to_thread(first.run)
-    finally:
-        fake.stop()
     assert run.status is RunStatus.SUCCEEDED, run.errors
     counts = run.subreddits["python"]
-    assert counts.new > 0 and isinstance(first.analyzer, CountingAnalyzer)
-    assert first.analyzer.submitted == counts.fetched  # a new store: every text is scored
+    assert counts.new > 0
+    assert scored.submitted == counts.fetched  # a new store: every text is scored
 
     # The same listings again, with one post's text edited into something bitter.
     edited = copy.deepcopy(SAMPLE)
@@ -64,15 +67,11 @@ async def test_unchanged_texts_are_not_scored_again_and_changed_ones_are(
     before = await db.get_item(f"t3_{post['id']}")
     assert before is not None and before.compound > 0
 
-    second, fake = cycle_against(edited, db)
-    try:
+    with cycle_against(edited, db) as (second, scored):
         again = await asyncio.to_thread(second.run)
-    finally:
-        fake.stop()
     assert again.status is RunStatus.SUCCEEDED, again.errors
     assert again.subreddits["python"].fetched == counts.fetched
-    assert isinstance(second.analyzer, CountingAnalyzer)
-    assert second.analyzer.submitted == 1  # only the edited text
+    assert scored.submitted == 1  # only the edited text
 
     after = await db.get_item(f"t3_{post['id']}")
     assert after is not None
@@ -88,18 +87,14 @@ async def test_unchanged_texts_are_not_scored_again_and_changed_ones_are(
 async def test_a_store_from_before_fingerprints_scores_each_text_once_more(
     db: SqliteStore, tmp_path: Path
 ) -> None:
-    cycle, fake = cycle_against(SAMPLE, db)
-    try:
+    with cycle_against(SAMPLE, db) as (cycle, scored):
         await asyncio.to_thread(cycle.run)
         # As an older version left it: no fingerprint on any item.
         conn = db._connect()
         conn.execute("UPDATE items SET text_hash = ''")
-        assert isinstance(cycle.analyzer, CountingAnalyzer)
-        cycle.analyzer.submitted = 0
+        scored.submitted = 0
         rescored = await asyncio.to_thread(cycle.run)
-        assert cycle.analyzer.submitted == rescored.subreddits["python"].fetched
-        cycle.analyzer.submitted = 0
+        assert scored.submitted == rescored.subreddits["python"].fetched
+        scored.submitted = 0
         await asyncio.to_thread(cycle.run)
-        assert cycle.analyzer.submitted == 0
-    finally:
-        fake.stop()
+        assert scored.submitted == 0
