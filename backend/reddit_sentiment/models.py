@@ -33,6 +33,14 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class RunKind(StrEnum):
+    """What a run record records: a collection cycle, a reconcile pass, a dump import."""
+
+    COLLECT = "collect"
+    RECONCILE = "reconcile"
+    IMPORT = "import"
+
+
 class Listing(StrEnum):
     """The Reddit listings one cycle reads per subreddit, in the order it reads them."""
 
@@ -138,6 +146,7 @@ class CollectionRun:
     errors: list[ListingError] = field(default_factory=list)
     owner: str = ""
     rejections: list[RejectedItem] = field(default_factory=list)
+    kind: RunKind = RunKind.COLLECT
 
     def reject(self, subreddit: str, fullname: str, reason: str) -> None:
         """Count an item the cycle could not keep, and keep its reason while there is room."""

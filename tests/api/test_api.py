@@ -174,6 +174,22 @@ async def test_posts_filters_sort_and_paging(
     assert negative.json()["items"][0]["label"] == "negative"
 
 
+async def test_posts_in_a_creation_time_window(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    # seeded: post at BASE_TIME (2023-11-14T22:13:20Z), sad one hour later, rust two hours later
+    window = {"since": "2023-11-14T22:30:00Z", "until": "2023-11-15T00:13:20Z"}
+    r = await client.get("/posts", params=window)
+    assert [p["id"] for p in r.json()["items"]] == [seeded["sad"]]
+    later = await client.get("/posts", params={"since": "2023-11-14T23:13:20+00:00"})
+    assert [p["id"] for p in later.json()["items"]] == [seeded["rust"], seeded["sad"]]
+    backwards = await client.get(
+        "/posts", params={"since": window["until"], "until": window["since"]}
+    )
+    assert backwards.status_code == 422 and "since" in backwards.text
+    assert (await client.get("/posts", params={"until": "yesterday"})).status_code == 422
+
+
 @pytest.mark.parametrize(
     ("params", "fragment"),
     [
@@ -229,6 +245,11 @@ async def test_collections_history_newest_first(
     assert (await client.get("/collections/20240101T000000-aaaa")).json()["status"] == "succeeded"
     assert (await client.get("/collections/nope")).status_code == 404
     assert (await client.get("/collections", params={"limit": 1000})).status_code == 422
+    assert run["kind"] == "collect"
+    collects = await client.get("/collections", params={"kind": "collect"})
+    assert len(collects.json()["items"]) == 2
+    assert (await client.get("/collections", params={"kind": "import"})).json()["items"] == []
+    assert (await client.get("/collections", params={"kind": "backup"})).status_code == 422
 
 
 async def test_manual_collection_requires_the_key(client: httpx.AsyncClient) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
 
 from reddit_sentiment.collection.analyzer import label_for
-from reddit_sentiment.models import Item, Kind, Label, RunStatus
+from reddit_sentiment.models import Item, Kind, Label, RunKind, RunStatus
 from reddit_sentiment.store.base import (
     DAY,
     HOUR,
@@ -28,18 +29,7 @@ async def all_pages(store: Store, query: ItemQuery) -> list[str]:
     ids: list[str] = []
     cursor = None
     while True:
-        page = await store.list_items(
-            ItemQuery(
-                kind=query.kind,
-                subreddit=query.subreddit,
-                label=query.label,
-                link_id=query.link_id,
-                sort=query.sort,
-                descending=query.descending,
-                limit=query.limit,
-                cursor=cursor,
-            )
-        )
+        page = await store.list_items(dataclasses.replace(query, cursor=cursor))
         assert len(page.items) <= query.limit
         ids.extend(i.id for i in page.items)
         if page.next_cursor is None:
@@ -296,6 +286,32 @@ async def test_filters_subreddit_label_and_link(store: Store) -> None:
         ItemQuery(kind=Kind.COMMENT, link_id=post.id, descending=False, limit=10)
     )
     assert [i.created_utc for i in comments.items] == [BASE_TIME + 1, BASE_TIME + 2]
+
+
+async def test_creation_time_window_bounds_the_items(store: Store) -> None:
+    items = [make_item(created_utc=BASE_TIME + n * 600, score=n) for n in range(6)]
+    store.upsert_items(items)
+    window = ItemQuery(since=BASE_TIME + 600, until=BASE_TIME + 3000, limit=2)
+    assert await all_pages(store, window) == [i.id for i in reversed(items[1:5])]
+    by_score = ItemQuery(since=BASE_TIME + 1200, sort=Sort.SCORE, limit=10)
+    assert [i.score for i in (await store.list_items(by_score)).items] == [5, 4, 3, 2]
+    empty = ItemQuery(since=BASE_TIME + 3600)
+    assert (await store.list_items(empty)).items == []
+
+
+async def test_runs_filter_by_kind(store: Store) -> None:
+    for n, kind in enumerate([RunKind.COLLECT, RunKind.IMPORT, RunKind.RECONCILE] * 2):
+        run = make_run(f"run-{n}", BASE_TIME + n)
+        run.kind = kind
+        store.save_run(run)
+    imports = await store.list_runs(limit=1, kind=RunKind.IMPORT)
+    assert [r.id for r in imports.runs] == ["run-4"]
+    rest = await store.list_runs(limit=5, cursor=imports.next_cursor, kind=RunKind.IMPORT)
+    assert [(r.id, r.kind) for r in rest.runs] == [("run-1", RunKind.IMPORT)]
+    everything = await store.list_runs(limit=10)
+    assert [r.id for r in everything.runs] == [f"run-{n}" for n in range(5, -1, -1)]
+    got = await store.get_run("run-2")
+    assert got is not None and got.kind is RunKind.RECONCILE
 
 
 async def test_invalid_cursor_is_rejected(store: Store) -> None:

@@ -48,6 +48,7 @@ def run_out(run: CollectionRun) -> RunOut:
     finished = run.finished_at
     return RunOut(
         id=run.id,
+        kind=run.kind,
         status=run.status,
         trigger=run.trigger,
         started_at=ts(run.started_at),

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from ..models import Kind, Label, RunStatus
+from ..models import Kind, Label, RunKind, RunStatus
 
 T = TypeVar("T")
 
@@ -45,6 +45,7 @@ class RejectedItemOut(BaseModel):
 
 class RunOut(BaseModel):
     id: str
+    kind: RunKind = Field(description="collect: a collection cycle; reconcile; import")
     status: RunStatus
     trigger: str
     started_at: datetime

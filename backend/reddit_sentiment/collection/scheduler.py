@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ..models import COLLECTOR_LEASE, CollectionRun, failed_run, new_run_id, process_owner
+from ..models import (
+    COLLECTOR_LEASE,
+    CollectionRun,
+    RunKind,
+    failed_run,
+    new_run_id,
+    process_owner,
+)
 from ..settings import Role, Settings, WorkerMode, rate_budget
 from ..store.base import Store
 from .workers import lower_thread_priority
@@ -301,7 +308,7 @@ class CollectionService:
         job = self.scheduler.get_job(self.COLLECT_JOB)
         if job is None or job.next_run_time is None:
             return
-        page = await self.store.list_runs(limit=1)
+        page = await self.store.list_runs(limit=1, kind=RunKind.COLLECT)
         last = page.runs[0] if page.runs else None
         stale = last is None or time.time() - last.started_at >= (
             self.settings.collection_interval_seconds

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from ..models import CollectionRun, Item, Kind, Label, ListingError, RunStatus, UpsertResult
+from ..models import (
+    CollectionRun,
+    Item,
+    Kind,
+    Label,
+    ListingError,
+    RunKind,
+    RunStatus,
+    UpsertResult,
+)
 
 HOUR = 3600
 DAY = 86400
@@ -114,6 +123,9 @@ class ItemQuery:
     subreddit: str | None = None
     label: Label | None = None
     link_id: str | None = None
+    # Creation time window: since inclusive, until exclusive; None is open.
+    since: float | None = None
+    until: float | None = None
     sort: Sort = Sort.NEW
     descending: bool = True
     limit: int = 25
@@ -288,8 +300,10 @@ class Store(Protocol):
 
     async def get_item(self, item_id: str) -> Item | None: ...
 
-    async def list_runs(self, limit: int, cursor: str | None = None) -> RunPage:
-        """Newest first."""
+    async def list_runs(
+        self, limit: int, cursor: str | None = None, kind: RunKind | None = None
+    ) -> RunPage:
+        """Newest first; only runs of `kind` when given."""
 
     async def get_run(self, run_id: str) -> CollectionRun | None: ...
 

@@ -94,6 +94,7 @@ from ..models import (
     Label,
     ListingError,
     RejectedItem,
+    RunKind,
     RunStatus,
     SubredditCounts,
     UpsertResult,
@@ -267,7 +268,7 @@ def _run_doc(run: CollectionRun) -> Doc:
         "owner": run.owner,
         "subreddits": {name: asdict(c) for name, c in run.subreddits.items()},
         "errors": [asdict(e) for e in run.errors],
-        "rejections": [asdict(r) for r in run.rejections],
+        "rejections": [asdict(r) for r in run.rejections], "kind": run.kind.value,
     }  # fmt: skip
 
 
@@ -282,6 +283,7 @@ def _doc_to_run(doc: Mapping[str, Any]) -> CollectionRun:
         subreddits={k: SubredditCounts(**v) for k, v in doc.get("subreddits", {}).items()},
         errors=[ListingError(**e) for e in doc.get("errors", [])],
         rejections=[RejectedItem(**r) for r in doc.get("rejections", [])],
+        kind=RunKind(doc.get("kind", RunKind.COLLECT)),  # absent on runs from before kinds
     )
 
 
@@ -1015,6 +1017,12 @@ class CosmosStore:
             if value is not None:
                 where.append(f"c.{name} = @{name}")
                 values[name] = str(value)
+        if query.since is not None:
+            where.append("c.created_utc >= @since")
+            values["since"] = query.since
+        if query.until is not None:
+            where.append("c.created_utc < @until")
+            values["until"] = query.until
         if query.cursor:
             after, last_id = decode_cursor(query.cursor)
             op = "<" if query.descending else ">"
@@ -1037,9 +1045,17 @@ class CosmosStore:
         docs = await self._query(ITEMS, "SELECT * FROM c WHERE c.id = @id", _params(id=item_id))
         return _doc_to_item(docs[0]) if docs else None
 
-    async def list_runs(self, limit: int, cursor: str | None = None) -> RunPage:
+    async def list_runs(
+        self, limit: int, cursor: str | None = None, kind: RunKind | None = None
+    ) -> RunPage:
         where = ["c.pk = @pk"]
         values: dict[str, Any] = {"pk": RUN_PK, "n": limit + 1}
+        if kind is RunKind.COLLECT:  # runs from before kinds were all collections
+            where.append("(NOT IS_DEFINED(c.kind) OR c.kind = @kind)")
+            values["kind"] = kind.value
+        elif kind is not None:
+            where.append("c.kind = @kind")
+            values["kind"] = kind.value
         if cursor:
             value, last_id = decode_cursor(cursor)
             where.append("(c.started_at < @v OR (c.started_at = @v AND c.id < @last))")

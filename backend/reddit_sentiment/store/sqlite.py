@@ -30,6 +30,7 @@ from ..models import (
     Label,
     ListingError,
     RejectedItem,
+    RunKind,
     RunStatus,
     SubredditCounts,
     UpsertResult,
@@ -136,7 +137,8 @@ CREATE TABLE IF NOT EXISTS runs (
     owner TEXT NOT NULL,
     subreddits TEXT NOT NULL,
     errors TEXT NOT NULL,
-    rejections TEXT NOT NULL DEFAULT '[]'
+    rejections TEXT NOT NULL DEFAULT '[]',
+    kind TEXT NOT NULL DEFAULT 'collect'
 );
 CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at, id);
 
@@ -262,6 +264,9 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE items ADD COLUMN text_hash TEXT NOT NULL DEFAULT ''")
     if "rejections" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN rejections TEXT NOT NULL DEFAULT '[]'")
+    if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
+        conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect'")
+    conn.execute("CREATE INDEX IF NOT EXISTS runs_kind_started ON runs (kind, started_at, id)")
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
@@ -365,6 +370,7 @@ def _row_to_run(row: sqlite3.Row) -> CollectionRun:
         subreddits={k: SubredditCounts(**v) for k, v in json.loads(row["subreddits"]).items()},
         errors=[ListingError(**e) for e in json.loads(row["errors"])],
         rejections=[RejectedItem(**r) for r in json.loads(row["rejections"])],
+        kind=RunKind(row["kind"]),
     )
 
 
@@ -541,8 +547,8 @@ class SqliteStore:
     def save_run(self, run: CollectionRun) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO runs (id, started_at, finished_at, status, trigger, "
-                "owner, subreddits, errors, rejections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO runs (id, started_at, finished_at, status, trigger, owner, "
+                "subreddits, errors, rejections, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.id,
                     run.started_at,
@@ -553,6 +559,7 @@ class SqliteStore:
                     json.dumps({k: asdict(v) for k, v in run.subreddits.items()}),
                     json.dumps([asdict(e) for e in run.errors]),
                     json.dumps([asdict(r) for r in run.rejections]),
+                    run.kind.value,
                 ),
             )
 
@@ -732,6 +739,12 @@ class SqliteStore:
             if value is not None:
                 where.append(f"{name} = ?")
                 params.append(str(value))
+        if query.since is not None:
+            where.append("created_utc >= ?")
+            params.append(query.since)
+        if query.until is not None:
+            where.append("created_utc < ?")
+            params.append(query.until)
         if query.cursor:
             after, last_id = decode_cursor(query.cursor)
             op = "<" if query.descending else ">"
@@ -757,15 +770,22 @@ class SqliteStore:
 
         return await self._read(run)
 
-    async def list_runs(self, limit: int, cursor: str | None = None) -> RunPage:
-        where, params = "", []
+    async def list_runs(
+        self, limit: int, cursor: str | None = None, kind: RunKind | None = None
+    ) -> RunPage:
+        where: list[str] = []
+        params: list[str | float] = []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind.value)
         if cursor:
             value, last_id = decode_cursor(cursor)
-            where = "WHERE (started_at, id) < (?, ?)"
-            params = [value, last_id]
+            where.append("(started_at, id) < (?, ?)")
+            params.extend([value, last_id])
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
 
         def run(conn: sqlite3.Connection) -> list[CollectionRun]:
-            sql = f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?"
+            sql = f"SELECT * FROM runs {condition} ORDER BY started_at DESC, id DESC LIMIT ?"
             return [_row_to_run(r) for r in conn.execute(sql, [*params, limit + 1])]
 
         rows = await self._read(run)

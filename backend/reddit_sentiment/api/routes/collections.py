@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from ...collection import CollectionAlreadyRunning
+from ...models import RunKind
 from ..convert import run_out
 from ..deps import AdminDep, ServiceDep, StoreDep
 from ..params import CursorParam, cursor_checked
@@ -22,9 +23,10 @@ async def list_runs(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Page size, 1-100")] = 20,
     cursor: CursorParam = None,
+    kind: Annotated[RunKind | None, Query(description="Only runs of this kind")] = None,
 ) -> Page[RunOut]:
     with cursor_checked():
-        page = await store.list_runs(limit=limit, cursor=cursor)
+        page = await store.list_runs(limit=limit, cursor=cursor, kind=kind)
     return Page[RunOut](items=[run_out(r) for r in page.runs], next_cursor=page.next_cursor)
 
 

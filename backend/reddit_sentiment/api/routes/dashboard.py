@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from ...models import RunKind
 from ...store.base import Aggregate, Bucket
 from ...store.rendered import iso_utc, mean_compound
 from ..convert import json_text, labels_of, run_out
@@ -23,7 +24,7 @@ async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
         total = total.plus(agg)
-    runs = await store.list_runs(limit=1)
+    runs = await store.list_runs(limit=1, kind=RunKind.COLLECT)
     return Summary(
         posts=total.posts,
         comments=total.comments,

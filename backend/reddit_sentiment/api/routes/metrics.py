@@ -17,7 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encode
 from prometheus_client.registry import Collector
 
 from ...collection import CollectionService
-from ...models import CollectionRun, Label, RunStatus
+from ...models import CollectionRun, Label, RunKind, RunStatus
 from ...store.base import Store, StoreUnavailable
 from ..deps import ServiceDep, StoreDep
 
@@ -44,7 +44,7 @@ def _gauge(name: str, documentation: str, labels: Iterable[str] = ()) -> GaugeMe
 
 async def _store_families(store: Store) -> list[Metric]:
     totals = await store.aggregates()
-    runs = (await store.list_runs(limit=RUNS_LOOKED_AT)).runs
+    runs = (await store.list_runs(limit=RUNS_LOOKED_AT, kind=RunKind.COLLECT)).runs
     items = _gauge("items", "Items stored", ("subreddit", "kind"))
     labels = _gauge("items_by_label", "Items stored by sentiment label", ("subreddit", "label"))
     mean = _gauge("mean_compound", "Mean VADER compound score of the stored items", ("subreddit",))

@@ -10,7 +10,15 @@ from ...models import Kind, Label
 from ...store.base import ItemQuery, Sort
 from ..convert import item_out
 from ..deps import StoreDep
-from ..params import CursorParam, SubredditParam, cursor_checked, normalise_subreddit
+from ..params import (
+    CursorParam,
+    SinceParam,
+    SubredditParam,
+    UntilParam,
+    cursor_checked,
+    normalise_subreddit,
+    time_range,
+)
 from ..schemas import ItemOut, Page, PostWithComments
 
 router = APIRouter(prefix="/posts", tags=["posts"])
@@ -19,7 +27,13 @@ MAX_LIMIT = 100
 MAX_COMMENTS = 500
 
 
-@router.get("", response_model=Page[ItemOut], summary="Posts, newest first by default")
+@router.get(
+    "",
+    response_model=Page[ItemOut],
+    summary="Posts, newest first by default",
+    description="`since`/`until` bound the posts' creation time (ISO 8601; since inclusive, "
+    "until exclusive; 422 when since is not before until).",
+)
 async def list_posts(
     store: StoreDep,
     subreddit: SubredditParam = None,
@@ -28,11 +42,16 @@ async def list_posts(
     order: Annotated[str, Query(pattern="^(asc|desc)$", description="asc or desc")] = "desc",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100")] = 25,
     cursor: CursorParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
 ) -> Page[ItemOut]:
+    start, end = time_range(since, until)
     query = ItemQuery(
         kind=Kind.POST,
         subreddit=normalise_subreddit(subreddit),
         label=label,
+        since=start,
+        until=end,
         sort=sort,
         descending=order == "desc",
         limit=limit,
