@@ -22,8 +22,16 @@ from azure.identity import DefaultAzureCredential
 
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.settings import Settings, StorageBackend, ThroughputMode, load_settings
-from reddit_sentiment.store.base import StoreThrottled, StoreUnavailable
-from reddit_sentiment.store.cosmos import ITEMS, ITEMS_POLICY, SCHEMA, CosmosStore, Throughput
+from reddit_sentiment.store.base import DAY, HOUR, StoreThrottled, StoreUnavailable
+from reddit_sentiment.store.cosmos import (
+    DAILY,
+    HOURLY,
+    ITEMS,
+    ITEMS_POLICY,
+    SCHEMA,
+    CosmosStore,
+    Throughput,
+)
 from tests.cosmos.fixture import CosmosServer
 from tests.factories import make_item
 
@@ -374,3 +382,63 @@ def _throttled_error() -> Exception:
 
     return CosmosHttpResponseError(status_code=429, message="Request rate is large.",
                                    response=Response())  # fmt: skip
+
+
+# -- what reads and writes cost ----------------------------------------------------------
+
+
+def _item_upserts(sent: list[Sent]) -> int:
+    return sum(
+        1 for method, url, headers, _ in sent
+        if method == "POST" and url.rstrip("/").endswith(f"{ITEMS}/docs")
+        and str({k.lower(): v for k, v in headers.items()}
+                .get("x-ms-documentdb-is-upsert", "")).lower() == "true"
+    )  # fmt: skip
+
+
+async def test_unchanged_items_are_not_written_again(cosmos_server: CosmosServer) -> None:
+    recording = Recording()
+    async with opened(cosmos_server.store(transport=recording)) as store:
+        same, rescored = make_item(score=3), make_item(score=3)
+        store.upsert_items([same, rescored])
+        assert _item_upserts(recording.sent) == 2
+        recording.sent.clear()
+        same.collected_at += 900  # seen again a cycle later, nothing else changed
+        rescored.collected_at += 900
+        rescored.score = 40
+        result = store.upsert_items([same, rescored])
+        assert (result.new, result.updated) == (0, 2)
+        assert _item_upserts(recording.sent) == 1  # only the item that changed
+        stored = await store.get_item(rescored.id)
+        assert stored is not None and stored.score == 40
+        (totals,) = await store.aggregates()
+        assert totals.posts == 2
+
+
+async def test_totals_are_read_from_daily_documents(cosmos_server: CosmosServer) -> None:
+    from tests.factories import BASE_TIME
+
+    clock = lambda: BASE_TIME + 4 * DAY  # noqa: E731
+    async with opened(cosmos_server.store(clock=clock)) as store:
+        items = [make_item(subreddit=sub, created_utc=BASE_TIME + h * HOUR)
+                 for sub in ("aa", "bb") for h in range(72)]  # fmt: skip
+        store.upsert_items(items)
+        read: dict[str, int] = {}
+        query = store._query
+
+        async def counting(base: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+            docs = await query(base, *args, **kwargs)
+            read[base] = read.get(base, 0) + len(docs)
+            return docs
+
+        store._query = counting  # type: ignore[method-assign]
+        totals = await store.aggregates()
+        assert [(t.subreddit, t.posts) for t in totals] == [("aa", 72), ("bb", 72)]
+        days = len({int(i.created_utc // DAY) for i in items})
+        # No hourly document (2 x 72 of them exist): the days before the first whole one
+        # (here none: the container is new) are the only hours summed.
+        assert (read.get(HOURLY, 0), read[DAILY]) == (0, 2 * days)
+        read.clear()
+        one = await store.aggregates(subreddit="aa", since=BASE_TIME + 5 * HOUR)
+        assert [(t.subreddit, t.posts) for t in one] == [("aa", 67)]
+        assert read[HOURLY] <= 24  # only the day the window cuts is summed from hours

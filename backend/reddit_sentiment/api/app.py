@@ -26,6 +26,7 @@ from ..logging_setup import configure_logging
 from ..settings import Role, Settings, get_settings
 from ..store import create_store
 from ..store.base import Store, StoreThrottled, StoreUnavailable
+from .cache import StoreCache
 from .routes import collections, dashboard, health, keywords, metrics, page, posts, trending
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     _add_redoc(app)
     app.state.settings = settings
+    app.state.store_cache = StoreCache(settings.store_cache_seconds)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -116,6 +118,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if settings.role is not Role.COLLECTOR:
         app.include_router(page.router)  # GET / and its static assets, outside /api/v1
     app.include_router(metrics.router)  # /metrics where scrapers look, in every role
+    metrics.instrument(app)
     _install_error_handlers(app)
     return app
 

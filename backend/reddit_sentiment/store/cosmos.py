@@ -165,8 +165,6 @@ _TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
-# What the aggregate deltas of an upsert need of an item's stored version.
-_DELTA_FIELDS = "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords"
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -410,6 +408,14 @@ def _version(doc: Mapping[str, Any]) -> Version:
     """What the aggregates count of a stored item document."""
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
                    doc["label"], tuple(doc.get("keywords") or []))  # fmt: skip
+
+
+def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
+    """Whether writing `item` over `stored` would change nothing but its collection time."""
+    if stored is None:
+        return False
+    doc = _item_doc(item, 0)
+    return all(stored.get(k) == v for k, v in doc.items() if k not in ("collected_at", "ttl"))
 
 
 def _documents(deltas: Deltas) -> _Patches:
@@ -746,14 +752,12 @@ class CosmosStore:
         return done
 
     def _existing(self, subreddit: str, ids: list[str]) -> list[Doc]:
-        """The stored versions of these items in one partition (the fields the aggregates
-        need)."""
+        """The stored versions of these items in one partition (whole: the aggregates need
+        some fields, and the unchanged-item check all of them)."""
         marks, params = _id_list(ids)
         # The partition filter is redundant with partition_key on real Cosmos.
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
-        query = (
-            f"SELECT {_DELTA_FIELDS} FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
-        )
+        query = f"SELECT * FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
         params += _params(subreddit=subreddit)
         return list(self._sync(ITEMS).query_items(query, parameters=params,
                                                    partition_key=subreddit))  # fmt: skip
@@ -865,9 +869,13 @@ class CosmosStore:
             self._compensate(applied)
             raise self._failure("aggregate update", errors)
 
-        results = self._run_all(self._upsert_item, unique)
+        # An item seen again with nothing changed is not written (its ttl still counts from
+        # its last write, so it expires as it would have); `collected_at` then stays at the
+        # last collection that changed it.
+        writes = [item for item in unique if not _unchanged(old.get(item.id), item)]
+        results = self._run_all(self._upsert_item, writes)
         item_errors = [r for r in results if isinstance(r, BaseException)]
-        failed = [i for i, r in zip(unique, results, strict=True) if isinstance(r, BaseException)]
+        failed = [i for i, r in zip(writes, results, strict=True) if isinstance(r, BaseException)]
         if failed:
             undo = Deltas()
             for item in failed:
