@@ -136,6 +136,11 @@ class Settings(BaseSettings):
             raise ValueError("STORAGE_BACKEND=cosmos needs COSMOS_ENDPOINT")
         return self
 
+    @field_validator("cosmos_throughput", mode="before")
+    @classmethod
+    def _empty_is_minimum(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _cosmos_throughput(self) -> Settings:
         # The service's own limits: manual from 400 in steps of 100, autoscale from 1000 in

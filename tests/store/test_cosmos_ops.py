@@ -442,3 +442,12 @@ async def test_totals_are_read_from_daily_documents(cosmos_server: CosmosServer)
         one = await store.aggregates(subreddit="aa", since=BASE_TIME + 5 * HOUR)
         assert [(t.subreddit, t.posts) for t in one] == [("aa", 67)]
         assert read[HOURLY] <= 24  # only the day the window cuts is summed from hours
+
+
+def test_the_example_environment_file_loads() -> None:
+    """`.env.example` copied as it is: an empty COSMOS_THROUGHPUT means the minimum."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / ".env.example"
+    settings = Settings(_env_file=example)  # type: ignore[call-arg]
+    assert settings.cosmos_throughput is None and settings.cosmos_request_units == 400
