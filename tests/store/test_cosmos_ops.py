@@ -362,6 +362,9 @@ async def test_a_throttled_dashboard_read_answers_503_with_retry_after(
             assert "throttled" in response.json()["detail"]
             assert elapsed < 5  # one retry after 1.5 s, not the writers' 30 s budget
             assert transport.throttled >= 2  # the first try and the retry
+            ready = (await client.get("/api/v1/health/ready")).json()
+            assert ready["storage"]["throttled"] is True  # busy, not unreachable:
+            assert ready["storage"]["reachable"] is True  # the replica stays in service
             transport.throttle = False
             assert (await client.get("/api/v1/dashboard/summary")).json()["posts"] == 1
     with pytest.raises(StoreThrottled) as raised:

@@ -26,7 +26,7 @@ class StoreCache:
             return await fetch()
         now = self._clock()
         kept = self._kept.get(key)
-        if kept is None or kept[0] <= now or (kept[1].done() and kept[1].exception()):
+        if kept is None or kept[0] <= now or _failed(kept[1]):
             future: asyncio.Future[T] = asyncio.ensure_future(fetch())
             self._kept[key] = (now + self.seconds, future)
             if len(self._kept) > 256:  # keys are few (per subreddit filter); keep it so
@@ -34,3 +34,7 @@ class StoreCache:
             kept = self._kept[key]
         result: T = await asyncio.shield(kept[1])
         return result
+
+
+def _failed(future: asyncio.Future[Any]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)
