@@ -27,6 +27,9 @@ __all__ = ["cosmos_server"]  # a session fixture: node + @vercel/cosmosdb-server
 
 # A developer's own .env must not change what the tests see.
 Settings.model_config["env_file"] = None
+# Tests read what they just wrote: no cached store figures unless a test asks for them (the
+# child processes they start inherit this too).
+os.environ.setdefault("STORE_CACHE_SECONDS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SHM = Path("/dev/shm")

@@ -30,6 +30,14 @@ class StorageBackend(StrEnum):
     COSMOS = "cosmos"
 
 
+class ThroughputMode(StrEnum):
+    """How the Cosmos DB database is provisioned when the store creates it."""
+
+    MANUAL = "manual"  # COSMOS_THROUGHPUT RU/s, shared by the containers
+    AUTOSCALE = "autoscale"  # scales between 10% and COSMOS_THROUGHPUT RU/s, shared
+    SERVERLESS = "serverless"  # a serverless account: no throughput is sent
+
+
 class Role(StrEnum):
     """What this process does: serve the API, collect, or both."""
 
@@ -94,6 +102,12 @@ class Settings(BaseSettings):
     cosmos_database: str = "reddit_sentiment"
     cosmos_container_prefix: str = ""
     cosmos_max_concurrency: int = Field(default=8, ge=1, le=256)
+    cosmos_manage_schema: bool = True
+    cosmos_throughput_mode: ThroughputMode = ThroughputMode.MANUAL
+    cosmos_throughput: int | None = Field(default=None, le=1_000_000)  # None: the minimum
+    cosmos_read_retry_total: int = Field(default=1, ge=0, le=9)
+    cosmos_read_retry_max_wait_seconds: int = Field(default=2, ge=0, le=30)
+    store_cache_seconds: float = Field(default=10.0, ge=0, le=600)
 
     # API
     admin_api_key: SecretStr = SecretStr("")
@@ -101,6 +115,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "INFO"
+    metrics_top_subreddits: int = Field(default=20, ge=1, le=1000)
 
     @field_validator("subreddits", mode="before")
     @classmethod
@@ -116,11 +131,37 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cosmos_needs_endpoint(self) -> Settings:
-        if self.storage_backend is StorageBackend.COSMOS and not (
-            self.cosmos_endpoint and self.cosmos_key.get_secret_value()
-        ):
-            raise ValueError("STORAGE_BACKEND=cosmos needs COSMOS_ENDPOINT and COSMOS_KEY")
+        # COSMOS_KEY may stay empty: then Microsoft Entra ID (DefaultAzureCredential).
+        if self.storage_backend is StorageBackend.COSMOS and not self.cosmos_endpoint:
+            raise ValueError("STORAGE_BACKEND=cosmos needs COSMOS_ENDPOINT")
         return self
+
+    @field_validator("cosmos_throughput", mode="before")
+    @classmethod
+    def _empty_is_minimum(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _cosmos_throughput(self) -> Settings:
+        # The service's own limits: manual from 400 in steps of 100, autoscale from 1000 in
+        # steps of 1000.
+        mode = self.cosmos_throughput_mode
+        if mode is ThroughputMode.SERVERLESS or self.cosmos_throughput is None:
+            return self
+        step, least = (1000, 1000) if mode is ThroughputMode.AUTOSCALE else (100, 400)
+        if self.cosmos_throughput % step or self.cosmos_throughput < least:
+            raise ValueError(
+                f"COSMOS_THROUGHPUT must be a multiple of {step} RU/s and at least {least} "
+                f"with COSMOS_THROUGHPUT_MODE={mode.value} (got {self.cosmos_throughput})"
+            )
+        return self
+
+    @property
+    def cosmos_request_units(self) -> int:
+        """The database's RU/s (manual) or autoscale maximum: the setting or its minimum."""
+        if self.cosmos_throughput is not None:
+            return self.cosmos_throughput
+        return 1000 if self.cosmos_throughput_mode is ThroughputMode.AUTOSCALE else 400
 
     @field_validator("track_keywords", mode="before")
     @classmethod

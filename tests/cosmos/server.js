@@ -9,8 +9,50 @@
 // SDK call pay a fresh TLS handshake (~20x slower); `keepAlive: true` keeps connections open.
 "use strict";
 
+// Two gaps of the package against the real service's documented behaviour, closed here
+// before the server's routes capture its handlers, so the store can use the real rules:
+//  * a point read of a missing document answers 500 (TypeError in its read-document
+//    handler); Azure answers 404.
+//  * an ORDER BY is served only from a composite index in its exact direction; Azure also
+//    serves the fully reversed order from the same index.
+function closeGaps() {
+  const readDocument = require("@vercel/cosmosdb-server/lib/handler/read-document");
+  const { parsePartitionKey } = require("@vercel/cosmosdb-server/lib/utils/get-partition-from-header");
+  const original = readDocument.default;
+  readDocument.default = (account, req, res, params) => {
+    const collection = account.database(params.dbId).collection(params.collId);
+    const header = req.headers["x-ms-documentdb-partitionkey"];
+    if (collection.read() && header) {
+      let key;
+      try {
+        key = parsePartitionKey(Array.isArray(header) ? header[0] : header, params.docId);
+      } catch (error) {
+        key = undefined;
+      }
+      if (key !== undefined && !collection.document(params.docId, key).read()) {
+        res.statusCode = 404;
+        return { code: "NotFound", message: "Entity with the specified id does not exist in the system." };
+      }
+    }
+    return original(account, req, res, params);
+  };
+  const helpers = require("@zeit/cosmosdb-query/lib/helpers");
+  const sort = helpers.sort;
+  const flip = (order) => (order === "descending" ? "ascending" : "descending");
+  helpers.sort = (collection, getRid, compositeIndexes, ...orders) => {
+    const both = compositeIndexes
+      ? compositeIndexes.flatMap((index) => [
+          index,
+          index.map((entry) => ({ ...entry, order: flip(entry.order ?? "ascending") })),
+        ])
+      : compositeIndexes;
+    return sort(collection, getRid, both, ...orders);
+  };
+}
+
 let createHttpsServer;
 try {
+  closeGaps();
   ({ createHttpsServer } = require("@vercel/cosmosdb-server"));
 } catch (error) {
   process.stderr.write(

@@ -87,7 +87,11 @@ async def test_an_unchanged_item_seen_again_is_only_marked_seen(store: Store) ->
     assert (result.new, result.updated) == (0, 1)
     stored = await store.get_item(item.id)
     assert stored is not None
-    assert (stored.collected_at, stored.score, stored.compound) == (seen, 1, 0.4)
+    # SQLite records when it was seen (an in-place UPDATE of one column); Cosmos DB writes
+    # nothing, since any write of the document costs about what the upsert would: there,
+    # collected_at is the last collection that changed the item.
+    marked = seen if store.name == "sqlite" else seen - 3600
+    assert (stored.collected_at, stored.score, stored.compound) == (marked, 1, 0.4)
     (agg,) = await store.aggregates()  # counted once, not again
     assert (agg.posts, agg.positive, agg.negative) == (2, 1, 1)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import math
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +25,8 @@ from ..collection import CollectionService, cycle_factory
 from ..logging_setup import configure_logging
 from ..settings import Role, Settings, get_settings
 from ..store import create_store
-from ..store.base import Store, StoreUnavailable
+from ..store.base import Store, StoreThrottled, StoreUnavailable
+from .cache import StoreCache
 from .routes import collections, dashboard, health, keywords, metrics, page, posts, trending
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     _add_redoc(app)
     app.state.settings = settings
+    app.state.store_cache = StoreCache(settings.store_cache_seconds)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -115,6 +118,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     if settings.role is not Role.COLLECTOR:
         app.include_router(page.router)  # GET / and its static assets, outside /api/v1
     app.include_router(metrics.router)  # /metrics where scrapers look, in every role
+    metrics.instrument(app)
     _install_error_handlers(app)
     return app
 
@@ -167,5 +171,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreUnavailable)
     async def unavailable(_: Request, error: StoreUnavailable) -> JSONResponse:
+        content = {"detail": f"storage unavailable: {error}"}
+        if isinstance(error, StoreThrottled):  # busy, not down: the client may ask again soon
+            log.warning("store throttled: %s", error)
+            wait = str(max(1, math.ceil(error.retry_after)))
+            return JSONResponse(status_code=503, content=content, headers={"Retry-After": wait})
         log.error("store unavailable: %s", error)
-        return JSONResponse(status_code=503, content={"detail": f"storage unavailable: {error}"})
+        return JSONResponse(status_code=503, content=content)

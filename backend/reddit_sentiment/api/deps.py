@@ -10,6 +10,7 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from ..collection import CollectionService
 from ..settings import Settings
 from ..store.base import Store
+from .cache import StoreCache
 
 
 def get_settings(request: Request) -> Settings:
@@ -27,7 +28,13 @@ def get_service(request: Request) -> CollectionService:
     return service
 
 
+def get_cache(request: Request) -> StoreCache:
+    cache: StoreCache = request.app.state.store_cache
+    return cache
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CacheDep = Annotated[StoreCache, Depends(get_cache)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ServiceDep = Annotated[CollectionService, Depends(get_service)]
 

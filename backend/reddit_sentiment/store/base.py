@@ -36,6 +36,15 @@ class StoreUnavailable(RuntimeError):
     """The store cannot be reached or written; the caller reports it, nothing crashes."""
 
 
+class StoreThrottled(StoreUnavailable):
+    """The store refused for now (request rate too large); worth asking again after
+    `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class RejectedByStore(ValueError):
     """The store refused what was written (a constraint, a value it cannot hold) while itself
     working: the writer skips the offending items instead of giving up."""

@@ -68,15 +68,23 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
 
 import requests
 from azure.core import MatchConditions
+from azure.core.credentials import TokenCredential
+from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
-from azure.core.pipeline.transport import HttpTransport, RequestsTransport
-from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy, PartitionKey
+from azure.core.pipeline.transport import AsyncHttpTransport, HttpTransport, RequestsTransport
+from azure.cosmos import (
+    ContainerProxy,
+    CosmosClient,
+    DatabaseProxy,
+    PartitionKey,
+    ThroughputProperties,
+)
 from azure.cosmos.aio import ContainerProxy as AsyncContainerProxy
 from azure.cosmos.aio import CosmosClient as AsyncCosmosClient
 from azure.cosmos.exceptions import (
@@ -99,7 +107,7 @@ from ..models import (
     SubredditCounts,
     UpsertResult,
 )
-from ..settings import Settings
+from ..settings import Settings, ThroughputMode
 from .base import (
     DAY,
     HOUR,
@@ -113,6 +121,7 @@ from .base import (
     RunPage,
     SeriesText,
     Sort,
+    StoreThrottled,
     StoreUnavailable,
     bucket_seconds,
     ceil_day,
@@ -157,8 +166,6 @@ _TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
-# What the aggregate deltas of an upsert need of an item's stored version.
-_DELTA_FIELDS = "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords"
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -167,14 +174,10 @@ _ITEM_FIELDS = (
 
 
 def _composite(*paths: str) -> list[list[dict[str, str]]]:
-    """One composite index per direction.
-
-    Real Cosmos serves an ORDER BY from a composite index in its exact or fully reversed
-    order, so one entry per field list would do. cosmosdb-server: it only accepts the exact
-    direction, so both are declared; the price is a slightly larger index on real Cosmos.
-    """
-    orders = ("ascending", "descending")
-    return [[{"path": f"/{p}", "order": order} for p in paths] for order in orders]
+    """One composite index, ascending: Cosmos DB serves an ORDER BY from a composite index in
+    its exact or fully reversed order, so one entry serves both directions. (cosmosdb-server
+    only took the exact one; tests/cosmos/server.js gives it the service's rule.)"""
+    return [[{"path": f"/{p}", "order": "ascending"} for p in paths]]
 
 
 def _policy(paths: Iterable[str], composites: list[list[dict[str, str]]]) -> dict[str, Any]:
@@ -201,10 +204,96 @@ DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
-RUNS_POLICY = _policy(
-    ("pk", "status", "started_at"),
-    [[{"path": "/started_at", "order": "descending"}, {"path": "/id", "order": "descending"}]],
+RUNS_POLICY = _policy(("pk", "status", "started_at"), _composite("started_at", "id"))
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container the store needs: its partition key, indexes, and whether its documents
+    expire (then its default TTL is RETENTION_DAYS, and each document carries its own)."""
+
+    base: str
+    partition_key: str
+    policy: dict[str, Any]
+    expires: bool
+
+
+SCHEMA = (
+    ContainerSpec(ITEMS, "/subreddit", ITEMS_POLICY, True),
+    ContainerSpec(HOURLY, "/subreddit", HOURLY_POLICY, True),
+    ContainerSpec(DAILY, "/subreddit", DAILY_POLICY, True),
+    ContainerSpec(KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, True),
+    ContainerSpec(RUNS, "/pk", RUNS_POLICY, False),
+    ContainerSpec(LEASES, "/id", LEASES_POLICY, False),
+    ContainerSpec(TRENDING, "/id", TRENDING_POLICY, False),
 )
+
+
+def _indexed(policy: Mapping[str, Any], field: str) -> bool:
+    """Whether a deployed indexing policy keeps a range index on `/field` (what a filter or a
+    one-field ORDER BY on it needs): included by its own path or by `/*` and not excluded."""
+    if policy.get("indexingMode", "consistent") == "none":
+        return False
+    included = {p["path"] for p in policy.get("includedPaths", [])}
+    excluded = {p["path"] for p in policy.get("excludedPaths", [])}
+    own = {f"/{field}/?", f"/{field}/*"}
+    return bool(own & included) or ("/*" in included and not own & excluded)
+
+
+def _has_composite(policy: Mapping[str, Any], wanted: Sequence[tuple[str, str]]) -> bool:
+    """Whether a composite index serves an ORDER BY on `wanted` (path, order) pairs: the
+    same paths in the same order, every direction the same or every one reversed."""
+    flip = {"ascending": "descending", "descending": "ascending"}
+    for index in policy.get("compositeIndexes", []):
+        have = [(p["path"], p.get("order", "ascending")) for p in index]
+        if have in (list(wanted), [(path, flip[order]) for path, order in wanted]):
+            return True
+    return False
+
+
+def schema_gaps(spec: ContainerSpec, props: Mapping[str, Any]) -> list[str]:
+    """What a deployed container lacks of what the code needs (empty: nothing)."""
+    gaps: list[str] = []
+    paths = props.get("partitionKey", {}).get("paths")
+    if paths != [spec.partition_key]:
+        gaps.append(f"partition key {paths}, expected [{spec.partition_key}]")
+    if spec.expires and props.get("defaultTtl") is None:
+        gaps.append("time to live is off (documents would never expire)")
+    policy = props.get("indexingPolicy", {})
+    for entry in spec.policy["includedPaths"]:
+        field = entry["path"].removeprefix("/").removesuffix("/?")
+        if not _indexed(policy, field):
+            gaps.append(f"no index on /{field}")
+    for index in spec.policy["compositeIndexes"]:
+        wanted = [(p["path"], p["order"]) for p in index]
+        if not _has_composite(policy, wanted):
+            gaps.append(f"no composite index ({', '.join(p for p, _ in wanted)})")
+    return gaps
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What the database is created with: shared by all its containers (they get none of their
+    own), manual RU/s or an autoscale maximum, or nothing on a serverless account."""
+
+    mode: ThroughputMode = ThroughputMode.MANUAL
+    request_units: int = 400
+
+    def offer(self) -> int | ThroughputProperties | None:
+        if self.mode is ThroughputMode.SERVERLESS:
+            return None
+        if self.mode is ThroughputMode.AUTOSCALE:
+            return ThroughputProperties(auto_scale_max_throughput=self.request_units)
+        return self.request_units
+
+
+def _retry_after(error: CosmosHttpResponseError) -> float:
+    """The wait a 429 asked for, in seconds (x-ms-retry-after-ms); 1 s when it names none."""
+    headers = getattr(error.response, "headers", None) or {}
+    try:
+        return max(0.0, float(headers.get("x-ms-retry-after-ms", 1000)) / 1000)
+    except (TypeError, ValueError):
+        return 1.0
 
 
 def _policy_key(policy: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str], Any]:
@@ -323,6 +412,14 @@ def _version(doc: Mapping[str, Any]) -> Version:
                    doc["label"], tuple(doc.get("keywords") or []))  # fmt: skip
 
 
+def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
+    """Whether writing `item` over `stored` would change nothing but its collection time."""
+    if stored is None:
+        return False
+    doc = _item_doc(item, 0)
+    return all(stored.get(k) == v for k, v in doc.items() if k not in ("collected_at", "ttl"))
+
+
 def _documents(deltas: Deltas) -> _Patches:
     """The aggregate documents the engine's rows change: hourly, daily and keyword_hourly
     (Cosmos keeps no totals: they are read as the daily documents summed)."""
@@ -352,12 +449,21 @@ class CosmosStore:
         retention_seconds: int = 30 * DAY,
         retry_throttle_total: int = 9,
         retry_throttle_backoff_max: int = 30,
+        read_retry_total: int = 1,
+        read_retry_backoff_max: int = 2,
         connection_timeout: float = 5.0,
+        manage_schema: bool = True,
+        throughput: Throughput | None = None,
         transport: HttpTransport[Any, Any] | None = None,
+        async_transport: AsyncHttpTransport[Any, Any] | None = None,
+        credential: TokenCredential | None = None,
+        async_credential: AsyncTokenCredential | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not endpoint or not key:
-            raise ValueError("CosmosStore needs an endpoint and a key")
+        """`key` empty: Microsoft Entra ID, with `credential`/`async_credential` or else
+        azure-identity's DefaultAzureCredential (created by open() and the first read)."""
+        if not endpoint:
+            raise ValueError("CosmosStore needs an endpoint")
         self.endpoint = endpoint
         self.database_name = database
         self.container_prefix = container_prefix
@@ -365,9 +471,17 @@ class CosmosStore:
         self.retention_seconds = retention_seconds
         self.retry_throttle_total = retry_throttle_total
         self.retry_throttle_backoff_max = retry_throttle_backoff_max
+        self.read_retry_total = read_retry_total
+        self.read_retry_backoff_max = read_retry_backoff_max
         self.connection_timeout = connection_timeout
+        self.manage_schema = manage_schema
+        self.throughput = throughput or Throughput()
         self._key = key
         self._transport = transport
+        self._async_transport = async_transport
+        self._credential = credential
+        self._async_credential = async_credential
+        self._owned: list[Any] = []  # credentials this store created, closed with it
         self._clock = clock
         self._client: CosmosClient | None = None
         self._containers: dict[str, ContainerProxy] = {}
@@ -386,6 +500,10 @@ class CosmosStore:
             container_prefix=settings.cosmos_container_prefix,
             max_concurrency=settings.cosmos_max_concurrency,
             retention_seconds=settings.retention_days * DAY,
+            read_retry_total=settings.cosmos_read_retry_total,
+            read_retry_backoff_max=settings.cosmos_read_retry_max_wait_seconds,
+            manage_schema=settings.cosmos_manage_schema,
+            throughput=Throughput(settings.cosmos_throughput_mode, settings.cosmos_request_units),
         )
 
     def __repr__(self) -> str:  # never the key
@@ -396,7 +514,7 @@ class CosmosStore:
 
     # -- clients -----------------------------------------------------------------------
     def client_options(self) -> dict[str, Any]:
-        """Options shared by the sync and async clients: 429 retry budget and timeouts.
+        """Options of the writers' (sync) client: 429 retry budget and timeouts.
 
         Without ``retry_fixed_interval`` the SDK waits what the server asks for in
         ``x-ms-retry-after-ms`` before each retry, up to ``retry_throttle_total`` retries and
@@ -408,6 +526,35 @@ class CosmosStore:
             "connection_timeout": self.connection_timeout,
             "user_agent_suffix": "reddit-sentiment",
         }
+
+    def read_client_options(self) -> dict[str, Any]:
+        """The readers' (async) client: a short 429 budget, so a dashboard request answers
+        503 with Retry-After instead of waiting out the writers' budget."""
+        return {
+            **self.client_options(),
+            "retry_throttle_total": self.read_retry_total,
+            "retry_throttle_backoff_max": self.read_retry_backoff_max,
+        }
+
+    def _sync_credential(self) -> str | TokenCredential:
+        if self._key:
+            return self._key
+        if self._credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            self._credential = DefaultAzureCredential()
+            self._owned.append(self._credential)
+        return self._credential
+
+    def _read_credential(self) -> str | AsyncTokenCredential:
+        if self._key:
+            return self._key
+        if self._async_credential is None:
+            from azure.identity.aio import DefaultAzureCredential
+
+            self._async_credential = DefaultAzureCredential()
+            self._owned.append(self._async_credential)
+        return self._async_credential
 
     def _sync_transport(self) -> RequestsTransport:
         """requests' default pool keeps 10 connections per host; size it to the writers."""
@@ -422,7 +569,8 @@ class CosmosStore:
         return RequestsTransport(session=session, session_owner=True)
 
     def _error(self, what: str, error: Exception) -> StoreUnavailable:
-        """A StoreUnavailable naming the operation and the cause, never the key."""
+        """A StoreUnavailable naming the operation and the cause, never the key; a throttled
+        request (429 after the retries) is a StoreThrottled carrying the server's wait."""
         if isinstance(error, CosmosHttpResponseError):
             detail = f"HTTP {error.status_code}"
             sub = getattr(error, "sub_status", None)
@@ -434,9 +582,14 @@ class CosmosStore:
         else:
             detail = type(error).__name__
             message = (str(error).strip().splitlines() or [""])[0]
-        message = message.replace(self._key, "***")[:300]
+        if self._key:
+            message = message.replace(self._key, "***")
+        message = message[:300]
         text = f"Cosmos DB {what} failed at {self.endpoint}: {detail}"
-        return StoreUnavailable(f"{text}: {message}" if message else text)
+        text = f"{text}: {message}" if message else text
+        if isinstance(error, CosmosHttpResponseError) and error.status_code == 429:
+            return StoreThrottled(text, _retry_after(error))
+        return StoreUnavailable(text)
 
     def _sync(self, base: str) -> ContainerProxy:
         if self._client is None:
@@ -446,8 +599,11 @@ class CosmosStore:
     def _async(self, base: str) -> AsyncContainerProxy:
         if self._aclient is None:
             # Created on first use, inside the event loop that will use it (aiohttp binds to it).
-            self._aclient = AsyncCosmosClient(self.endpoint, credential=self._key,
-                                              **self.client_options())  # fmt: skip
+            options = self.read_client_options()
+            if self._async_transport is not None:
+                options["transport"] = self._async_transport
+            self._aclient = AsyncCosmosClient(self.endpoint, credential=self._read_credential(),
+                                              **options)  # fmt: skip
         if base not in self._acontainers:
             db = self._aclient.get_database_client(self.database_name)
             self._acontainers[base] = db.get_container_client(self.container_name(base))
@@ -455,43 +611,69 @@ class CosmosStore:
 
     # -- lifecycle ---------------------------------------------------------------------
     def open(self) -> None:
-        """Connect, and create the database and containers if missing (or update their policy)."""
+        """Connect; with COSMOS_MANAGE_SCHEMA create the database and containers if missing
+        (or update their policy), without it only check that they are as the code needs."""
         try:
             self._client = CosmosClient(
                 self.endpoint,
-                credential=self._key,
+                credential=self._sync_credential(),
                 transport=self._transport or self._sync_transport(),
                 **self.client_options(),
             )
-            db = self._client.create_database_if_not_exists(self.database_name)
-            specs = (
-                (ITEMS, "/subreddit", ITEMS_POLICY, self.retention_seconds),
-                (HOURLY, "/subreddit", HOURLY_POLICY, self.retention_seconds),
-                (DAILY, "/subreddit", DAILY_POLICY, self.retention_seconds),
-                (KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, self.retention_seconds),
-                (RUNS, "/pk", RUNS_POLICY, None),
-                (LEASES, "/id", LEASES_POLICY, None),
-                (TRENDING, "/id", TRENDING_POLICY, None),
-            )
-            for base, pk_path, policy, ttl in specs:
-                self._containers[base] = self._ensure_container(db, base, pk_path, policy, ttl)
+            if self.manage_schema:
+                db = self._client.create_database_if_not_exists(
+                    self.database_name, offer_throughput=self.throughput.offer()
+                )
+                for spec in SCHEMA:
+                    self._containers[spec.base] = self._ensure_container(db, spec)
+            else:
+                self._verify_schema()
             self._days_complete_from = self._days_marker()
         except AzureError as error:
             raise self._error("open", error) from error
+
+    def _ttl_of(self, spec: ContainerSpec) -> int | None:
+        return self.retention_seconds if spec.expires else None
+
+    def _verify_schema(self) -> None:
+        """Read (never write) the database and containers; one StoreUnavailable naming
+        everything missing. Needs only data-plane read access to metadata."""
+        assert self._client is not None
+        hint = "(COSMOS_MANAGE_SCHEMA=false: create it with the infrastructure, see README)"
+        db = self._client.get_database_client(self.database_name)
+        try:
+            db.read()
+        except CosmosResourceNotFoundError:
+            raise StoreUnavailable(
+                f"Cosmos DB database {self.database_name} does not exist at {self.endpoint} " + hint
+            ) from None
+        gaps: list[str] = []
+        for spec in SCHEMA:
+            name = self.container_name(spec.base)
+            container = db.get_container_client(name)
+            try:
+                props = container.read()
+            except CosmosResourceNotFoundError:
+                gaps.append(f"container {name} is missing")
+                continue
+            gaps += [f"container {name}: {gap}" for gap in schema_gaps(spec, props)]
+            self._containers[spec.base] = container
+        if gaps:
+            raise StoreUnavailable(
+                f"Cosmos DB database {self.database_name} lacks what the store needs {hint}: "
+                + "; ".join(gaps)
+            )
 
     def _days_marker(self) -> float:
         """The first day the daily documents hold whole, recorded once per deployment: the
         beginning of time for a new one, else the first day after `daily` came into use (a day
         already under way, or before, lacks what was written to it earlier)."""
         daily = self._sync(DAILY)
-        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
-        query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
-        params = _params(pk=_META_PARTITION, id=DAYS_COMPLETE_FROM)
         for _ in range(2):
-            found = list(daily.query_items(query, parameters=params,
-                                           partition_key=_META_PARTITION))  # fmt: skip
-            if found:
-                return float(found[0]["day_from"])
+            try:
+                return float(daily.read_item(DAYS_COMPLETE_FROM, _META_PARTITION)["day_from"])
+            except CosmosResourceNotFoundError:
+                pass
             hours = list(self._sync(HOURLY).query_items(
                 "SELECT TOP 1 c.id FROM c", enable_cross_partition_query=True
             ))  # fmt: skip
@@ -504,9 +686,14 @@ class CosmosStore:
                 continue  # another process recorded it first: read theirs
         raise StoreUnavailable("Cosmos DB: the daily documents' marker cannot be read")
 
-    def _ensure_container(self, db: DatabaseProxy, base: str, pk_path: str,
-                          policy: dict[str, Any], ttl: int | None) -> ContainerProxy:  # fmt: skip
-        name = self.container_name(base)
+    def _ensure_container(self, db: DatabaseProxy, spec: ContainerSpec) -> ContainerProxy:
+        name, pk_path, policy, ttl = (
+            self.container_name(spec.base),
+            spec.partition_key,
+            spec.policy,
+            self._ttl_of(spec),
+        )
+        # No throughput of its own: the containers share the database's (Throughput).
         container = db.create_container_if_not_exists(
             name, PartitionKey(path=pk_path), indexing_policy=policy, default_ttl=ttl
         )
@@ -532,12 +719,20 @@ class CosmosStore:
         if self._client is not None:
             self._client.close()
             self._client = None
+        for credential in [c for c in self._owned if hasattr(c, "close")]:
+            if not asyncio.iscoroutinefunction(credential.close):
+                credential.close()
+                self._owned.remove(credential)
 
     async def aclose(self) -> None:
         if self._aclient is not None:
             client, self._aclient = self._aclient, None
             self._acontainers.clear()
             await client.close()
+        for credential in list(self._owned):
+            if asyncio.iscoroutinefunction(getattr(credential, "close", None)):
+                await credential.close()
+                self._owned.remove(credential)
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     # -- write path --------------------------------------------------------------------
@@ -559,14 +754,12 @@ class CosmosStore:
         return done
 
     def _existing(self, subreddit: str, ids: list[str]) -> list[Doc]:
-        """The stored versions of these items in one partition (the fields the aggregates
-        need)."""
+        """The stored versions of these items in one partition (whole: the aggregates need
+        some fields, and the unchanged-item check all of them)."""
         marks, params = _id_list(ids)
         # The partition filter is redundant with partition_key on real Cosmos.
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
-        query = (
-            f"SELECT {_DELTA_FIELDS} FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
-        )
+        query = f"SELECT * FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
         params += _params(subreddit=subreddit)
         return list(self._sync(ITEMS).query_items(query, parameters=params,
                                                    partition_key=subreddit))  # fmt: skip
@@ -678,9 +871,13 @@ class CosmosStore:
             self._compensate(applied)
             raise self._failure("aggregate update", errors)
 
-        results = self._run_all(self._upsert_item, unique)
+        # An item seen again with nothing changed is not written (its ttl still counts from
+        # its last write, so it expires as it would have); `collected_at` then stays at the
+        # last collection that changed it.
+        writes = [item for item in unique if not _unchanged(old.get(item.id), item)]
+        results = self._run_all(self._upsert_item, writes)
         item_errors = [r for r in results if isinstance(r, BaseException)]
-        failed = [i for i, r in zip(unique, results, strict=True) if isinstance(r, BaseException)]
+        failed = [i for i, r in zip(writes, results, strict=True) if isinstance(r, BaseException)]
         if failed:
             undo = Deltas()
             for item in failed:
@@ -798,11 +995,10 @@ class CosmosStore:
         return True
 
     def _lease_doc(self, name: str) -> Doc | None:
-        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
-        docs = list(self._sync(LEASES).query_items(
-            "SELECT * FROM c WHERE c.id = @id", parameters=_params(id=name), partition_key=name
-        ))  # fmt: skip
-        return docs[0] if docs else None
+        try:
+            return dict(self._sync(LEASES).read_item(name, partition_key=name))
+        except CosmosResourceNotFoundError:
+            return None
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
         """Take the lease if free or expired, renew it if `owner` holds it.
@@ -942,7 +1138,17 @@ class CosmosStore:
         bucket: Bucket | None = None,
     ) -> list[Aggregate]:
         """Sum aggregate documents in Python (the SDK cannot GROUP BY across partitions): day
-        buckets from the daily documents for the days they hold whole, else from hours."""
+        buckets and totals from the daily documents for the days they hold whole, else from
+        hours."""
+        if bucket is None and self._days_complete_from is not None:
+            days = await self.aggregates(subreddit=subreddit, since=since, until=until,
+                                         bucket=Bucket.DAY)  # fmt: skip
+            totals: dict[str, Aggregate] = {}
+            for day in days:
+                seen = totals.get(day.subreddit)
+                total = day._replace(bucket_start=None)
+                totals[day.subreddit] = total if seen is None else seen.plus(total)
+            return sorted(totals.values(), key=lambda a: a.subreddit)
         if bucket is not Bucket.DAY or self._days_complete_from is None:
             return await self._summed(HOURLY, subreddit, since, until, bucket_seconds(bucket))
         # Before `floor` the daily documents may lack hours (see DAILY): sum those days' hours.
@@ -1040,8 +1246,8 @@ class CosmosStore:
         return item_page([_doc_to_item(d) for d in docs], query)
 
     async def get_item(self, item_id: str) -> Item | None:
-        # The subreddit (partition key) is unknown here, so this is a query by id across
-        # partitions rather than a point read.
+        # The subreddit (partition key) is unknown here (the API is asked by id alone), so
+        # this is a query by id across partitions rather than a point read.
         docs = await self._query(ITEMS, "SELECT * FROM c WHERE c.id = @id", _params(id=item_id))
         return _doc_to_item(docs[0]) if docs else None
 
@@ -1070,22 +1276,24 @@ class CosmosStore:
         next_cursor = encode_cursor(runs[-1].started_at, runs[-1].id) if len(docs) > limit else None
         return RunPage(runs=runs, next_cursor=next_cursor)
 
+    async def _read(self, base: str, doc_id: str, partition_key: str) -> Doc | None:
+        """A point read (1 RU for a small document); None when there is no such document."""
+        try:
+            return dict(await self._async(base).read_item(doc_id, partition_key=partition_key))
+        except CosmosResourceNotFoundError:
+            return None
+        except AzureError as error:
+            raise self._error(f"read on {self.container_name(base)}", error) from error
+
     async def get_run(self, run_id: str) -> CollectionRun | None:
-        # A point read (read_item) would cost 1 RU instead of ~3 and answer 404 when missing.
-        # cosmosdb-server: a point read of a missing document answers 500 (TypeError in its
-        # read-document handler), which must not be taken for "missing"; a query is exact on both.
-        docs = await self._query(RUNS, "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id",
-                                 _params(pk=RUN_PK, id=run_id), partition_key=RUN_PK)  # fmt: skip
-        return _doc_to_run(docs[0]) if docs else None
+        doc = await self._read(RUNS, run_id, RUN_PK)
+        return None if doc is None else _doc_to_run(doc)
 
     async def lease_holder(self, name: str) -> Lease | None:
-        docs = await self._query(
-            LEASES, "SELECT * FROM c WHERE c.id = @id AND c.expires_at > @now",
-            _params(id=name, now=self._clock()), partition_key=name,
-        )  # fmt: skip
-        if not docs:
+        doc = await self._read(LEASES, name, name)
+        if doc is None or float(doc["expires_at"]) <= self._clock():
             return None
-        return Lease(docs[0]["id"], docs[0]["owner"], float(docs[0]["expires_at"]))
+        return Lease(doc["id"], doc["owner"], float(doc["expires_at"]))
 
     async def keyword_aggregates(
         self,
@@ -1126,11 +1334,9 @@ class CosmosStore:
         return sorted(rows, key=lambda a: (a.keyword, a.bucket_start or 0.0))
 
     async def get_trending(self, key: str) -> dict[str, Any] | None:
-        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
         doc_id = _trending_id(key)
-        docs = await self._query(TRENDING, "SELECT c.payload FROM c WHERE c.id = @id",
-                                 _params(id=doc_id), partition_key=doc_id)  # fmt: skip
-        return dict(docs[0]["payload"]) if docs else None
+        doc = await self._read(TRENDING, doc_id, doc_id)
+        return None if doc is None else dict(doc["payload"])
 
 
 def _time_filter(

@@ -10,7 +10,7 @@ from ...models import RunKind
 from ...store.base import Aggregate, Bucket
 from ...store.rendered import iso_utc, mean_compound
 from ..convert import json_text, labels_of, run_out
-from ..deps import StoreDep
+from ..deps import CacheDep, StoreDep
 from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, series_range
 from ..schemas import SentimentSeries, SubredditSummary, Summary
 
@@ -18,13 +18,16 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 
 @router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
-async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
+async def summary(store: StoreDep, cache: CacheDep, subreddit: SubredditParam = None) -> Summary:
     """All subreddits, or one (`subreddit`): totals, labels, means and the last run."""
-    per_sub = await store.aggregates(subreddit=normalise_subreddit(subreddit))
+    name = normalise_subreddit(subreddit)
+    per_sub = await cache.get(("totals", name), lambda: store.aggregates(subreddit=name))
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
         total = total.plus(agg)
-    runs = await store.list_runs(limit=1, kind=RunKind.COLLECT)
+    runs = await cache.get(
+        ("runs", 1, RunKind.COLLECT), lambda: store.list_runs(limit=1, kind=RunKind.COLLECT)
+    )
     return Summary(
         posts=total.posts,
         comments=total.comments,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from ...models import CollectionRun
 from ...settings import rate_budget
+from ...store.base import StoreThrottled
 from ..convert import ts
 from ..deps import ServiceDep, SettingsDep, StoreDep
 from ..schemas import Liveness, Readiness
@@ -51,6 +52,10 @@ async def ready(
     storage: dict[str, Any] = {"backend": store.name, "reachable": True}
     try:
         await store.ping()
+    except StoreThrottled as error:
+        # It answered, only "not now" (request units used up, account-wide): taking every
+        # replica out of the load balancer would not give any back.
+        storage.update(throttled=True, error=str(error))
     except Exception as error:
         storage.update(reachable=False, error=str(error))
         reasons.append(f"storage unreachable: {error}")

@@ -1,31 +1,59 @@
 """Prometheus metrics, so alerts can watch the collector instead of a person.
 
-What the store holds (items, labels, means, the newest runs) is read from the store on each
-scrape, so every process of a deployment says the same; the `collector_*` figures are this
-process's own (only the lease holder collects). A store that cannot answer is reported as
-`reddit_sentiment_storage_up 0`, not as a failed scrape.
+What the store holds (items, labels, means, the newest runs) is read from the store (shared
+with the summary for STORE_CACHE_SECONDS), so every process of a deployment says the same;
+the `collector_*` figures are this process's own (only the lease holder collects). A store
+that cannot answer is reported as `reddit_sentiment_storage_up 0`, not as a failed scrape.
+
+Per-subreddit series are bounded: the METRICS_TOP_SUBREDDITS largest by items keep their
+own, the rest are summed under `subreddit="_other"` (no subreddit name starts with `_`).
+Beside them: HTTP requests and latency per route template (prometheus-fastapi-instrumentator)
+and the process, platform and GC collectors, all in the app's own registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry
+from fastapi import APIRouter, FastAPI, Request, Response
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 from prometheus_client.registry import Collector
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from ...collection import CollectionService
-from ...models import CollectionRun, Label, RunKind, RunStatus
-from ...store.base import Store, StoreUnavailable
-from ..deps import ServiceDep, StoreDep
+from ...models import CollectionRun, Label, RunKind, RunStatus, SubredditCounts
+from ...store.base import Aggregate, Store, StoreUnavailable
+from ..cache import StoreCache
+from ..deps import CacheDep, ServiceDep, SettingsDep, StoreDep
 
 router = APIRouter(tags=["metrics"])
 
 PREFIX = "reddit_sentiment_"
 # How far back the newest run of each status is looked for.
 RUNS_LOOKED_AT = 100
+OTHER = "_other"  # the subreddits beyond the top N, summed
+
+
+def instrument(app: FastAPI) -> None:
+    """Count and time every request by route template, in a registry of the app's own (so
+    apps built side by side in one process never register a metric twice)."""
+    registry = CollectorRegistry(auto_describe=True)
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        registry.register(collector)
+    Instrumentator(
+        should_group_status_codes=True,
+        should_group_untemplated=True,  # unknown paths count under handler="none"
+        excluded_handlers=["/metrics"],
+        registry=registry,
+    ).instrument(app, latency_lowr_buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    app.state.metrics_registry = registry
 
 
 class _Scraped(Collector):
@@ -42,9 +70,37 @@ def _gauge(name: str, documentation: str, labels: Iterable[str] = ()) -> GaugeMe
     return GaugeMetricFamily(PREFIX + name, documentation, labels=list(labels))
 
 
-async def _store_families(store: Store) -> list[Metric]:
-    totals = await store.aggregates()
-    runs = (await store.list_runs(limit=RUNS_LOOKED_AT, kind=RunKind.COLLECT)).runs
+def top_subreddits(totals: list[Aggregate], top: int) -> list[Aggregate]:
+    """The `top` subreddits with the most items, and the rest summed as OTHER."""
+    ranked = sorted(totals, key=lambda a: (-a.count, a.subreddit))
+    kept, rest = ranked[:top], ranked[top:]
+    if rest:
+        other = Aggregate(OTHER, None)
+        for agg in rest:
+            other = other.plus(agg)
+        kept.append(other)
+    return kept
+
+
+def _top_counts(counts: dict[str, SubredditCounts], top: int) -> list[tuple[str, SubredditCounts]]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1].fetched, kv[0]))
+    kept, rest = ranked[:top], ranked[top:]
+    if rest:
+        other = SubredditCounts()
+        for _, c in rest:
+            for outcome in ("fetched", "new", "updated", "failed"):
+                setattr(other, outcome, getattr(other, outcome) + getattr(c, outcome))
+        kept.append((OTHER, other))
+    return kept
+
+
+async def _store_families(store: Store, cache: StoreCache, top: int) -> list[Metric]:
+    totals = top_subreddits(await cache.get(("totals", None), store.aggregates), top)
+    page = await cache.get(
+        ("runs", RUNS_LOOKED_AT, RunKind.COLLECT),
+        lambda: store.list_runs(RUNS_LOOKED_AT, kind=RunKind.COLLECT),
+    )
+    runs = page.runs
     items = _gauge("items", "Items stored", ("subreddit", "kind"))
     labels = _gauge("items_by_label", "Items stored by sentiment label", ("subreddit", "label"))
     mean = _gauge("mean_compound", "Mean VADER compound score of the stored items", ("subreddit",))
@@ -55,10 +111,10 @@ async def _store_families(store: Store) -> list[Metric]:
             labels.add_metric([agg.subreddit, label.value], getattr(agg, label.value))
         if agg.count:
             mean.add_metric([agg.subreddit], agg.sum_compound / agg.count)
-    return [items, labels, mean, *_run_families(runs)]
+    return [items, labels, mean, *_run_families(runs, top)]
 
 
-def _run_families(runs: list[CollectionRun]) -> list[Metric]:
+def _run_families(runs: list[CollectionRun], top: int) -> list[Metric]:
     """The newest run in detail, and when the newest run of each status ended."""
     status = _gauge("last_run_status", "Status of the newest collection run (1 = its status)",
                     ("status",))  # fmt: skip
@@ -79,7 +135,7 @@ def _run_families(runs: list[CollectionRun]) -> list[Metric]:
         started.add_metric([], last.started_at)
         if last.finished_at is not None:
             ended.add_metric([], last.finished_at)
-        for name, c in sorted(last.subreddits.items()):
+        for name, c in sorted(_top_counts(last.subreddits, top), key=lambda kv: kv[0]):
             for outcome in ("fetched", "new", "updated", "failed"):
                 counts.add_metric([name, outcome], getattr(c, outcome))
         errors.add_metric([], len(last.errors))
@@ -118,15 +174,20 @@ def _collector_families(service: CollectionService) -> list[Metric]:
         }
     },
 )
-async def metrics(request: Request, store: StoreDep, service: ServiceDep) -> Response:
+async def metrics(
+    request: Request, store: StoreDep, service: ServiceDep, cache: CacheDep, settings: SettingsDep
+) -> Response:
     up = _gauge("storage_up", "The store answered this scrape")
     families: list[Metric] = []
     try:
-        families = await _store_families(store)
+        families = await _store_families(store, cache, settings.metrics_top_subreddits)
         up.add_metric([], 1.0)
     except StoreUnavailable:
         up.add_metric([], 0.0)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Scraped([up, *families, *_collector_families(service)]))
+    own: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
+    if own is not None:
+        registry.register(_Scraped(list(own.collect())))
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(registry), headers={"Content-Type": content_type})
