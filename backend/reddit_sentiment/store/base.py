@@ -323,3 +323,17 @@ class Store(Protocol):
         """Store the trending job's result under `key` (window and subreddit)."""
 
     async def get_trending(self, key: str) -> dict[str, Any] | None: ...
+
+    # -- verification (CLI verify/repair, the scheduled verify; off the event loop) --------
+    def kept_aggregates(self) -> dict[str, float | None]:
+        """The aggregate kinds (names in `deltas.KINDS`) this store keeps, each with the first
+        bucket start it holds exact (None: every bucket): `store/verify.py` compares those."""
+
+    def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[tuple[Any, ...]]:
+        """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),
+        streamed; with `since`, only buckets that start at or after it."""
+
+    def rebuild_aggregates(self) -> int:
+        """Make every kept aggregate (from its `kept_aggregates` start on) equal a
+        recomputation from the items, streamed; return how many rows were rewritten. The
+        caller holds the collector lease (`store/verify.repair`)."""
