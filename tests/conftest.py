@@ -19,6 +19,7 @@ import pytest
 from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import DAY, Store
 from reddit_sentiment.store.sqlite import SqliteStore
+from tests.invariants import assert_verified
 from tests.cosmos.fixture import PACKAGE as COSMOS_PACKAGE
 from tests.cosmos.fixture import cosmos_server, cosmos_test_store
 from tests.factories import BASE_TIME
@@ -126,6 +127,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     s = open_store(request.param, tmp_path)
     try:
         yield s
+        # Every test that writes through this fixture ends with its aggregates verified.
+        await assert_verified(s)
     finally:
         await s.aclose()
 
