@@ -11,6 +11,7 @@ from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
 from tests.cosmos.fixture import CosmosServer
 from tests.integration.conftest import settings_for
+from tests.invariants import assert_verified
 
 KEY = {"X-API-Key": "cosmos-e2e-key"}
 
@@ -47,6 +48,7 @@ async def test_cycle_into_cosmos_read_back_through_the_api(
             detail = (await c.get(f"/posts/{first['id']}")).json()
             window = {"bucket": "day", "since": "2010-01-01T00:00:00Z"}
             series = (await c.get("/dashboard/sentiment", params=window)).json()
+        await assert_verified(app.state.store)
 
     assert (summary["posts"], summary["comments"]) == (194, 100)
     assert sum(summary["labels"].values()) == 294
