@@ -19,10 +19,10 @@ import pytest
 from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import DAY, Store
 from reddit_sentiment.store.sqlite import SqliteStore
-from tests.invariants import assert_verified
 from tests.cosmos.fixture import PACKAGE as COSMOS_PACKAGE
 from tests.cosmos.fixture import cosmos_server, cosmos_test_store
 from tests.factories import BASE_TIME
+from tests.invariants import assert_verified
 
 __all__ = ["cosmos_server"]  # a session fixture: node + @vercel/cosmosdb-server
 
