@@ -40,7 +40,7 @@ def items() -> list[Item]:
         make_item(subreddit="alpha", compound=-0.5, created_utc=at),
         make_item(
             subreddit="beta", compound=0.0, created_utc=at, kind=Kind.COMMENT, link_id="t3_x"
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -75,9 +75,10 @@ def _cosmos(server: CosmosServer, monkeypatch: pytest.MonkeyPatch) -> tuple[Stor
 
     def doc(s: CosmosStore, base: str, subreddit: str) -> dict[str, object]:
         found = s._sync(base).query_items(
-            "SELECT * FROM c WHERE c.subreddit = @s", parameters=[{"name": "@s", "value": subreddit}],
+            "SELECT * FROM c WHERE c.subreddit = @s",
+            parameters=[{"name": "@s", "value": subreddit}],
             enable_cross_partition_query=True,
-        )  # fmt: skip
+        )
         return next(iter(found))
 
     def inject() -> None:
