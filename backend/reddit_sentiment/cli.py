@@ -393,6 +393,8 @@ def _print_drift(report: Report) -> None:
         typer.echo(drift.describe())
     compared = ", ".join(f"{kind} {rows}" for kind, rows in report.rows.items())
     verdict = f"{len(report.drifts)} rows differ" if report.drifts else "no drift"
+    if report.unconfirmed:
+        verdict += f" ({report.unconfirmed} more differed once only: writes under way)"
     typer.echo(
         f"verified {report.items} items against the aggregates ({compared} rows) in "
         f"{report.seconds:.1f}s: {verdict}"

@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -325,6 +326,10 @@ class Store(Protocol):
     async def get_trending(self, key: str) -> dict[str, Any] | None: ...
 
     # -- verification (CLI verify/repair, the scheduled verify; off the event loop) --------
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads by this thread inside it see one state of the store where the backend can
+        (SQLite: one read transaction); where it cannot (Cosmos DB), nothing."""
+
     def kept_aggregates(self) -> dict[str, float | None]:
         """The aggregate kinds (names in `deltas.KINDS`) this store keeps, each with the first
         bucket start it holds exact (None: every bucket): `store/verify.py` compares those."""

@@ -68,6 +68,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from functools import partial
 from typing import Any, TypeVar
@@ -949,6 +950,10 @@ class CosmosStore:
             raise self._error("lease release", error) from error
 
     # -- verification ------------------------------------------------------------------
+    def snapshot(self) -> AbstractContextManager[None]:
+        """No snapshot across containers: `verify` looks again at what differs."""
+        return nullcontext()
+
     def kept_aggregates(self) -> dict[str, float | None]:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and

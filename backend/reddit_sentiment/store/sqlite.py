@@ -898,6 +898,20 @@ class SqliteStore:
         return await self._read(run)
 
     # -- verification --------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction on this thread's connection: WAL serves every read inside it
+        from one state, whatever another process commits meanwhile."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+
     def kept_aggregates(self) -> dict[str, float | None]:
         """Every kind has its table, and every row is kept exact (retention deletes items and
         their aggregates in one transaction)."""
