@@ -408,12 +408,12 @@ def verify() -> None:
     from .store.base import StoreUnavailable
 
     settings = _settings()
-    with _open_store(settings) as store:
-        try:
+    try:
+        with _open_store(settings) as store:
             report = checks.verify(store)
-        except StoreUnavailable as error:
-            typer.echo(f"verify failed: {error}", err=True)
-            raise typer.Exit(2) from None
+    except StoreUnavailable as error:
+        typer.echo(f"verify failed: {error}", err=True)
+        raise typer.Exit(2) from None
     _print_drift(report)
     if not report.ok:
         raise typer.Exit(1)
@@ -427,19 +427,19 @@ def repair() -> None:
     from .store.base import StoreUnavailable
 
     settings = _settings()
-    with _open_store(settings) as store:
-        try:
+    try:
+        with _open_store(settings) as store:
             rewritten, report = checks.repair(store, f"cli:{process_owner()}")
-        except checks.LeaseHeld:
-            typer.echo(
-                "another process holds the collector lease (a running service collects): "
-                "stop it, or wait until it lets the lease go, then run repair again",
-                err=True,
-            )
-            raise typer.Exit(1) from None
-        except StoreUnavailable as error:
-            typer.echo(f"repair failed: {error}", err=True)
-            raise typer.Exit(2) from None
+    except checks.LeaseHeld:
+        typer.echo(
+            "another process holds the collector lease (a running service collects): "
+            "stop it, or wait until it lets the lease go, then run repair again",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except StoreUnavailable as error:
+        typer.echo(f"repair failed: {error}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"rewrote {rewritten} aggregate rows")
     _print_drift(report)
     if not report.ok:

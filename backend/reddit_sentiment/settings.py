@@ -159,6 +159,11 @@ class Settings(BaseSettings):
             and self.subreddits
         )
 
+    @field_validator("verify_interval_seconds", mode="before")
+    @classmethod
+    def _verify_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value  # empty: default
+
     @property
     def verify_interval(self) -> int:
         """Seconds between the collector's scheduled verifies (0: off). Unset: daily on SQLite;

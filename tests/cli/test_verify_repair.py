@@ -152,3 +152,17 @@ def test_verify_finds_injected_drift_and_repair_removes_it(written: tuple[Store,
     again = runner.invoke(app, ["verify"])
     assert again.exit_code == 0 and "no drift" in again.output
     assert asyncio.run(store.lease_holder(COLLECTOR_LEASE)) is None  # repair let it go
+
+
+@pytest.mark.parametrize("command", ["verify", "repair"])
+def test_a_store_that_cannot_be_read_is_one_line(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "not-a-database.db"
+    path.write_bytes(b"this is no SQLite file" * 100)
+    monkeypatch.setenv("SQLITE_PATH", str(path))
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 2
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"{command} failed: ") and "not a database" in last
+    assert "Traceback" not in result.output

@@ -19,7 +19,10 @@ from typing import Any
 
 import pytest
 import requests
-from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
+from azure.core.exceptions import (
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 from azure.core.pipeline.transport import RequestsTransport, RequestsTransportResponse
 from requests.structures import CaseInsensitiveDict
 
@@ -167,3 +170,56 @@ def test_a_lost_reply_at_any_step_of_a_batch_miscounts_nothing(
             # The next cycle sees the same items again: nothing moves.
             store.upsert_items(batch())
             assert verify(store).ok
+
+
+class DownAfterLoss(LosingTransport):
+    """After losing the armed reply, the service answers every request 429 (throttled; with
+    no SDK retries configured, a definite failure) until `down` is cleared."""
+
+    down = False
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if self.down:
+            return self._throttled(request)
+        try:
+            return super().send(request, **kwargs)
+        except ServiceResponseError:
+            self.down = True  # right after the lost reply
+            raise
+
+    @staticmethod
+    def _throttled(request: Any) -> RequestsTransportResponse:
+        response = requests.Response()
+        response.status_code = 429
+        response.reason = "Too Many Requests"
+        response.headers = CaseInsensitiveDict(
+            {"content-type": "application/json", "x-ms-retry-after-ms": "1",
+             "x-ms-substatus": "3200"}
+        )  # fmt: skip
+        response._content = b'{"code":"TooManyRequests","message":"Request rate is large."}'
+        return RequestsTransportResponse(request, response)
+
+
+@pytest.mark.slow
+def test_a_rebuild_that_cannot_run_now_runs_before_the_next_batch(
+    cosmos_server: CosmosServer,
+) -> None:
+    prefix = f"lost-{next(_counter)}-"
+    transport = DownAfterLoss(prefix)
+    store = cosmos_server.store(container_prefix=prefix, transport=transport, clock=cosmos_clock,
+                                retry_throttle_total=0)  # fmt: skip
+    store.open()
+    try:
+        store.upsert_items(stored_first())
+        transport.armed = ("PATCH", "hourly", str(int(BASE_TIME // HOUR * HOUR)))
+        with pytest.raises(StoreUnavailable) as raised:
+            store.upsert_items(batch())
+        assert transport.lost, "the armed patch was never sent"
+        assert "repair" in str(raised.value)
+        transport.down = False  # the service is back: the next batch settles first
+        store.upsert_items(batch())
+        report = verify(store)
+        assert report.ok, [d.describe() for d in report.drifts]
+        assert report.items == 4
+    finally:
+        store.close()
