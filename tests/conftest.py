@@ -22,6 +22,7 @@ from reddit_sentiment.store.sqlite import SqliteStore
 from tests.cosmos.fixture import PACKAGE as COSMOS_PACKAGE
 from tests.cosmos.fixture import cosmos_server, cosmos_test_store
 from tests.factories import BASE_TIME
+from tests.invariants import assert_verified
 
 __all__ = ["cosmos_server"]  # a session fixture: node + @vercel/cosmosdb-server
 
@@ -129,6 +130,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     s = open_store(request.param, tmp_path)
     try:
         yield s
+        # Every test that writes through this fixture ends with its aggregates verified.
+        await assert_verified(s)
     finally:
         await s.aclose()
 

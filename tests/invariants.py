@@ -3,9 +3,11 @@ pre-aggregates equals a recomputation from the items it holds.
 
     await assert_aggregates_match_items(store)
 
-The items are read with `iter_items` (the export's and trending job's path); the figures
-compared are those the dashboard and keyword pages are served from: `aggregates` per hour,
-per day and in total, and `keyword_aggregates` per hour and in total.
+First the store's own `verify` (store/verify.py: every aggregate row of every kind the delta
+engine keeps, recomputed from the items) must find no drift; then, independently of the delta
+engine, the figures the dashboard and keyword pages are served from: `aggregates` per hour,
+per day and in total, and `keyword_aggregates` per hour and in total, recomputed here from the
+items read with `iter_items` (the export's and trending job's path).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 from reddit_sentiment.models import Item, Kind, Label
 from reddit_sentiment.store.base import DAY, HOUR, Bucket, Store
+from reddit_sentiment.store.verify import verify
 
 # Sums of a few hundred compounds in [-1, 1], added in another order: far below this.
 SUM_TOLERANCE = 1e-9
@@ -77,6 +80,7 @@ def _close(a: float, b: float) -> bool:
 async def assert_aggregates_match_items(store: Store) -> list[Item]:
     """Assert the store's aggregates (hourly, daily, totals; keywords hourly and totals) equal
     a recomputation from its items; returns the items read (oldest first)."""
+    await assert_verified(store)
     items = await asyncio.to_thread(lambda: list(store.iter_items()))
     assert len({i.id for i in items}) == len(items), "iter_items served an item twice"
 
@@ -125,3 +129,9 @@ async def assert_aggregates_match_items(store: Store) -> list[Item]:
             if bucket is None:
                 assert kw.last_hour == want.last_hour, (what, key)
     return items
+
+
+async def assert_verified(store: Store) -> None:
+    """The store's `verify` finds every aggregate row equal to its recomputation."""
+    report = await asyncio.to_thread(verify, store)
+    assert report.ok, "verify found drift:\n" + "\n".join(d.describe() for d in report.drifts)

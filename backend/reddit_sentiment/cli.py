@@ -1,4 +1,5 @@
-"""Command line: serve, a demo, one-off collection or backfill, streamed export, and stats."""
+"""Command line: serve, a demo, one-off collection or backfill, streamed export, stats, and
+verify / repair of the aggregates."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .models import COLLECTOR_LEASE, Item, Kind, Listing
 from .settings import Settings, SettingsError, load_settings
 from .store.base import Store
+
+if TYPE_CHECKING:
+    from .store.verify import Report
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 log = logging.getLogger("reddit_sentiment")
@@ -382,6 +386,64 @@ def stats() -> None:
             run.id, run.status.value, run.trigger, started, str(fetched), str(len(run.errors))
         )
     console.print(runs_table)
+
+
+def _print_drift(report: Report) -> None:
+    for drift in report.drifts:
+        typer.echo(drift.describe())
+    compared = ", ".join(f"{kind} {rows}" for kind, rows in report.rows.items())
+    verdict = f"{len(report.drifts)} rows differ" if report.drifts else "no drift"
+    if report.unconfirmed:
+        verdict += f" ({report.unconfirmed} more differed once only: writes under way)"
+    typer.echo(
+        f"verified {report.items} items against the aggregates ({compared} rows) in "
+        f"{report.seconds:.1f}s: {verdict}"
+    )
+
+
+@app.command()
+def verify() -> None:
+    """Recompute every aggregate from the stored items; print each difference. Exit 1 on drift."""
+    from .store import verify as checks
+    from .store.base import StoreUnavailable
+
+    settings = _settings()
+    try:
+        with _open_store(settings) as store:
+            report = checks.verify(store)
+    except StoreUnavailable as error:
+        typer.echo(f"verify failed: {error}", err=True)
+        raise typer.Exit(2) from None
+    _print_drift(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def repair() -> None:
+    """Rebuild the aggregates from the stored items (under the collector lease), then verify."""
+    from .models import process_owner
+    from .store import verify as checks
+    from .store.base import StoreUnavailable
+
+    settings = _settings()
+    try:
+        with _open_store(settings) as store:
+            rewritten, report = checks.repair(store, f"cli:{process_owner()}")
+    except checks.LeaseHeld:
+        typer.echo(
+            "another process holds the collector lease (a running service collects): "
+            "stop it, or wait until it lets the lease go, then run repair again",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except StoreUnavailable as error:
+        typer.echo(f"repair failed: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"rewrote {rewritten} aggregate rows")
+    _print_drift(report)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

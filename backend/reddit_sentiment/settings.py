@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     trending_interval_seconds: int = Field(default=300, ge=10)
     trending_min_count: int = Field(default=3, ge=1)
     lease_ttl_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # None: the store's default (`verify_interval`); 0: never.
+    verify_interval_seconds: int | None = Field(default=None, ge=0)
 
     # Storage
     storage_backend: StorageBackend = StorageBackend.SQLITE
@@ -197,6 +199,19 @@ class Settings(BaseSettings):
             and self.reddit_client_secret.get_secret_value()
             and self.subreddits
         )
+
+    @field_validator("verify_interval_seconds", mode="before")
+    @classmethod
+    def _verify_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value  # empty: default
+
+    @property
+    def verify_interval(self) -> int:
+        """Seconds between the collector's scheduled verifies (0: off). Unset: daily on SQLite;
+        off on Cosmos DB, where a verify reads every item and aggregate document (RUs)."""
+        if self.verify_interval_seconds is not None:
+            return self.verify_interval_seconds
+        return 86400 if self.storage_backend is StorageBackend.SQLITE else 0
 
     def collection_not_configured_reason(self) -> str | None:
         missing = []

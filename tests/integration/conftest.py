@@ -8,6 +8,7 @@ import pytest
 from fakereddit import FakeReddit
 from reddit_sentiment.settings import Settings, load_settings
 from reddit_sentiment.store.sqlite import SqliteStore
+from reddit_sentiment.store.verify import verify
 
 
 def settings_for(fake: FakeReddit, subreddits: list[str], **extra: object) -> Settings:
@@ -43,4 +44,7 @@ def db(tmp_path: Path) -> Iterator[SqliteStore]:
     store = SqliteStore(tmp_path / "collect.db")
     store.open()
     yield store
+    # Every integration test that collects into it ends with its aggregates verified.
+    report = verify(store)
     store.close()
+    assert report.ok, "verify found drift:\n" + "\n".join(d.describe() for d in report.drifts)

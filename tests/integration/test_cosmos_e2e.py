@@ -3,12 +3,14 @@ Cosmos-protocol server (STORAGE_BACKEND=cosmos through the settings), read back 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 
 from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
+from reddit_sentiment.store.verify import verify
 from tests.cosmos.fixture import CosmosServer
 from tests.integration.conftest import settings_for
 
@@ -28,6 +30,8 @@ async def test_cycle_into_cosmos_read_back_through_the_api(
         cosmos_container_prefix=f"e2e-{uuid.uuid4().hex[:8]}-",
         collection_start_delay_seconds=3600,
         admin_api_key=KEY["X-API-Key"],
+        # The recorded items are from 2012-2015: kept (and verified) only with a long retention.
+        retention_days=20000,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -47,6 +51,9 @@ async def test_cycle_into_cosmos_read_back_through_the_api(
             detail = (await c.get(f"/posts/{first['id']}")).json()
             window = {"bucket": "day", "since": "2010-01-01T00:00:00Z"}
             series = (await c.get("/dashboard/sentiment", params=window)).json()
+        report = await asyncio.to_thread(verify, app.state.store)
+    assert report.ok, [d.describe() for d in report.drifts]
+    assert (report.items, report.rows["hourly"] > 0, report.rows["daily"] > 0) == (294, True, True)
 
     assert (summary["posts"], summary["comments"]) == (194, 100)
     assert sum(summary["labels"].values()) == 294

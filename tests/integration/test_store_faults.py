@@ -15,6 +15,7 @@ from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for
+from tests.invariants import assert_verified
 
 KEY = {"X-API-Key": "store-fault-key"}
 
@@ -35,6 +36,7 @@ async def app_client(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as client:
             yield client, store
+        await assert_verified(store)  # failed and retried cycles leave no aggregate drift
 
 
 async def start_cycle(client: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for
+from tests.invariants import assert_verified
 
 KEY = {"X-API-Key": "kw-key"}
 
@@ -37,13 +38,15 @@ async def client(sample_reddit: FakeReddit, tmp_path: Path) -> AsyncIterator[htt
         collection_start_delay_seconds=3600,
         admin_api_key=KEY["X-API-Key"],
     )
-    app = create_app(settings, store=SqliteStore(tmp_path / "kw.db"))
+    store = SqliteStore(tmp_path / "kw.db")
+    app = create_app(settings, store=store)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
             assert (await c.post("/collections", headers=KEY)).status_code == 202
             await app.state.service._active
             yield c
+        await assert_verified(store)
 
 
 async def test_keyword_counts_match_the_texts(

@@ -144,6 +144,7 @@ _EXERCISED = {
     "interrupt_running_runs", "delete_older_than", "acquire_lease", "release_lease", "ping",
     "aggregates", "sentiment_series", "list_items", "get_item", "list_runs", "get_run",
     "lease_holder", "keyword_aggregates", "iter_items", "save_trending", "get_trending",
+    "snapshot", "kept_aggregates", "aggregate_rows", "rebuild_aggregates",
 }  # fmt: skip
 
 
@@ -157,7 +158,7 @@ def test_every_store_method_is_exercised() -> None:
 
 
 async def _send_everything(store: CosmosStore) -> None:
-    from reddit_sentiment.models import CollectionRun, RunStatus
+    from reddit_sentiment.models import CollectionRun, RunKind, RunStatus
 
     items = [make_item(subreddit="python", compound=0.5), make_item(subreddit="rust")]
     store.upsert_items(items)
@@ -176,8 +177,10 @@ async def _send_everything(store: CosmosStore) -> None:
     await store.get_run("r1")
     await store.lease_holder("collector")
     await store.get_trending("24h|*")
-    for cursor in (None, encode_cursor(BASE_TIME, "r1")):
-        await store.list_runs(10, cursor)
+    for cursor, run_kind in itertools.product(
+        (None, encode_cursor(BASE_TIME, "r1")), (None, *RunKind)
+    ):
+        await store.list_runs(10, cursor, run_kind)
     windows = [(None, None), (BASE_TIME - 3 * DAY + HOUR, None), (None, BASE_TIME + DAY),
                (BASE_TIME - 3 * DAY - 5 * HOUR, BASE_TIME + 2 * DAY + 3 * HOUR)]  # fmt: skip
     for subreddit, (since, until), bucket in itertools.product(
@@ -192,17 +195,22 @@ async def _send_everything(store: CosmosStore) -> None:
     ):
         await store.keyword_aggregates(keyword=keyword, subreddit=subreddit, since=since,
                                        until=until, bucket=bucket)  # fmt: skip
-    for kind, sort, descending, subreddit, label, link_id, cursor in itertools.product(
+    for kind, sort, descending, subreddit, label, link_id, cursor, window in itertools.product(
         Kind, Sort, (True, False), (None, "python"), (None, Label.POSITIVE),
-        (None, "t3_x"), (None, encode_cursor(1.0, "t3_a")),
+        (None, "t3_x"), (None, encode_cursor(1.0, "t3_a")), windows[::3],
     ):  # fmt: skip
         await store.list_items(ItemQuery(kind=kind, sort=sort, descending=descending,
                                          subreddit=subreddit, label=label, link_id=link_id,
-                                         cursor=cursor))  # fmt: skip
+                                         cursor=cursor, since=window[0],
+                                         until=window[1]))  # fmt: skip
     for since, until, subreddit, kind in itertools.product(
         (None, BASE_TIME - DAY), (None, BASE_TIME + DAY), (None, "python"), (None, *Kind)
     ):
         list(store.iter_items(since=since, until=until, subreddit=subreddit, kind=kind))
+    with store.snapshot():
+        for aggregate_kind, since in store.kept_aggregates().items():
+            list(store.aggregate_rows(aggregate_kind, since))
+    store.rebuild_aggregates()
     store.delete_older_than(BASE_TIME - 400 * DAY)
 
 

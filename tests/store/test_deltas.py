@@ -180,3 +180,19 @@ def test_applied_deltas_equal_the_aggregates_of_the_final_versions(
     expected = _recomputed(stored)
     for name, table in tables.items():
         assert _nonzero(table) == _nonzero(expected[name]), name
+
+
+def test_every_aggregate_the_engine_keeps_is_a_verified_kind() -> None:
+    """verify and repair cover the kinds in `KINDS`: a dict of rows added to `Deltas` without
+    its entry there (and its rows method) would go unverified."""
+    from reddit_sentiment.store.deltas import _ROWS, KINDS
+
+    deltas = Deltas()
+    deltas.add(Version("python", 3600.0, "post", 0.5, "positive", ("rust",)), +1)
+    kept = {name for name, value in vars(deltas).items() if isinstance(value, dict)}
+    assert kept <= set(KINDS), f"aggregates not listed in deltas.KINDS: {kept - set(KINDS)}"
+    assert set(_ROWS) == set(KINDS)
+    for name, kind in KINDS.items():
+        rows = deltas.rows(name)
+        assert rows, name
+        assert all(len(row) == len(kind.key) + len(kind.figures) for row in rows), name

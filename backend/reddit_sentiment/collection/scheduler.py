@@ -30,6 +30,7 @@ from ..models import (
 )
 from ..settings import Role, Settings, WorkerMode, rate_budget
 from ..store.base import Store
+from ..store.verify import Report, verify
 from .workers import lower_thread_priority
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class CollectionService:
 
     COLLECT_JOB = "collect"
     RETENTION_JOB = "retention"
+    VERIFY_JOB = "verify"
     LEASE_JOB = "lease"
     TRENDING_JOB = "trending"
     LEASE_NAME = COLLECTOR_LEASE
@@ -106,6 +108,7 @@ class CollectionService:
         self.warm = False  # the cycle's processes, PRAW and VADER are loaded
         self._warming: asyncio.Future[None] | None = None
         self._recording: asyncio.Future[None] | None = None  # a crashed run's record
+        self.last_verify: Report | None = None  # this process's newest scheduled verify
 
     @property
     def collection_enabled(self) -> bool:
@@ -166,6 +169,18 @@ class CollectionService:
             coalesce=True,
             misfire_grace_time=3600,
         )
+        if self.collection_enabled and self.settings.verify_interval:
+            self.scheduler.add_job(
+                self.run_verify,
+                IntervalTrigger(
+                    seconds=self.settings.verify_interval,
+                    start_date=now + timedelta(seconds=120),
+                ),
+                id=self.VERIFY_JOB,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         self.scheduler.start()
 
     def next_collection_at(self) -> datetime | None:
@@ -336,6 +351,27 @@ class CollectionService:
             log.debug("scheduler stopped while collection %s ran", self.active_run_id)
         except Exception:
             pass
+
+    async def run_verify(self) -> Report | None:
+        """Scheduled verify of the aggregates (VERIFY_INTERVAL_SECONDS), by the lease holder
+        in the collector thread: never beside a cycle's writes, never on the event loop."""
+        if not self.is_leader:
+            return None
+        loop = asyncio.get_running_loop()
+        try:
+            report = await loop.run_in_executor(self.executor, verify, self.store)
+        except Exception as error:
+            log.error("scheduled verify failed: %s", error)
+            return None
+        self.last_verify = report
+        for drift in report.drifts[:20]:
+            log.error("aggregate drift: %s", drift.describe())
+        if report.drifts:
+            log.error("verify: %d aggregate rows differ from the items; run "
+                      "`python -m reddit_sentiment repair`", len(report.drifts))  # fmt: skip
+        else:
+            log.info("verify: %d items, no aggregate drift (%.1fs)", report.items, report.seconds)
+        return report
 
     async def run_retention(self) -> int:
         cutoff = time.time() - self.settings.retention_days * 86400

@@ -13,6 +13,7 @@ import json
 import math
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -346,3 +347,21 @@ class Store(Protocol):
         """Store the trending job's result under `key` (window and subreddit)."""
 
     async def get_trending(self, key: str) -> dict[str, Any] | None: ...
+
+    # -- verification (CLI verify/repair, the scheduled verify; off the event loop) --------
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads by this thread inside it see one state of the store where the backend can
+        (SQLite: one read transaction); where it cannot (Cosmos DB), nothing."""
+
+    def kept_aggregates(self) -> dict[str, float | None]:
+        """The aggregate kinds (names in `deltas.KINDS`) this store keeps, each with the first
+        bucket start it holds exact (None: every bucket): `store/verify.py` compares those."""
+
+    def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[tuple[Any, ...]]:
+        """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),
+        streamed; with `since`, only buckets that start at or after it."""
+
+    def rebuild_aggregates(self) -> int:
+        """Make every kept aggregate (from its `kept_aggregates` start on) equal a
+        recomputation from the items, streamed; return how many rows were rewritten. The
+        caller holds the collector lease (`store/verify.repair`)."""

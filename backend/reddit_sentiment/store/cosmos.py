@@ -68,6 +68,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -76,7 +77,7 @@ import requests
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ServiceRequestError
 from azure.core.pipeline.transport import AsyncHttpTransport, HttpTransport, RequestsTransport
 from azure.cosmos import (
     ContainerProxy,
@@ -132,8 +133,18 @@ from .base import (
     interrupted,
     item_page,
 )
-from .deltas import FIGURES, KEYWORD_FIGURES, Deltas, Version, item_change
+from .deltas import (
+    FIGURES,
+    KEYWORD_FIGURES,
+    KINDS,
+    AggregateKind,
+    Deltas,
+    Row,
+    Version,
+    item_change,
+)
 from .rendered import series_texts
+from .verify import Drift, compare, recompute
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +165,8 @@ _READ_CHUNK = 100  # ids per "which of these exist" query
 _ITER_PAGE = 500  # items per iter_items page
 _DELETE_BATCH = 1000  # documents per retention query
 _WRITE_ATTEMPTS = 5  # create/patch races on one hourly document
+_IDEMPOTENT_ATTEMPTS = 3  # an upsert or delete whose reply was lost is simply sent again
+_SETTLE_ATTEMPTS = 3  # rebuilds of the buckets a write with an unknown outcome touched
 _UNCHANGED = MatchConditions.IfNotModified  # etag-conditioned write
 _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _COUNTERS = FIGURES  # the engine's row figures are the documents' counters, in its order
@@ -204,7 +217,7 @@ DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
-RUNS_POLICY = _policy(("pk", "status", "started_at"), _composite("started_at", "id"))
+RUNS_POLICY = _policy(("pk", "status", "kind", "started_at"), _composite("started_at", "id"))
 
 
 @dataclass(frozen=True)
@@ -382,6 +395,16 @@ def _id_list(ids: Sequence[str]) -> tuple[str, list[dict[str, Any]]]:
     return marks, _params(**{f"id{i}": v for i, v in enumerate(ids)})
 
 
+def _unknown(error: BaseException) -> bool:
+    """Whether a failed write may have been applied all the same: its reply was lost (a client
+    timeout, a dropped connection) or the service timed out or failed (408, 5xx), and the SDK
+    retries none of these for writes. A refusal (other 4xx, 429 after the SDK's retries) or a
+    request never sent (ServiceRequestError) was not applied."""
+    if isinstance(error, CosmosHttpResponseError):
+        return error.status_code is None or error.status_code == 408 or error.status_code >= 500
+    return not isinstance(error, ServiceRequestError | StoreUnavailable | RejectedByStore)
+
+
 def _refused(error: BaseException) -> bool:
     """Cosmos DB answered that the document itself is wrong (bad request, too large), which
     no retry changes, as opposed to being unreachable, throttled or timing out."""
@@ -418,6 +441,18 @@ def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
         return False
     doc = _item_doc(item, 0)
     return all(stored.get(k) == v for k, v in doc.items() if k not in ("collected_at", "ttl"))
+
+
+def _doc_key(kind: str, key: Row) -> _Key:
+    """The aggregate document of a row key of one of `KINDS` kept here."""
+    fields = dict(zip(KINDS[kind].key, key, strict=True))
+    return (kind, str(fields[_PK_FIELD[kind]]), str(fields["subreddit"]),
+            int(fields[_TIME_FIELD[kind]]))  # fmt: skip
+
+
+def _doc_id(key: _Key) -> str:
+    base, _, subreddit, start = key
+    return f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
 
 
 def _documents(deltas: Deltas) -> _Patches:
@@ -490,6 +525,8 @@ class CosmosStore:
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency,
                                         thread_name_prefix="cosmos-write")  # fmt: skip
         self._days_complete_from: float | None = None  # read by open(); None: trust no day
+        # (subreddit, day) aggregates to rebuild from the items before the next write.
+        self._unsettled: set[tuple[str, int]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CosmosStore:
@@ -766,11 +803,11 @@ class CosmosStore:
 
     def _apply_bucket(self, key: _Key, values: list[float]) -> None:
         """Add signed counters to one aggregate document: patch `incr`, create when missing."""
-        base, partition, subreddit, start = key
+        base, partition, _, _ = key
         container = self._sync(base)
-        ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
+        doc = self._bucket_doc(key, values)
+        ttl, doc_id = doc["ttl"], doc["id"]
         counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
-        doc_id = f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
@@ -783,10 +820,6 @@ class CosmosStore:
                 return
             except CosmosResourceNotFoundError:
                 pass
-            doc: Doc = {"id": doc_id, "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
-            if base == KEYWORD_HOURLY:
-                doc["keyword"] = partition
-            doc.update(zip(counters, values, strict=True))
             try:
                 container.create_item(doc)
                 return
@@ -795,6 +828,18 @@ class CosmosStore:
         raise StoreUnavailable(
             f"{base} aggregate {partition}/{doc_id} kept changing under the write"
         )
+
+    def _bucket_doc(self, key: _Key, values: Sequence[float]) -> Doc:
+        """An aggregate document holding `values`, expiring with its (last) hour."""
+        base, partition, subreddit, start = key
+        ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
+        counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
+        doc: Doc = {"id": _doc_id(key), "subreddit": subreddit, _TIME_FIELD[base]: start,
+                    "ttl": ttl}  # fmt: skip
+        if base == KEYWORD_HOURLY:
+            doc["keyword"] = partition
+        doc.update(zip(counters, values, strict=True))
+        return doc
 
     def _apply(self, patches: _Patches) -> tuple[_Patches, list[BaseException]]:
         """Apply every document's counters; return what was applied and the errors."""
@@ -826,17 +871,38 @@ class CosmosStore:
         return {doc["id"]: _doc_to_item(doc) for docs in found for doc in docs}
 
     def _upsert_item(self, item: Item) -> None:
-        self._sync(ITEMS).upsert_item(_item_doc(item, self._ttl(item.created_utc)))
+        doc = _item_doc(item, self._ttl(item.created_utc))
+        self._idempotent(lambda: self._sync(ITEMS).upsert_item(doc))
+
+    @staticmethod
+    def _idempotent(write: Callable[[], object]) -> None:
+        """A write that may be sent again (an upsert of the same body, a delete): after an
+        unknown outcome it is simply repeated."""
+        for attempt in range(1, _IDEMPOTENT_ATTEMPTS + 1):
+            try:
+                write()
+                return
+            except AzureError as error:
+                if attempt == _IDEMPOTENT_ATTEMPTS or not _unknown(error):
+                    raise
 
     def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
         """Upsert by fullname and move the hourly and keyword aggregates by exactly the change.
 
         Cosmos has no transaction across containers, so the order is chosen to be repairable:
-        the aggregate deltas are applied first, then the items; if some item writes fail, the
-        deltas of exactly those items are subtracted again before StoreUnavailable is raised,
-        so a retried batch counts every item once. Correct for one writer at a time (the
-        collector); concurrent writers of the same items could double-count.
+        the aggregate deltas are applied first (patch increments), then the items. A write
+        that failed for sure (refused, throttled past the SDK's retries, never sent) was not
+        applied: the deltas applied for what did not get written are subtracted again before
+        StoreUnavailable is raised, so a retried batch counts every item once. A write whose
+        outcome is unknown (its reply lost: a timeout, 408, 5xx, a dropped connection; the SDK
+        retries none of them for writes) may have been applied: an item upsert is then sent
+        again (idempotent), and an increment is not (it would count twice); instead, once the
+        batch's writes are done, every (subreddit, day) the batch touched is rebuilt from the
+        items (`_settle`), so the aggregates equal the items whatever was applied. Correct for
+        one writer at a time (the collector, under its lease).
         """
+        if self._unsettled:  # an earlier batch's rebuild that could not be done then
+            self._settle(set(self._unsettled))
         result = UpsertResult()
         unique = list({item.id: item for item in items}.values())
         by_sub: dict[str, list[Item]] = {}
@@ -855,6 +921,7 @@ class CosmosStore:
 
         per_item: dict[str, Deltas] = {}
         total = Deltas()
+        touched: set[tuple[str, int]] = set()  # (subreddit, day) the batch's deltas move
         for item in unique:
             before = old.get(item.id)
             if before is None:
@@ -865,11 +932,17 @@ class CosmosStore:
             if change is not None:
                 per_item[item.id] = change
                 total.merge(change)
+                touched.add((item.subreddit, _day(item.created_utc)))
+                if before is not None:
+                    touched.add((before["subreddit"], _day(before["created_utc"])))
 
         applied, errors = self._apply(_documents(total))
-        if errors:
-            self._compensate(applied)
-            raise self._failure("aggregate update", errors)
+        if errors and not any(_unknown(e) for e in errors):
+            failure = self._failure("aggregate update", errors)
+            if not self._compensate(applied):
+                self._settle(touched)
+            raise failure
+        unsettled = bool(errors)  # an increment may or may not have been applied
 
         # An item seen again with nothing changed is not written (its ttl still counts from
         # its last write, so it expires as it would have); `collected_at` then stays at the
@@ -878,12 +951,18 @@ class CosmosStore:
         results = self._run_all(self._upsert_item, writes)
         item_errors = [r for r in results if isinstance(r, BaseException)]
         failed = [i for i, r in zip(writes, results, strict=True) if isinstance(r, BaseException)]
+        if failed and not unsettled:
+            if any(_unknown(e) for e in item_errors):
+                unsettled = True  # the item may be stored: its deltas must stay if it is
+            else:
+                undo = Deltas()
+                for item in failed:
+                    if item.id in per_item:
+                        undo.merge(per_item[item.id])
+                unsettled = not self._compensate(_documents(undo))
+        if unsettled:
+            self._settle(touched)
         if failed:
-            undo = Deltas()
-            for item in failed:
-                if item.id in per_item:
-                    undo.merge(per_item[item.id])
-            self._compensate(_documents(undo))
             what = f"upsert of {len(failed)} of {len(unique)} items"
             first = item_errors[0]
             if isinstance(first, Exception) and all(_refused(e) for e in item_errors):
@@ -891,13 +970,41 @@ class CosmosStore:
             raise self._failure(what, item_errors)
         return result
 
-    def _compensate(self, applied: _Patches) -> None:
+    def _compensate(self, applied: _Patches) -> bool:
+        """Take applied deltas back; False when some may not have been (see `_settle`)."""
         _, errors = self._apply({key: [0 - v for v in values] for key, values in applied.items()})
         if errors:
-            log.error(
-                "Cosmos DB: could not roll back aggregates after a failed write "
-                "(%d buckets may be off): %s", len(errors), self._failure("rollback", errors),
-            )  # fmt: skip
+            log.warning("Cosmos DB: taking back %d aggregate deltas failed (%s); rebuilding "
+                        "the buckets from the items", len(errors), errors[0])  # fmt: skip
+        return not errors
+
+    def _settle(self, days: set[tuple[str, int]]) -> None:
+        """Rebuild these (subreddit, day) aggregates from the items, after a write whose
+        outcome is unknown. Its writes are absolute (idempotent), so it is simply tried again;
+        what cannot be rebuilt now is remembered and rebuilt before the next batch, and
+        StoreUnavailable is raised (`repair` rebuilds everything)."""
+        pending = set(days)
+        self._unsettled |= pending
+        error: Exception | None = None
+        for _ in range(_SETTLE_ATTEMPTS):
+            for subreddit, day in sorted(pending):
+                try:
+                    self._rebuild(subreddit, day, day + DAY)
+                except (AzureError, StoreUnavailable) as failed:
+                    error = failed
+                    continue
+                pending.discard((subreddit, day))
+                self._unsettled.discard((subreddit, day))
+            if not pending:
+                log.info("Cosmos DB: rebuilt %d subreddit-days after a write with an unknown "
+                         "outcome", len(days))  # fmt: skip
+                return
+        assert error is not None
+        raise StoreUnavailable(
+            f"Cosmos DB: the aggregates of {len(pending)} subreddit-days may be off after a "
+            f"write with an unknown outcome, and rebuilding them failed ({error}); they are "
+            "rebuilt before the next write, or run `python -m reddit_sentiment repair`"
+        ) from error
 
     def _failure(self, what: str, errors: Sequence[BaseException]) -> StoreUnavailable:
         first = errors[0]
@@ -1039,6 +1146,96 @@ class CosmosStore:
             return  # gone or taken over meanwhile: not ours to delete
         except AzureError as error:
             raise self._error("lease release", error) from error
+
+    # -- verification ------------------------------------------------------------------
+    def snapshot(self) -> AbstractContextManager[None]:
+        """No snapshot across containers: `verify` looks again at what differs."""
+        return nullcontext()
+
+    def kept_aggregates(self) -> dict[str, float | None]:
+        """The aggregate containers, each from where it is exact: hours that retention has
+        not begun to expire (items and their hourly documents expire one by one, by TTL), and
+        days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
+        kept: they are read as the hourly documents summed."""
+        now = self._clock()
+        hours = hour_of(now - self.retention_seconds) + 2 * HOUR
+        days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
+        return {
+            kind: float(days if spec.time == "day" else hours)
+            for kind, spec in KINDS.items()
+            if kind in self._containers and kind in _TIME_FIELD
+        }
+
+    def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
+        return self._rows(KINDS[kind], since=since)
+
+    def _rows(
+        self,
+        spec: AggregateKind,
+        subreddit: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[Row]:
+        """The documents of one aggregate container as the engine's rows, streamed page by
+        page; optionally one subreddit's, in a range of bucket starts."""
+        fields = (*spec.key, *spec.figures)
+        where: list[str] = []
+        values: dict[str, Any] = {}
+        if subreddit is not None:
+            where.append("c.subreddit = @subreddit")
+            values["subreddit"] = subreddit
+        for op, name, bound in ((">=", "since", since), ("<", "until", until)):
+            if bound is not None and spec.time is not None:
+                where.append(f'c["{spec.time}"] {op} @{name}')
+                values[name] = bound
+        sql = f"SELECT {', '.join(f'c[{name!r}]' for name in fields)} FROM c".replace("'", '"')
+        if where:
+            sql += f" WHERE {' AND '.join(where)}"
+        scope: dict[str, Any] = (
+            {"partition_key": subreddit}
+            if subreddit is not None and _PK_FIELD[spec.name] == "subreddit"
+            else {"enable_cross_partition_query": True}
+        )
+        try:
+            for doc in self._sync(spec.name).query_items(
+                sql, parameters=_params(**values), max_item_count=1000, **scope
+            ):
+                if all(name in doc for name in spec.key):  # not the days marker
+                    yield tuple(doc[n] if n in spec.key else doc.get(n, 0) for n in fields)
+        except AzureError as error:
+            raise self._error(f"query on {self.container_name(spec.name)}", error) from error
+
+    def rebuild_aggregates(self) -> int:
+        return self._rebuild()
+
+    def _rebuild(
+        self, subreddit: str | None = None, since: float | None = None, until: float | None = None
+    ) -> int:
+        """Make the kept aggregates (of one subreddit's [since, until), or all) equal the items
+        in that range, writing only the documents that differ, each with its whole figures
+        (an upsert, or a delete for a bucket no item fills): every write is idempotent."""
+        items = self.iter_items(subreddit=subreddit, since=since, until=until)
+        expected, _ = recompute(Version.of(item) for item in items)
+        fixes = []
+        for kind, floor in self.kept_aggregates().items():
+            low = since if floor is None else floor if since is None else max(since, floor)
+            stored = self._rows(KINDS[kind], subreddit, low, until)
+            drifts, _ = compare(KINDS[kind], stored, expected.rows(kind), low)
+            fixes += drifts
+        results = self._run_all(self._fix, fixes)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise self._failure("aggregate rebuild", errors)
+        return len(fixes)
+
+    def _fix(self, drift: Drift) -> None:
+        key = _doc_key(drift.kind, drift.key)
+        container = self._sync(drift.kind)
+        if drift.expected is None:
+            self._idempotent(partial(self._delete, container, {"id": _doc_id(key), "pk": key[1]}))
+        else:
+            doc = self._bucket_doc(key, drift.expected)
+            self._idempotent(lambda: container.upsert_item(doc))
 
     # -- batch reads and the trending result (off the event loop) ------------------------
     def iter_items(
@@ -1337,6 +1534,10 @@ class CosmosStore:
         doc_id = _trending_id(key)
         doc = await self._read(TRENDING, doc_id, doc_id)
         return None if doc is None else dict(doc["payload"])
+
+
+def _day(created_utc: float) -> int:
+    return int(created_utc // DAY) * DAY
 
 
 def _time_filter(

@@ -11,6 +11,12 @@ each, and only applies the rows this module hands back (SQL upserts, document pa
 Rows are plain tuples ``(*key, *figures)``, the figures in `FIGURES` / `KEYWORD_FIGURES`
 order; only rows that move something are handed out (a day or subreddit is the sum of its
 changed hours, so it may still come out zero when they cancel).
+
+`KINDS` names every kind of aggregate row the engine hands out, with its key and figure names;
+`Deltas.rows(kind)` hands out a kind's rows. `store/verify.py` recomputes every kind from the
+items through this engine, so a new kind (a dict on `Deltas` and its rows method) is verified
+and repaired once it is listed in `KINDS` and `_ROWS` (tests/store/test_deltas.py checks that
+no dict of `Deltas` is left out).
 """
 
 from __future__ import annotations
@@ -28,6 +34,39 @@ LABELS = ("positive", "neutral", "negative")
 
 Row = tuple[Any, ...]
 K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class AggregateKind:
+    """One kind of aggregate row: the table (SQLite) or container (Cosmos) it is kept in, its
+    key fields and its figures, in the order of the engine's rows."""
+
+    name: str
+    key: tuple[str, ...]
+    figures: tuple[str, ...]
+
+    @property
+    def time(self) -> str | None:
+        """The key field that holds a bucket's start (hour or day); None: all-time rows."""
+        return next((name for name in self.key if name in ("hour", "day")), None)
+
+
+KINDS: dict[str, AggregateKind] = {
+    kind.name: kind
+    for kind in (
+        AggregateKind("hourly", ("subreddit", "hour"), FIGURES),
+        AggregateKind("daily", ("subreddit", "day"), FIGURES),
+        AggregateKind("totals", ("subreddit",), FIGURES),
+        AggregateKind("keyword_hourly", ("keyword", "subreddit", "hour"), KEYWORD_FIGURES),
+    )
+}
+# Each kind's rows method on Deltas.
+_ROWS = {
+    "hourly": "hourly_rows",
+    "daily": "daily_rows",
+    "totals": "total_rows",
+    "keyword_hourly": "keyword_rows",
+}
 
 
 @dataclass(frozen=True)
@@ -130,6 +169,11 @@ class Deltas:
     def keyword_rows(self) -> list[Row]:
         """(keyword, subreddit, hour, *KEYWORD_FIGURES) for every keyword hour that changes."""
         return [(k, s, h, *v) for (k, s, h), v in self.keyword_hourly.items() if any(v)]
+
+    def rows(self, kind: str) -> list[Row]:
+        """The rows of one of `KINDS` that change."""
+        rows: list[Row] = getattr(self, _ROWS[kind])()
+        return rows
 
 
 def item_change(before: Version | None, after: Version) -> Deltas | None:

@@ -57,7 +57,7 @@ from .base import (
     interrupted,
     item_page,
 )
-from .deltas import Deltas, Version
+from .deltas import KINDS, Deltas, Row, Version
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
@@ -359,6 +359,14 @@ def _version(row: sqlite3.Row) -> Version:
     )
 
 
+def _apply(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """Add the engine's rows to the aggregate tables (in the caller's transaction)."""
+    conn.executemany(_ADD_HOURLY, deltas.hourly_rows())
+    conn.executemany(_ADD_DAILY, deltas.daily_rows())
+    conn.executemany(_ADD_TOTALS, deltas.total_rows())
+    conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
+
+
 def _row_to_run(row: sqlite3.Row) -> CollectionRun:
     return CollectionRun(
         id=row["id"],
@@ -522,10 +530,7 @@ class SqliteStore:
                     )
                 conn.executemany(_UPSERT_ITEM, rows)
                 conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
-                conn.executemany(_ADD_HOURLY, deltas.hourly_rows())
-                conn.executemany(_ADD_DAILY, deltas.daily_rows())
-                conn.executemany(_ADD_TOTALS, deltas.total_rows())
-                conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
+                _apply(conn, deltas)
         return result
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
@@ -911,6 +916,57 @@ class SqliteStore:
             return None if found is None else _row_to_run(found)
 
         return await self._read(run)
+
+    # -- verification --------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction on this thread's connection: WAL serves every read inside it
+        from one state, whatever another process commits meanwhile."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+
+    def kept_aggregates(self) -> dict[str, float | None]:
+        """Every kind has its table, and every row is kept exact (retention deletes items and
+        their aggregates in one transaction)."""
+        conn = self._connect()
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        return {name: None for name in KINDS if name in tables}
+
+    def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
+        spec = KINDS[kind]
+        columns = ", ".join(f'"{name}"' for name in (*spec.key, *spec.figures))
+        where, params = "", []
+        if since is not None and spec.time is not None:
+            where, params = f' WHERE "{spec.time}" >= ?', [since]
+        cursor = self._connect().cursor()
+        cursor.row_factory = None
+        try:
+            yield from cursor.execute(f"SELECT {columns} FROM {kind}{where}", params)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+
+    def rebuild_aggregates(self) -> int:
+        """In one write transaction: empty every aggregate table, and add each item back
+        through the delta engine (the upsert's own path), rendered buckets included."""
+        kinds = list(self.kept_aggregates())
+        with self._transaction() as conn:
+            deltas = Deltas()
+            cursor = conn.execute(
+                "SELECT subreddit, created_utc, kind, compound, label, keywords FROM items"
+            )
+            for row in cursor:
+                deltas.add(_version(row), +1)
+            for kind in kinds:
+                conn.execute(f"DELETE FROM {kind}")
+            _apply(conn, deltas)
+            return sum(len(deltas.rows(kind)) for kind in kinds)
 
 
 def _bucket_query(

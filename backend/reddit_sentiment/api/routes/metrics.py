@@ -155,6 +155,18 @@ def _collector_families(service: CollectionService) -> list[Metric]:
     running = _gauge("collector_running", "A collection run is under way in this process")
     running.add_metric([], float(service.busy))
     families: list[Metric] = [enabled, leader, running]
+    report = service.last_verify
+    if report is not None:
+        ran = _gauge("verify_last_run_time_seconds", "When this process's last scheduled "
+                     "verify of the aggregates against the items ended")  # fmt: skip
+        ran.add_metric([], report.started_at + report.seconds)
+        took = _gauge("verify_duration_seconds", "How long the last scheduled verify took")
+        took.add_metric([], report.seconds)
+        drift = _gauge("verify_drift_rows", "Aggregate rows the last verify found differing "
+                       "from a recomputation from the items, by kind", ("kind",))  # fmt: skip
+        for kind in report.rows:
+            drift.add_metric([kind], sum(1 for d in report.drifts if d.kind == kind))
+        families += [ran, took, drift]
     next_at = service.next_collection_at()
     if next_at is not None:
         upcoming = _gauge("collector_next_run_time_seconds", "When this process collects next")

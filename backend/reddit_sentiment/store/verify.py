@@ -1,0 +1,191 @@
+"""Aggregates as a verified invariant: recompute every aggregate from the stored items and
+compare it with what the store keeps (`verify`), or rebuild it (`repair`).
+
+The recomputation goes through the delta engine itself: each stored item's `Version` is added
+to one `Deltas`, whose rows of every kind in `deltas.KINDS` are what the store should hold. A
+kind added to the engine is verified with no change here. Items are streamed
+(`Store.iter_items`); memory grows with the number of aggregate rows, not items.
+
+The items and the aggregates are read in one snapshot where the store has one (SQLite). Where
+it has none (Cosmos DB), a batch written between the two reads by a running collector would
+look like drift; so what differs is looked at again, and only a difference (stored minus
+expected) seen twice is reported (the others are counted as `unconfirmed`). The scheduled
+verify runs between the collector's cycles anyway.
+
+Counts must match exactly; sums of compounds (figures named ``sum_*``) within `SUM_TOLERANCE`,
+since a store adds them in another order than the recomputation does. A row whose figures are
+all zero counts as no row (a bucket emptied by moves or deletes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..models import COLLECTOR_LEASE
+from .base import Store
+from .deltas import KINDS, AggregateKind, Deltas, Row, Version
+
+SUM_TOLERANCE = 1e-6
+# How long `repair` holds the collector lease at most (as `collect` does).
+REPAIR_LEASE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One aggregate row that differs from the recomputation (None: no such row)."""
+
+    kind: str
+    key: tuple[Any, ...]
+    stored: tuple[float, ...] | None
+    expected: tuple[float, ...] | None
+
+    def describe(self) -> str:
+        names = KINDS[self.kind].figures
+        key = ", ".join(f"{n}={v}" for n, v in zip(KINDS[self.kind].key, self.key, strict=True))
+
+        def show(values: tuple[float, ...] | None) -> str:
+            if values is None:
+                return "(no row)"
+            return " ".join(f"{n}={_number(v)}" for n, v in zip(names, values, strict=True))
+
+        return f"{self.kind} [{key}]: stored {show(self.stored)} expected {show(self.expected)}"
+
+
+@dataclass
+class Report:
+    """What one verify found."""
+
+    store: str
+    started_at: float
+    items: int = 0
+    rows: dict[str, int] = field(default_factory=dict)  # rows compared, per kind
+    drifts: list[Drift] = field(default_factory=list)
+    seconds: float = 0.0
+    unconfirmed: int = 0  # differences gone or changed on the second look (writes under way)
+
+    @property
+    def ok(self) -> bool:
+        return not self.drifts
+
+
+class LeaseHeld(RuntimeError):
+    """Another owner holds the collector lease: repair would race its writes."""
+
+
+def recompute(versions: Iterable[Version]) -> tuple[Deltas, int]:
+    """Every aggregate row the items should make, and how many items there were."""
+    deltas = Deltas()
+    count = 0
+    for version in versions:
+        deltas.add(version, +1)
+        count += 1
+    return deltas, count
+
+
+def compare(
+    kind: AggregateKind, stored: Iterable[Row], expected: Iterable[Row], since: float | None
+) -> tuple[list[Drift], int]:
+    """The rows of `kind` that differ (buckets starting before `since` left out), and how many
+    keys were compared."""
+    width = len(kind.key)
+    time_index = None if kind.time is None else kind.key.index(kind.time)
+
+    def keep(row: Row) -> bool:
+        return since is None or time_index is None or row[time_index] >= since
+
+    held = {_key(row[:width]): tuple(row[width:]) for row in stored if keep(row)}
+    want = {_key(row[:width]): tuple(row[width:]) for row in expected if keep(row)}
+    drifts: list[Drift] = []
+    for key in sorted(held.keys() | want.keys(), key=repr):
+        got, should = _nonzero(kind, held.get(key)), _nonzero(kind, want.get(key))
+        if got is None and should is None:
+            continue
+        if got is None or should is None or not _same(kind.figures, got, should):
+            drifts.append(Drift(kind.name, key, got, should))
+    return drifts, len(held.keys() | want.keys())
+
+
+def verify(store: Store) -> Report:
+    """Recompute every aggregate the store keeps from its items and compare; what differs is
+    looked at twice (see the module docstring)."""
+    started = time.monotonic()
+    report = _look(store)
+    if report.drifts:
+        again = _look(store)
+        first = {(d.kind, d.key): _difference(d) for d in report.drifts}
+        report.drifts = [
+            d
+            for d in again.drifts
+            if (d.kind, d.key) in first and _same_difference(first[(d.kind, d.key)], d)
+        ]
+        report.unconfirmed = len(first) - len(report.drifts)
+        report.items, report.rows = again.items, again.rows
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _look(store: Store) -> Report:
+    report = Report(store=store.name, started_at=time.time())
+    with store.snapshot():
+        expected, report.items = recompute(Version.of(item) for item in store.iter_items())
+        for name, since in store.kept_aggregates().items():
+            drifts, compared = compare(
+                KINDS[name], store.aggregate_rows(name, since), expected.rows(name), since
+            )
+            report.drifts.extend(drifts)
+            report.rows[name] = compared
+    return report
+
+
+def _difference(drift: Drift) -> tuple[float, ...]:
+    width = len(KINDS[drift.kind].figures)
+    stored, expected = drift.stored or (0,) * width, drift.expected or (0,) * width
+    return tuple(a - b for a, b in zip(stored, expected, strict=True))
+
+
+def _same_difference(first: tuple[float, ...], drift: Drift) -> bool:
+    return _same(KINDS[drift.kind].figures, first, _difference(drift))
+
+
+def repair(store: Store, owner: str) -> tuple[int, Report]:
+    """Rebuild the aggregates from the items under the collector lease, then verify. Returns
+    the rows rewritten and the verify after; raises LeaseHeld when another owner holds it."""
+    if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=REPAIR_LEASE_SECONDS):
+        raise LeaseHeld(COLLECTOR_LEASE)
+    try:
+        rewritten = store.rebuild_aggregates()
+        return rewritten, verify(store)
+    finally:
+        store.release_lease(COLLECTOR_LEASE, owner)
+
+
+def _key(values: Row) -> tuple[Any, ...]:
+    """A key as both sides spell it (a JSON number may come back as 3600.0)."""
+    return tuple(int(v) if isinstance(v, float) and v.is_integer() else v for v in values)
+
+
+def _nonzero(kind: AggregateKind, values: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    """`values`, or None for no row or an empty one (a sum may keep a rounding residue)."""
+    if values is None or _same(kind.figures, values, (0,) * len(values)):
+        return None
+    return values
+
+
+def _same(names: tuple[str, ...], got: tuple[float, ...], should: tuple[float, ...]) -> bool:
+    for name, a, b in zip(names, got, should, strict=True):
+        if name.startswith("sum_"):
+            if not math.isclose(a, b, rel_tol=SUM_TOLERANCE, abs_tol=SUM_TOLERANCE):
+                return False
+        elif a != b:
+            return False
+    return True
+
+
+def _number(value: float) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.6f}"
+    return str(int(value))

@@ -1,0 +1,225 @@
+"""Ambiguous writes on Cosmos DB: a write the service committed but whose reply never came
+back (a client timeout, a 408, a connection reset) must not miscount the aggregates.
+
+`LosingTransport` forwards every request to the test server and, for the one write it is armed
+for, drops the reply after the server has applied it. A batch is first run clean to record
+its write steps; then, for each step and each way of losing a reply, a fresh store runs the
+same batch with that step's reply lost once, the batch is retried as the cycle would when it
+failed, and `verify` must find no drift (every aggregate equal to the items) with every item
+stored in its new version.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import requests
+from azure.core.exceptions import (
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from azure.core.pipeline.transport import RequestsTransport, RequestsTransportResponse
+from requests.structures import CaseInsensitiveDict
+
+from reddit_sentiment.models import Item, Kind
+from reddit_sentiment.store.base import HOUR, StoreUnavailable
+from reddit_sentiment.store.cosmos import CosmosStore
+from reddit_sentiment.store.verify import verify
+from tests.conftest import cosmos_clock
+from tests.cosmos.fixture import CosmosServer
+from tests.factories import BASE_TIME, make_item
+
+Step = tuple[str, str, str]  # (method, container, document id)
+FLAVOURS = ("timeout", "408", "reset")
+
+
+class LosingTransport(RequestsTransport):  # type: ignore[misc]
+    """The real transport; records each document write, and loses the reply of the one it is
+    armed for (once), after the server has applied it."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.writes: list[Step] = []
+        self.armed: Step | None = None
+        self.flavour = "timeout"
+        self.lost: list[Step] = []
+        self._lock = threading.Lock()
+
+    def _step(self, request: Any) -> Step | None:
+        url = request.url.split("?")[0].rstrip("/")
+        if "/colls/" not in url or "/docs" not in url:
+            return None
+        headers = {k.lower(): str(v).lower() for k, v in request.headers.items()}
+        if headers.get("x-ms-documentdb-isquery") == "true" or request.method == "GET":
+            return None
+        container = url.split("/colls/")[1].split("/")[0].removeprefix(self.prefix)
+        if url.endswith("/docs"):  # create or upsert: the id is in the body
+            body = request.data if isinstance(request.data, str | bytes) else request.body
+            doc_id = json.loads(body)["id"]
+        else:
+            doc_id = url.rsplit("/", 1)[1]
+        return (request.method, container, doc_id)
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        step = self._step(request)
+        response = super().send(request, **kwargs)  # the server applies it either way
+        if step is None:
+            return response
+        with self._lock:
+            self.writes.append(step)
+            if step != self.armed:
+                return response
+            self.armed = None
+            self.lost.append(step)
+        if self.flavour == "timeout":
+            raise ServiceResponseTimeoutError("Read timed out (the reply was lost)")
+        if self.flavour == "reset":
+            raise ServiceResponseError(
+                "Connection reset by peer", error=ConnectionResetError(104, "reset")
+            )
+        return self._timed_out(request)
+
+    @staticmethod
+    def _timed_out(request: Any) -> RequestsTransportResponse:
+        response = requests.Response()
+        response.status_code = 408
+        response.reason = "Request Timeout"
+        response.headers = CaseInsensitiveDict({"content-type": "application/json"})
+        response._content = b'{"code":"RequestTimeout","message":"The request timed out."}'
+        return RequestsTransportResponse(request, response)
+
+
+def _item(item_id: str, subreddit: str, hour: int, compound: float, keywords: list[str]) -> Item:
+    item = make_item(item_id=item_id, subreddit=subreddit, compound=compound,
+                     created_utc=BASE_TIME + hour * HOUR, kind=Kind.POST)  # fmt: skip
+    item.keywords = keywords
+    return item
+
+
+def stored_first() -> list[Item]:
+    return [
+        _item("t3_a1", "alpha", 0, 0.6, ["python"]),
+        _item("t3_b1", "beta", 0, -0.6, []),
+    ]
+
+
+def batch() -> list[Item]:
+    """An update that moves figures (-1 old, +1 new) and new items in other buckets."""
+    return [
+        _item("t3_a1", "alpha", 0, -0.7, ["rust"]),  # re-scored and re-tagged
+        _item("t3_a2", "alpha", 1, 0.3, ["python"]),
+        _item("t3_b2", "beta", 1, 0.0, []),
+    ]
+
+
+@contextmanager
+def armed_store(server: CosmosServer) -> Iterator[tuple[CosmosStore, LosingTransport]]:
+    prefix = f"lost-{next(_counter)}-"
+    transport = LosingTransport(prefix)
+    store = server.store(container_prefix=prefix, transport=transport, clock=cosmos_clock)
+    store.open()
+    try:
+        store.upsert_items(stored_first())
+        transport.writes.clear()
+        yield store, transport
+    finally:
+        store.close()
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def batch_steps(server: CosmosServer) -> list[Step]:
+    with armed_store(server) as (store, transport):
+        store.upsert_items(batch())
+        return sorted(set(transport.writes))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_lost_reply_at_any_step_of_a_batch_miscounts_nothing(
+    cosmos_server: CosmosServer, flavour: str
+) -> None:
+    steps = batch_steps(cosmos_server)
+    containers = {container for _, container, _ in steps}
+    assert containers == {"items", "hourly", "daily", "keyword_hourly"}, steps
+    for step in steps:
+        with armed_store(cosmos_server) as (store, transport):
+            transport.armed, transport.flavour = step, flavour
+            try:
+                store.upsert_items(batch())
+            except StoreUnavailable:
+                store.upsert_items(batch())  # the cycle retries the failed batch
+            assert transport.lost == [step], f"{step} was not lost"
+            report = verify(store)
+            assert report.ok, (step, [d.describe() for d in report.drifts])
+            assert report.items == 4
+            stored = {item.id: item for item in store.iter_items()}
+            assert {i.id: (i.compound, i.keywords) for i in stored.values()} == {
+                "t3_a1": (-0.7, ["rust"]),
+                "t3_a2": (0.3, ["python"]),
+                "t3_b1": (-0.6, []),
+                "t3_b2": (0.0, []),
+            }
+            # The next cycle sees the same items again: nothing moves.
+            store.upsert_items(batch())
+            assert verify(store).ok
+
+
+class DownAfterLoss(LosingTransport):
+    """After losing the armed reply, the service answers every request 429 (throttled; with
+    no SDK retries configured, a definite failure) until `down` is cleared."""
+
+    down = False
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        if self.down:
+            return self._throttled(request)
+        try:
+            return super().send(request, **kwargs)
+        except ServiceResponseError:
+            self.down = True  # right after the lost reply
+            raise
+
+    @staticmethod
+    def _throttled(request: Any) -> RequestsTransportResponse:
+        response = requests.Response()
+        response.status_code = 429
+        response.reason = "Too Many Requests"
+        response.headers = CaseInsensitiveDict(
+            {"content-type": "application/json", "x-ms-retry-after-ms": "1",
+             "x-ms-substatus": "3200"}
+        )  # fmt: skip
+        response._content = b'{"code":"TooManyRequests","message":"Request rate is large."}'
+        return RequestsTransportResponse(request, response)
+
+
+@pytest.mark.slow
+def test_a_rebuild_that_cannot_run_now_runs_before_the_next_batch(
+    cosmos_server: CosmosServer,
+) -> None:
+    prefix = f"lost-{next(_counter)}-"
+    transport = DownAfterLoss(prefix)
+    store = cosmos_server.store(container_prefix=prefix, transport=transport, clock=cosmos_clock,
+                                retry_throttle_total=0)  # fmt: skip
+    store.open()
+    try:
+        store.upsert_items(stored_first())
+        transport.armed = ("PATCH", "hourly", str(int(BASE_TIME // HOUR * HOUR)))
+        with pytest.raises(StoreUnavailable) as raised:
+            store.upsert_items(batch())
+        assert transport.lost, "the armed patch was never sent"
+        assert "repair" in str(raised.value)
+        transport.down = False  # the service is back: the next batch settles first
+        store.upsert_items(batch())
+        report = verify(store)
+        assert report.ok, [d.describe() for d in report.drifts]
+        assert report.items == 4
+    finally:
+        store.close()
