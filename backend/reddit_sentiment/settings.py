@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     cosmos_container_prefix: str = ""
     cosmos_max_concurrency: int = Field(default=8, ge=1, le=256)
 
+    # Alerts
+    alert_rules_file: Path | None = None
+    alert_baseline_windows: int = Field(default=24, ge=24, le=720)
+    alert_delivery_attempts: int = Field(default=4, ge=1, le=10)
+    alert_delivery_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
+
     # API
     admin_api_key: SecretStr = SecretStr("")
     host: str = "127.0.0.1"
