@@ -182,7 +182,7 @@ async def test_the_evaluator_reads_what_a_recomputation_from_the_items_gives(
                 window="6h",
                 metric="mentions",
                 condition={"above": 1},
-            ),  # fmt: skip
+            ),
         ):
             got = await asyncio.to_thread(alerting.check, rule, run, now)
             chosen = [

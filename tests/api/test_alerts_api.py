@@ -10,10 +10,11 @@ import httpx
 import pytest
 
 from reddit_sentiment.api.app import create_app
-from reddit_sentiment.models import Alert, Delivery, DeliveryStatus
+from reddit_sentiment.models import Alert
 from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.sqlite import SqliteStore
 
+from ..factories import make_alert
 from .conftest import ADMIN_KEY
 
 KEY = {"X-API-Key": ADMIN_KEY}
@@ -113,13 +114,9 @@ async def test_a_bad_notify_url_is_not_echoed(client: httpx.AsyncClient) -> None
 
 
 def _alert(n: int, rule_id: str = "r1") -> Alert:
-    return Alert(
-        id=f"a{n:03d}", rule_id=rule_id, rule_name="r", fired_at=1_700_000_000.0 + n,
-        metric="mentions", window="1h", window_start=0.0, window_end=1.0,
-        condition={"above": 1.0}, value=float(n), items=float(n), authors=n, title=f"t{n}",
-        body="b", evidence=[{"id": "t3_x", "title": "x", "permalink": "https://r/x", "score": 1}],
-        deliveries=[Delivery(0, "json://host", DeliveryStatus.SENT, 1, None, 1.0)],
-    )  # fmt: skip
+    alert = make_alert(f"a{n:03d}", 1_700_000_000.0 + n, rule_id)
+    alert.deliveries[0].updated_at = 1.0
+    return alert
 
 
 async def test_history_is_newest_first_with_cursor_paging(

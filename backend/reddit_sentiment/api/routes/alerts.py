@@ -60,7 +60,11 @@ def alert_out(alert: Alert) -> AlertOut:
     response_model=AlertRuleOut,
     dependencies=[AdminDep],
     summary="Add an alert rule (admin)",
-    responses={**_ADMIN, 422: {"description": "A bad rule; the message names the field"}},
+    responses={
+        **_ADMIN,
+        400: {"description": "The body cannot be parsed"},
+        422: {"description": "A bad rule; the message names the field"},
+    },
 )
 async def create_rule(
     body: AlertRuleIn, settings: SettingsDep, store: StoreDep, response: Response
