@@ -141,6 +141,11 @@ class Settings(BaseSettings):
             return list(dict.fromkeys(canonical(str(n)) for n in names))
         return names
 
+    @field_validator("alert_rules_file", mode="before")
+    @classmethod
+    def _rules_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
