@@ -7,6 +7,7 @@ posts, round two eight angry ones (a subreddit served again replaces its listing
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -158,11 +159,17 @@ async def test_a_rule_fires_once_delivers_and_respects_its_cooldown(
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
 async def test_a_failing_target_is_retried_then_recorded_failed_and_the_cycle_succeeds(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path, fake: FakeReddit, hook: Receiver
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake: FakeReddit,
+    hook: Receiver,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     hook.status = 500
+    caplog.set_level(logging.DEBUG)
     async with service(kind, request, tmp_path, fake) as (app, c):
-        body = rule(hook, notify=[f"json://{hook.url}/hook"])
+        body = rule(hook, notify=[f"json://bot:s3cret@{hook.url}/hook"])
         rule_id = (await c.post("/alerts/rules", json=body, headers=KEY)).json()["id"]
         await cycle(app, c)
         fake.add_dataset(posts("down", ANGRY, 8, 6))
@@ -175,6 +182,8 @@ async def test_a_failing_target_is_retried_then_recorded_failed_and_the_cycle_su
         assert delivery["error"] and hook.url.split(":")[1] not in delivery["error"]
         metrics = (await c.get("http://t/metrics")).text
         assert f'reddit_sentiment_alert_deliveries_failed_total{{rule="{rule_id}"}} 1.0' in metrics
+    assert "delivery to json://bot:****@" in caplog.text  # the failure is logged, masked
+    assert "s3cret" not in caplog.text and "s3cret" not in str(alert)
 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
