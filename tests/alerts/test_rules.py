@@ -79,3 +79,13 @@ def test_a_masked_url_never_shows_its_password_or_path(secret: str, scheme: str)
 def test_known_services_keep_enough_to_tell_them_apart() -> None:
     shown = mask_url("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ")
     assert shown.startswith("slack://T...2") and "TIiajkdnlazkcOXrIdevi7FQ" not in shown
+
+
+def test_a_delivery_error_keeps_apprises_reason_without_the_url() -> None:
+    from reddit_sentiment.alerts.delivery import _scrub
+
+    url = "json://bot:s3cretpass@hooks.example.com/hooks/s3cretpath?key=abcdef"
+    text = f"Failed to send to {url}: s3cretpath refused, a useful reason"
+    shown = _scrub(text, url)
+    assert "s3cret" not in shown and "abcdef" not in shown
+    assert shown == "Failed to send to ***: *** refused, a useful reason"

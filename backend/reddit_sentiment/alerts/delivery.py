@@ -22,8 +22,11 @@ from ..store.base import Store
 
 log = logging.getLogger(__name__)
 
-# Apprise logs each send (and, at DEBUG, its URL): kept out of the service's log.
-logging.getLogger("apprise").propagate = False
+# Apprise logs each send (and, at DEBUG, its URL): kept out of the service's log, and out of
+# logging's last-resort stderr handler too.
+_APPRISE_LOG = logging.getLogger("apprise")
+_APPRISE_LOG.propagate = False
+_APPRISE_LOG.addHandler(logging.NullHandler())
 
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -33,10 +36,11 @@ Sender = Callable[[str, str, str], str | None]
 def _scrub(text: str, url: str) -> str:
     """`text` with the URL and each of its parts that could be a secret starred."""
     parts = urlsplit(url)
-    secrets = [url, parts.password or "", parts.username or "", parts.query]
-    secrets += [p for p in parts.path.split("/") if len(p) > 2]
+    secrets = [parts.password or "", parts.username or "", parts.query]
+    secrets += parts.path.split("/")
     secrets += [p.split("=", 1)[-1] for p in parts.query.split("&") if "=" in p]
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # Parts shorter than 3 characters would star out ordinary words and say nothing anyway.
+    for secret in sorted({url, *(s for s in secrets if len(s) > 2)}, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text[:300]
 
@@ -48,7 +52,7 @@ def apprise_send(url: str, title: str, body: str) -> str | None:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return "the notify URL is no longer one Apprise can parse"
-    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:  # type: ignore[no-untyped-call]
         ok = notifier.notify(title=title, body=body)
         text = captured.getvalue().strip()
     if ok:
