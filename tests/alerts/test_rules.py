@@ -76,6 +76,18 @@ def test_a_masked_url_never_shows_its_password_or_path(secret: str, scheme: str)
     assert shown.startswith(f"{scheme}://") and "hooks.example.com" in shown
 
 
+def test_a_window_or_metric_of_another_type_is_a_rule_error() -> None:
+    # Found by the property above: a list is unhashable, and WINDOWS is a dict.
+    for field in ("window", "metric"):
+        body = {"name": "n", "metric": "mentions", "window": "1h", field: ["1h"]}
+        try:
+            build_rule(body, SETTINGS)
+        except RuleError as error:
+            assert str(error).startswith(f"{field}: unknown")
+        else:  # pragma: no cover - the assertion's message
+            raise AssertionError(f"{field} as a list was accepted")
+
+
 def test_known_services_keep_enough_to_tell_them_apart() -> None:
     shown = mask_url("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ")
     assert shown.startswith("slack://T...2") and "TIiajkdnlazkcOXrIdevi7FQ" not in shown

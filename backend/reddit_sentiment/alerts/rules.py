@@ -126,10 +126,10 @@ def build_rule(
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise RuleError("name: expected a non-empty text of at most 200 characters")
     metric = data.get("metric")
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:
         raise RuleError(f"metric: unknown {metric!r}; expected one of {', '.join(METRICS)}")
     window = data.get("window")
-    if window not in WINDOWS:
+    if not isinstance(window, str) or window not in WINDOWS:
         raise RuleError(f"window: unknown {window!r}; expected one of {', '.join(WINDOWS)}")
     subreddit = data.get("subreddit")
     if subreddit is not None:
