@@ -86,11 +86,12 @@ async def service(
             yield app, c
 
 
-async def cycle(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+async def cycle(app: FastAPI, client: httpx.AsyncClient, delivered: bool = True) -> dict[str, Any]:
     started = await client.post("/collections", headers=KEY)
     assert started.status_code == 202, started.text
     await app.state.service._active
-    assert app.state.service.alerting.dispatcher.idle(30)
+    if delivered:
+        assert app.state.service.alerting.dispatcher.idle(30)
     run: dict[str, Any] = (await client.get(f"/collections/{started.json()['id']}")).json()
     return run
 
@@ -198,3 +199,22 @@ async def test_a_zscore_rule_with_too_little_history_does_not_fire(
         assert (await cycle(app, c))["status"] == "succeeded"
         assert (await c.get("/alerts")).json()["items"] == []
         assert hook.received() == []
+
+
+async def test_a_slow_target_does_not_hold_up_the_cycle(
+    request: pytest.FixtureRequest, tmp_path: Path, fake: FakeReddit, hook: Receiver
+) -> None:
+    hook.delay = 4.0
+    async with service("sqlite", request, tmp_path, fake) as (app, c):
+        body = rule(hook, notify=[f"json://{hook.url}/hook"])
+        assert (await c.post("/alerts/rules", json=body, headers=KEY)).status_code == 201
+        await cycle(app, c)
+        fake.add_dataset(posts("down", ANGRY, 8, 6))
+        run = await cycle(app, c, delivered=False)
+        # The cycle has ended, its alert recorded, while the target is still answering.
+        assert run["status"] == "succeeded" and run["finished_at"] is not None
+        (alert,) = (await c.get("/alerts")).json()["items"]
+        assert [d["status"] for d in alert["deliveries"]] == ["pending"]
+        assert app.state.service.alerting.dispatcher.idle(30)
+        (alert,) = (await c.get("/alerts")).json()["items"]
+        assert [d["status"] for d in alert["deliveries"]] == ["sent"]
