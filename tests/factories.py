@@ -5,7 +5,16 @@ from __future__ import annotations
 import itertools
 
 from reddit_sentiment.collection.analyzer import label_for
-from reddit_sentiment.models import CollectionRun, Item, Kind, RunStatus, SubredditCounts
+from reddit_sentiment.models import (
+    Alert,
+    CollectionRun,
+    Delivery,
+    DeliveryStatus,
+    Item,
+    Kind,
+    RunStatus,
+    SubredditCounts,
+)
 
 _ids = itertools.count(1)
 
@@ -57,3 +66,13 @@ def make_run(
         status=status,
         subreddits={"python": SubredditCounts(fetched=3, new=2, updated=1, failed=0)},
     )
+
+
+def make_alert(alert_id: str, fired_at: float, rule_id: str = "r1") -> Alert:
+    return Alert(
+        id=alert_id, rule_id=rule_id, rule_name="r", fired_at=fired_at, metric="mentions",
+        window="1h", window_start=fired_at - 3600, window_end=fired_at,
+        condition={"above": 1.0}, value=3.0, items=3.0, authors=2, title="t", body="b",
+        evidence=[{"id": "t3_x", "title": "x", "permalink": "https://r/x", "score": 1}],
+        deliveries=[Delivery(0, "json://host", DeliveryStatus.SENT, 1, None, fired_at)],
+    )  # fmt: skip

@@ -128,6 +128,8 @@ async def assert_aggregates_match_items(store: Store) -> list[Item]:
             assert _close(kw.sum_compound, want.sum_compound), (what, key)
             if bucket is None:
                 assert kw.last_hour == want.last_hour, (what, key)
+
+    await _assert_authors_match(store, items)
     return items
 
 
@@ -135,3 +137,27 @@ async def assert_verified(store: Store) -> None:
     """The store's `verify` finds every aggregate row equal to its recomputation."""
     report = await asyncio.to_thread(verify, store)
     assert report.ok, "verify found drift:\n" + "\n".join(d.describe() for d in report.drifts)
+
+
+async def _assert_authors_match(store: Store, items: list[Item]) -> None:
+    """Distinct authors per subreddit and per keyword (all time, and in the newest item's
+    hour) equal those of the items; deleted authors are not counted."""
+    if not items:
+        return
+    newest = max(i.created_utc for i in items)
+    hour = float(int(newest // HOUR) * HOUR)
+    scopes: set[tuple[str | None, str | None]] = {(None, None)}
+    scopes |= {(i.subreddit, None) for i in items}
+    scopes |= {(None, k) for i in items for k in i.keywords}
+    for subreddit, keyword in sorted(scopes, key=str):
+        for since in (None, hour):
+            want = {
+                i.author
+                for i in items
+                if i.author not in (None, "", "[deleted]")
+                and (subreddit is None or i.subreddit == subreddit)
+                and (keyword is None or keyword in i.keywords)
+                and (since is None or i.created_utc >= since)
+            }
+            got = await store.distinct_authors(subreddit=subreddit, keyword=keyword, since=since)
+            assert got == len(want), ("distinct_authors", subreddit, keyword, since)

@@ -101,6 +101,7 @@ def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None
     # tore the scheduler and the store down mid-start and could kill the interpreter.
     sock = _listen(settings.host, settings.port)
     _check_store(settings)
+    _check_rules_file(settings)
     if workers > 1:
         sock.close()  # uvicorn binds again for its worker processes; the check was the point
         # Each worker process builds its own app from the environment; the collector lease
@@ -444,6 +445,77 @@ def repair() -> None:
     _print_drift(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+alerts_app = typer.Typer(no_args_is_help=True, help="Alert rules: try them on the stored data.")
+app.add_typer(alerts_app, name="alerts")
+
+
+def _refuse_to_send(url: str, title: str, body: str) -> str | None:
+    return "a dry run sends nothing"
+
+
+@alerts_app.command("test")
+def alerts_test(
+    rule: Annotated[str, typer.Argument(help="A stored rule's id, or a YAML/JSON rules file")],
+) -> None:
+    """Evaluate rules against the stored data now and print what would fire; sends nothing
+    and records nothing."""
+    import time
+
+    from .alerts import Alerting, RuleError, load_rules_file, mask_url
+    from .alerts.message import scope
+
+    settings = _settings()
+    path = Path(rule)
+    rules = []
+    if path.is_file():
+        try:
+            rules = load_rules_file(path, settings)
+        except RuleError as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from None
+    with _open_store(settings) as store, asyncio.Runner() as runner:
+        if not rules:
+            found = None if path.is_file() else runner.run(store.get_alert_rule(rule))
+            if found is None:
+                why = "holds no rules" if path.is_file() else "is neither a rule id nor a file"
+                typer.echo(f"{rule!r} {why}", err=True)
+                raise typer.Exit(1)
+            rules = [found]
+        alerting = Alerting(settings, store, send=_refuse_to_send)
+        now = time.time()
+        for one in rules:
+            outcome = alerting.check(one, runner.run, now)
+            value = "-" if outcome.value is None else f"{outcome.value:.4g}"
+            head = (
+                f"[{one.id}] {one.name}: {one.metric} over {one.window} for {scope(one)} = "
+                f"{value} ({outcome.items:.1f} items, {outcome.authors} authors)"
+            )
+            if not outcome.fires:
+                typer.echo(f"{head}\n  quiet: {outcome.reason}")
+                continue
+            alert = alerting.alert_for(outcome, runner.run, now)
+            left = alerting.cooldown_left(one, runner.run, now)
+            note = f" (but in cooldown for {left / 60:.0f} more minutes)" if left else ""
+            targets = ", ".join(mask_url(url) for url in one.notify)
+            typer.echo(f"{head}\n  WOULD FIRE{note}: {outcome.reason}; to {targets}")
+            typer.echo("  " + alert.title)
+            typer.echo("\n".join(f"    {line}" for line in alert.body.splitlines()))
+        runner.run(store.aclose())
+
+
+def _check_rules_file(settings: Settings) -> None:
+    """ALERT_RULES_FILE read once before serving: a bad rule stops start-up with one line."""
+    if settings.alert_rules_file is None:
+        return
+    from .alerts import RuleError, load_rules_file
+
+    try:
+        load_rules_file(settings.alert_rules_file, settings)
+    except RuleError as error:
+        typer.echo(f"ALERT_RULES_FILE: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:

@@ -174,3 +174,70 @@ def failed_run(
         status=RunStatus.FAILED,
         errors=[ListingError("*", listing, error, message)],
     )
+
+
+class DeliveryStatus(StrEnum):
+    """Where one alert's notification to one target stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class AlertRule:
+    """A watch on one metric of one scope (a subreddit, a tracked keyword, both or neither:
+    everything), validated by `alerts.rules` before it is stored. `notify` holds Apprise URLs
+    in full (they carry secrets): only the store and the delivery worker see them."""
+
+    id: str
+    name: str
+    metric: str
+    window: str
+    condition: dict[str, float]
+    notify: list[str]
+    subreddit: str | None = None
+    keyword: str | None = None
+    min_items: int = 0
+    min_authors: int = 0
+    cooldown: str = "6h"
+    created_at: float = 0.0
+    source: str = "api"  # "api", or "file" for rules loaded from ALERT_RULES_FILE
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One target's delivery of one alert; `target` is the masked URL, `index` its place in
+    the rule's `notify` list (what the worker sends to)."""
+
+    index: int
+    target: str
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    error: str | None = None
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Alert:
+    """A rule that fired: what it saw, against which baseline, the evidence, the deliveries."""
+
+    id: str
+    rule_id: str
+    rule_name: str
+    fired_at: float
+    metric: str
+    window: str
+    window_start: float
+    window_end: float
+    condition: dict[str, float]
+    value: float
+    items: float
+    authors: int
+    title: str
+    body: str
+    subreddit: str | None = None
+    keyword: str | None = None
+    baseline: dict[str, float] | None = None
+    evidence: list[dict[str, object]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)

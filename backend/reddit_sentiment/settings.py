@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     cosmos_read_retry_max_wait_seconds: int = Field(default=2, ge=0, le=30)
     store_cache_seconds: float = Field(default=10.0, ge=0, le=600)
 
+    # Alerts
+    alert_rules_file: Path | None = None
+    alert_baseline_windows: int = Field(default=24, ge=24, le=720)
+    alert_delivery_attempts: int = Field(default=4, ge=1, le=10)
+    alert_delivery_backoff_seconds: float = Field(default=5.0, ge=0, le=300)
+
     # API
     admin_api_key: SecretStr = SecretStr("")
     host: str = "127.0.0.1"
@@ -177,6 +183,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"not a usable keyword: {', '.join(map(str, bad))}")
             return list(dict.fromkeys(canonical(str(n)) for n in names))
         return names
+
+    @field_validator("alert_rules_file", mode="before")
+    @classmethod
+    def _rules_file(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

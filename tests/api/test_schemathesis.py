@@ -25,7 +25,7 @@ from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import ItemQuery, Sort
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.api.strategies import parse, rfc3339_texts
-from tests.factories import BASE_TIME, make_item, make_run
+from tests.factories import BASE_TIME, make_alert, make_item, make_run
 
 TRACKED = "python"
 
@@ -45,6 +45,8 @@ def _seeded_store() -> SqliteStore:
     store.upsert_items([post, make_item(kind=Kind.COMMENT, link_id=post.id), older])
     store.save_run(make_run("20240101T000000-aaaa", BASE_TIME))
     store.save_run(make_run("20240101T001500-bbbb", BASE_TIME + 900))
+    for n in range(2):
+        store.save_alert(make_alert(f"alert{n}", BASE_TIME + n))
     return store
 
 
@@ -54,7 +56,9 @@ def _cursors(store: SqliteStore) -> dict[str, list[str]]:
     async def read() -> dict[str, list[str]]:
         pages = [await store.list_items(ItemQuery(sort=sort, limit=1)) for sort in Sort]
         runs = await store.list_runs(limit=1)
+        alerts = await store.list_alerts(limit=1)
         return {
+            "/alerts": [alerts.next_cursor] if alerts.next_cursor else [],
             "/posts": [p.next_cursor for p in pages if p.next_cursor],
             "/collections": [runs.next_cursor] if runs.next_cursor else [],
         }

@@ -37,7 +37,7 @@ from reddit_sentiment.store.base import (
 )
 from reddit_sentiment.store.cosmos import SCHEMA, CosmosStore
 from tests.cosmos.fixture import CosmosServer
-from tests.factories import BASE_TIME, make_item
+from tests.factories import BASE_TIME, make_alert, make_item
 
 _POLICIES = {spec.base: spec.policy for spec in SCHEMA}
 
@@ -145,6 +145,8 @@ _EXERCISED = {
     "aggregates", "sentiment_series", "list_items", "get_item", "list_runs", "get_run",
     "lease_holder", "keyword_aggregates", "iter_items", "save_trending", "get_trending",
     "snapshot", "kept_aggregates", "aggregate_rows", "rebuild_aggregates",
+    "distinct_authors", "save_alert_rule", "delete_alert_rule", "list_alert_rules",
+    "get_alert_rule", "save_alert", "list_alerts",
 }  # fmt: skip
 
 
@@ -158,7 +160,7 @@ def test_every_store_method_is_exercised() -> None:
 
 
 async def _send_everything(store: CosmosStore) -> None:
-    from reddit_sentiment.models import CollectionRun, RunKind, RunStatus
+    from reddit_sentiment.models import AlertRule, CollectionRun, RunKind, RunStatus
 
     items = [make_item(subreddit="python", compound=0.5), make_item(subreddit="rust")]
     store.upsert_items(items)
@@ -207,6 +209,20 @@ async def _send_everything(store: CosmosStore) -> None:
         (None, BASE_TIME - DAY), (None, BASE_TIME + DAY), (None, "python"), (None, *Kind)
     ):
         list(store.iter_items(since=since, until=until, subreddit=subreddit, kind=kind))
+    rule = AlertRule(id="r1", name="r", metric="mentions", window="1h",
+                     condition={"above": 1.0}, notify=["json://localhost"])  # fmt: skip
+    store.save_alert_rule(rule)
+    await store.list_alert_rules()
+    await store.get_alert_rule("r1")
+    store.save_alert(make_alert("a1", BASE_TIME))
+    for cursor, rule_id in itertools.product((None, encode_cursor(BASE_TIME, "a1")), (None, "r1")):
+        await store.list_alerts(10, cursor, rule_id)
+    store.delete_alert_rule("r1")
+    for subreddit, keyword, (since, until) in itertools.product(
+        (None, "python"), (None, "python"), windows
+    ):
+        await store.distinct_authors(subreddit=subreddit, keyword=keyword, since=since,
+                                     until=until)  # fmt: skip
     with store.snapshot():
         for aggregate_kind, since in store.kept_aggregates().items():
             list(store.aggregate_rows(aggregate_kind, since))

@@ -99,6 +99,7 @@ def _item(item_id: str, subreddit: str, hour: int, compound: float, keywords: li
     item = make_item(item_id=item_id, subreddit=subreddit, compound=compound,
                      created_utc=BASE_TIME + hour * HOUR, kind=Kind.POST)  # fmt: skip
     item.keywords = keywords
+    item.author = f"{subreddit}-poster"  # the same author documents in every run
     return item
 
 
@@ -148,7 +149,7 @@ def test_a_lost_reply_at_any_step_of_a_batch_miscounts_nothing(
 ) -> None:
     steps = batch_steps(cosmos_server)
     containers = {container for _, container, _ in steps}
-    assert containers == {"items", "hourly", "daily", "keyword_hourly"}, steps
+    assert containers == {"items", "hourly", "daily", "keyword_hourly", "author_hourly"}, steps
     for step in steps:
         with armed_store(cosmos_server) as (store, transport):
             transport.armed, transport.flavour = step, flavour

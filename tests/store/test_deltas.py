@@ -66,10 +66,33 @@ def test_an_item_counted_the_same_moves_nothing() -> None:
     # What the aggregates do not count (a new score, text, collection time) is no change.
     item = make_item(compound=0.5)
     again = make_item(compound=0.5, item_id=item.id, score=99, body="edited")
+    again.author = item.author
     assert item_change(Version.of(item), Version.of(again)) is None
     deltas = Deltas()
     assert deltas.add_upsert(version(), version()) is False
     assert not deltas.nonzero() and deltas.hourly_rows() == deltas.daily_rows() == []
+
+
+def test_authors_are_counted_per_subreddit_hour_and_per_keyword() -> None:
+    change = item_change(None, version(author="alice"))
+    assert change is not None
+    assert change.author_rows() == [
+        ("", "python", HOUR0, "alice", 1),
+        ("rust", "python", HOUR0, "alice", 1),
+        ("go", "python", HOUR0, "alice", 1),
+    ]
+    # A deleted author is counted in every figure but the authors.
+    gone = item_change(version(author="alice"), version(author=None))
+    assert gone is not None and gone.hourly_rows() == []
+    assert sorted(gone.author_rows()) == [
+        ("", "python", HOUR0, "alice", -1),
+        ("go", "python", HOUR0, "alice", -1),
+        ("rust", "python", HOUR0, "alice", -1),
+    ]
+    assert Version.of(make_item()).author is not None
+    deleted = make_item()
+    deleted.author = "[deleted]"
+    assert Version.of(deleted).author is None
 
 
 def test_merge_with_sign_minus_one_cancels() -> None:
@@ -188,7 +211,7 @@ def test_every_aggregate_the_engine_keeps_is_a_verified_kind() -> None:
     from reddit_sentiment.store.deltas import _ROWS, KINDS
 
     deltas = Deltas()
-    deltas.add(Version("python", 3600.0, "post", 0.5, "positive", ("rust",)), +1)
+    deltas.add(Version("python", 3600.0, "post", 0.5, "positive", ("rust",), "someone"), +1)
     kept = {name for name, value in vars(deltas).items() if isinstance(value, dict)}
     assert kept <= set(KINDS), f"aggregates not listed in deltas.KINDS: {kept - set(KINDS)}"
     assert set(_ROWS) == set(KINDS)

@@ -21,13 +21,24 @@ from fastapi_offline import FastAPIOffline
 from starlette.routing import Match
 
 from .. import __version__
+from ..alerts import install_rules_file
 from ..collection import CollectionService, cycle_factory
 from ..logging_setup import configure_logging
 from ..settings import Role, Settings, get_settings
 from ..store import create_store
 from ..store.base import Store, StoreThrottled, StoreUnavailable
 from .cache import StoreCache
-from .routes import collections, dashboard, health, keywords, metrics, page, posts, trending
+from .routes import (
+    alerts,
+    collections,
+    dashboard,
+    health,
+    keywords,
+    metrics,
+    page,
+    posts,
+    trending,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app_store = store or create_store(settings)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, app_store.open)
+        if settings.alert_rules_file is not None:
+            installed = await install_rules_file(settings, app_store)
+            log.info("alert rules: %d from ALERT_RULES_FILE", installed)
         service = CollectionService(
             settings, app_store, cycle_factory(settings, app_store, own_store=store is None)
         )
@@ -101,7 +115,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["X-API-Key"],
         )
     routers = [health.router]
@@ -112,6 +126,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             collections.router,
             trending.router,
             keywords.router,
+            alerts.router,
         ]
     for router in routers:
         app.include_router(router, prefix=API_PREFIX)

@@ -229,3 +229,79 @@ class Readiness(BaseModel):
     storage: dict[str, Any]
     scheduler: dict[str, Any]
     collection: dict[str, Any]
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+
+class AlertRuleIn(BaseModel):
+    """A rule as posted; its fields are checked by `alerts.rules.build_rule` (the same checks
+    as ALERT_RULES_FILE), so a bad rule is a 422 whose message names the field."""
+
+    name: str = Field(description="What the alert is called in its title")
+    subreddit: str | None = Field(default=None, description="One collected subreddit; none: all")
+    keyword: str | None = Field(default=None, description="A tracked keyword (TRACK_KEYWORDS)")
+    metric: str = Field(description="mean_compound, mentions or negative_share")
+    window: str = Field(description="1h, 6h or 24h, ending at the evaluation")
+    condition: dict[str, Any] = Field(
+        description='One of {"below": x}, {"above": x}, {"zscore_above": z}, {"zscore_below": z}'
+    )
+    min_items: Any = Field(default=0, description="Fire only with at least this many items")
+    min_authors: Any = Field(default=0, description="... from at least this many authors")
+    cooldown: Any = Field(default="6h", description="At most one alert per this long, e.g. 6h")
+    notify: Any = Field(description="Apprise URLs (json://, form://, slack://, ntfy://, ...)")
+
+
+class AlertRuleOut(BaseModel):
+    id: str
+    name: str
+    subreddit: str | None
+    keyword: str | None
+    metric: str
+    window: str
+    condition: dict[str, float]
+    min_items: int
+    min_authors: int
+    cooldown: str
+    notify: list[str] = Field(description="The targets, masked: their secrets are never shown")
+    source: str = Field(description="api, or file (ALERT_RULES_FILE)")
+    created_at: datetime
+
+
+class DeliveryOut(BaseModel):
+    target: str = Field(description="The notify URL, masked")
+    status: str = Field(description="pending, sent or failed")
+    attempts: int
+    error: str | None
+    updated_at: datetime
+
+
+class EvidencePost(BaseModel):
+    id: str
+    title: str
+    permalink: str
+    score: int
+
+
+class AlertOut(BaseModel):
+    id: str
+    rule_id: str
+    rule_name: str
+    fired_at: datetime
+    subreddit: str | None
+    keyword: str | None
+    metric: str
+    window: str
+    window_start: datetime
+    window_end: datetime
+    condition: dict[str, float]
+    value: float
+    items: float = Field(description="Items in the window (its first hour weighted by its share)")
+    authors: int = Field(description="Distinct authors in the window")
+    baseline: dict[str, float] | None = Field(
+        description="previous (the window before), mean, stdev and windows (the baseline), z"
+    )
+    title: str
+    body: str
+    evidence: list[EvidencePost]
+    deliveries: list[DeliveryOut]

@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from ..alerts import Alerting
 from ..models import (
     COLLECTOR_LEASE,
     CollectionRun,
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from .cycle import Cycle
 
 log = logging.getLogger(__name__)
+
+# Seconds one store read of the alert evaluation may take on the event loop.
+ALERT_READ_TIMEOUT = 60.0
 
 
 def cycle_factory(settings: Settings, store: Store, own_store: bool) -> Callable[[], Cycle] | None:
@@ -109,6 +113,9 @@ class CollectionService:
         self._warming: asyncio.Future[None] | None = None
         self._recording: asyncio.Future[None] | None = None  # a crashed run's record
         self.last_verify: Report | None = None  # this process's newest scheduled verify
+        # Rules are evaluated where cycles end: only a collecting process fires alerts.
+        self.alerting = Alerting(settings, store) if cycle_factory is not None else None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def collection_enabled(self) -> bool:
@@ -123,6 +130,7 @@ class CollectionService:
         return self._active is not None and not self._active.done()
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         now = datetime.now(UTC)
         if self.collection_enabled:
             first = now + timedelta(seconds=self.settings.collection_start_delay_seconds)
@@ -197,7 +205,24 @@ class CollectionService:
     def _run_sync(self, run_id: str, trigger: str) -> CollectionRun:
         run = self._ensure_cycle().run(run_id, trigger)
         self._refresh_trending()
+        self.evaluate_alerts()
         return run
+
+    def evaluate_alerts(self) -> None:
+        """The alert rules on the aggregates just written: called in the collector thread at
+        the end of every cycle (and of any other pass that writes items). The store's reads
+        are awaited on the event loop; deliveries go to their own worker. Never raises."""
+        loop = self._loop
+        if self.alerting is None or loop is None or loop.is_closed():
+            return
+
+        def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+            return asyncio.run_coroutine_threadsafe(coroutine, loop).result(ALERT_READ_TIMEOUT)
+
+        try:
+            self.alerting.after_cycle(run)
+        except Exception as error:  # after_cycle catches its own; this is the last guard
+            log.error("alert evaluation failed: %s", error)
 
     def _refresh_trending(self) -> None:
         try:
@@ -417,6 +442,8 @@ class CollectionService:
                     raise
             except Exception as error:
                 log.warning("the collector's warm-up did not finish: %r", error)
+        if self.alerting is not None:
+            self.alerting.close()
         if self._cycle is not None:  # stop the fetch and scoring worker processes
             await asyncio.to_thread(self._cycle.close)
         if self.is_leader:

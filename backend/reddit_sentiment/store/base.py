@@ -19,7 +19,11 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from ..models import (
+    Alert,
+    AlertRule,
     CollectionRun,
+    Delivery,
+    DeliveryStatus,
     Item,
     Kind,
     Label,
@@ -149,6 +153,12 @@ class ItemPage:
 
 
 @dataclass(slots=True, frozen=True)
+class AlertPage:
+    alerts: list[Alert]
+    next_cursor: str | None
+
+
+@dataclass(slots=True, frozen=True)
 class RunPage:
     runs: list[CollectionRun]
     next_cursor: str | None
@@ -200,6 +210,46 @@ def interrupted(run: CollectionRun, started_before: float | None) -> CollectionR
         reason = "still running after the collection budget and its grace period"
         run.errors.append(ListingError("*", "cycle", "Stalled", reason))
     return run
+
+
+def rule_doc(rule: AlertRule) -> dict[str, Any]:
+    """A rule as stored (SQLite's JSON column, a Cosmos document's fields)."""
+    return {
+        "id": rule.id, "name": rule.name, "metric": rule.metric, "window": rule.window,
+        "condition": dict(rule.condition), "notify": list(rule.notify),
+        "subreddit": rule.subreddit, "keyword": rule.keyword, "min_items": rule.min_items,
+        "min_authors": rule.min_authors, "cooldown": rule.cooldown,
+        "created_at": rule.created_at, "source": rule.source,
+    }  # fmt: skip
+
+
+def rule_of(doc: dict[str, Any]) -> AlertRule:
+    return AlertRule(**{name: doc[name] for name in _RULE_FIELDS if name in doc})
+
+
+_RULE_FIELDS = tuple(AlertRule.__dataclass_fields__)
+
+
+def alert_doc(alert: Alert) -> dict[str, Any]:
+    """An alert as stored: its fields, the deliveries as plain objects."""
+    doc = {name: getattr(alert, name) for name in _ALERT_FIELDS}
+    doc["deliveries"] = [
+        {name: getattr(d, name) for name in _DELIVERY_FIELDS} for d in alert.deliveries
+    ]
+    return doc
+
+
+def alert_of(doc: dict[str, Any]) -> Alert:
+    fields = {name: doc[name] for name in _ALERT_FIELDS if name in doc}
+    fields["deliveries"] = [
+        Delivery(**{**{n: d[n] for n in _DELIVERY_FIELDS}, "status": DeliveryStatus(d["status"])})
+        for d in doc.get("deliveries", [])
+    ]
+    return Alert(**fields)
+
+
+_ALERT_FIELDS = tuple(Alert.__dataclass_fields__)
+_DELIVERY_FIELDS = tuple(Delivery.__dataclass_fields__)
 
 
 def sort_value(item: Item, sort: Sort) -> float:
@@ -365,3 +415,34 @@ class Store(Protocol):
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a
         recomputation from the items, streamed; return how many rows were rewritten. The
         caller holds the collector lease (`store/verify.repair`)."""
+
+    # -- alerts (rules written by the API off the loop, alerts by the collector thread) --
+    async def distinct_authors(
+        self,
+        *,
+        subreddit: str | None = None,
+        keyword: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> int:
+        """Distinct named authors of the items in the hours `aggregates` reads for the same
+        window (of those mentioning `keyword`, when given), from the author aggregates."""
+
+    def save_alert_rule(self, rule: AlertRule) -> None:
+        """Insert or replace a rule by id."""
+
+    def delete_alert_rule(self, rule_id: str) -> bool:
+        """Delete a rule; False when there was none."""
+
+    async def list_alert_rules(self) -> list[AlertRule]:
+        """Every rule, by id."""
+
+    async def get_alert_rule(self, rule_id: str) -> AlertRule | None: ...
+
+    def save_alert(self, alert: Alert) -> None:
+        """Insert or replace a fired alert by id (its deliveries move on after it fired)."""
+
+    async def list_alerts(
+        self, limit: int, cursor: str | None = None, rule_id: str | None = None
+    ) -> AlertPage:
+        """Fired alerts newest first (by `fired_at`, then id); only `rule_id`'s when given."""

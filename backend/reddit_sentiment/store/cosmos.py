@@ -1,6 +1,6 @@
 """Azure Cosmos DB store (NoSQL API): the same protocol as SQLite, for hosted deployments.
 
-Layout: one database and seven containers (names prefixed by COSMOS_CONTAINER_PREFIX):
+Layout: one database and ten containers (names prefixed by COSMOS_CONTAINER_PREFIX):
 
 * ``items``  - one document per submission/comment, ``id`` = Reddit fullname, partition key
   ``/subreddit``. Every dashboard filter names at most one subreddit, so a filtered list is a
@@ -27,6 +27,13 @@ Layout: one database and seven containers (names prefixed by COSMOS_CONTAINER_PR
   50 subreddits x 30 days is ~36k documents, ~11 MB, far below 20 GB). ``/subreddit`` would
   make the per-keyword series cross-partition instead, and the keyword is in the key rather
   than in ``id`` because keywords may contain characters ids cannot (``c#``, ``ci/cd``).
+* ``author_hourly`` - one document per (keyword or "" for all items) x subreddit x hour x
+  author with that author's item count (``id`` = a hash of keyword, hour and author, which may
+  hold characters ids cannot), partition key ``/subreddit``: distinct authors in a window,
+  which alert rules ask for. Kept on write and expired like ``hourly``.
+* ``alert_rules`` / ``alerts`` - alert rules and fired alerts, partition key ``/pk`` with a
+  constant value each (``"rule"``, ``"alert"``): a handful of rules and a few alerts a day,
+  read whole or newest first, like ``runs``.
 * ``runs``   - collection runs, partition key ``/pk`` with the constant value ``"run"``. There
   are only a few runs an hour (a year is ~35k documents of ~1 KB, far below the 20 GB
   logical-partition limit) and they are written by one collector, so one logical partition
@@ -64,6 +71,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -97,6 +105,8 @@ from azure.cosmos.exceptions import (
 from urllib3.util.retry import Retry
 
 from ..models import (
+    Alert,
+    AlertRule,
     CollectionRun,
     Item,
     Kind,
@@ -113,6 +123,7 @@ from .base import (
     DAY,
     HOUR,
     Aggregate,
+    AlertPage,
     Bucket,
     ItemPage,
     ItemQuery,
@@ -124,6 +135,8 @@ from .base import (
     Sort,
     StoreThrottled,
     StoreUnavailable,
+    alert_doc,
+    alert_of,
     bucket_seconds,
     ceil_day,
     day_ranges,
@@ -132,8 +145,11 @@ from .base import (
     hour_of,
     interrupted,
     item_page,
+    rule_doc,
+    rule_of,
 )
 from .deltas import (
+    ALL_ITEMS,
     FIGURES,
     KEYWORD_FIGURES,
     KINDS,
@@ -141,6 +157,7 @@ from .deltas import (
     Deltas,
     Row,
     Version,
+    author_of,
     item_change,
 )
 from .rendered import series_texts
@@ -156,6 +173,11 @@ ITEMS = "items"
 HOURLY = "hourly"
 DAILY = "daily"
 KEYWORD_HOURLY = "keyword_hourly"
+AUTHOR_HOURLY = "author_hourly"
+ALERT_RULES = "alert_rules"
+ALERTS = "alerts"
+RULE_PK = "rule"
+ALERT_PK = "alert"
 RUNS = "runs"
 LEASES = "leases"
 TRENDING = "trending"
@@ -171,10 +193,13 @@ _UNCHANGED = MatchConditions.IfNotModified  # etag-conditioned write
 _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _COUNTERS = FIGURES  # the engine's row figures are the documents' counters, in its order
 _KEYWORD_COUNTERS = KEYWORD_FIGURES
+# The counters of the aggregate containers whose figures are not `_COUNTERS`.
+_COUNTERS_OF = {KEYWORD_HOURLY: _KEYWORD_COUNTERS, AUTHOR_HOURLY: KINDS[AUTHOR_HOURLY].figures}
 # The partition key field of each aggregate container (what its documents are deleted by).
-_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword"}
+_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword",
+             AUTHOR_HOURLY: "subreddit"}  # fmt: skip
 # The time field of each aggregate container.
-_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
+_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour", AUTHOR_HOURLY: "hour"}
 # In `daily`, under a partition no subreddit can have ([A-Za-z0-9_]): the first day its
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
@@ -215,6 +240,9 @@ ITEMS_POLICY = _policy(
 HOURLY_POLICY = _policy(("subreddit", "hour"), [])
 DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
+AUTHOR_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "count"), [])
+ALERT_RULES_POLICY = _policy(("pk",), [])
+ALERTS_POLICY = _policy(("pk", "rule_id", "fired_at"), _composite("fired_at", "id"))
 LEASES_POLICY = _policy(("expires_at",), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(("pk", "status", "kind", "started_at"), _composite("started_at", "id"))
@@ -236,6 +264,9 @@ SCHEMA = (
     ContainerSpec(HOURLY, "/subreddit", HOURLY_POLICY, True),
     ContainerSpec(DAILY, "/subreddit", DAILY_POLICY, True),
     ContainerSpec(KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, True),
+    ContainerSpec(AUTHOR_HOURLY, "/subreddit", AUTHOR_HOURLY_POLICY, True),
+    ContainerSpec(ALERT_RULES, "/pk", ALERT_RULES_POLICY, False),
+    ContainerSpec(ALERTS, "/pk", ALERTS_POLICY, False),
     ContainerSpec(RUNS, "/pk", RUNS_POLICY, False),
     ContainerSpec(LEASES, "/id", LEASES_POLICY, False),
     ContainerSpec(TRENDING, "/id", TRENDING_POLICY, False),
@@ -423,7 +454,8 @@ def _trending_id(key: str) -> str:
     return "sha256." + hashlib.sha256(key.encode()).hexdigest()  # "." is not base64url
 
 
-# An aggregate document: (container, partition key value, subreddit, hour).
+# An aggregate document: (container, partition key value, subreddit, hour); for
+# author_hourly the third is `_author_key` (keyword and author).
 _Key = tuple[str, str, str, int]
 # Signed counters to add to aggregate documents (in `_COUNTERS` / `_KEYWORD_COUNTERS` order).
 _Patches = dict[_Key, list[float]]
@@ -432,7 +464,17 @@ _Patches = dict[_Key, list[float]]
 def _version(doc: Mapping[str, Any]) -> Version:
     """What the aggregates count of a stored item document."""
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
-                   doc["label"], tuple(doc.get("keywords") or []))  # fmt: skip
+                   doc["label"], tuple(doc.get("keywords") or []),
+                   author_of(doc.get("author")))  # fmt: skip
+
+
+def _author_key(keyword: str, author: str) -> str:
+    return json.dumps([keyword, author])
+
+
+def _author_id(key: str, hour: int) -> str:
+    """An author_hourly id: keywords and author names may hold characters ids cannot."""
+    return f"{hour}.{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
@@ -446,13 +488,19 @@ def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
 def _doc_key(kind: str, key: Row) -> _Key:
     """The aggregate document of a row key of one of `KINDS` kept here."""
     fields = dict(zip(KINDS[kind].key, key, strict=True))
-    return (kind, str(fields[_PK_FIELD[kind]]), str(fields["subreddit"]),
-            int(fields[_TIME_FIELD[kind]]))  # fmt: skip
+    third = (
+        _author_key(fields["keyword"], fields["author"])
+        if kind == AUTHOR_HOURLY
+        else str(fields["subreddit"])
+    )
+    return (kind, str(fields[_PK_FIELD[kind]]), third, int(fields[_TIME_FIELD[kind]]))
 
 
 def _doc_id(key: _Key) -> str:
-    base, _, subreddit, start = key
-    return f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
+    base, _, third, start = key
+    if base == AUTHOR_HOURLY:
+        return _author_id(third, start)
+    return f"{third}:{start}" if base == KEYWORD_HOURLY else str(start)
 
 
 def _documents(deltas: Deltas) -> _Patches:
@@ -465,6 +513,8 @@ def _documents(deltas: Deltas) -> _Patches:
         patches[(DAILY, subreddit, subreddit, day)] = figures
     for keyword, subreddit, hour, *figures in deltas.keyword_rows():
         patches[(KEYWORD_HOURLY, keyword, subreddit, hour)] = figures
+    for keyword, subreddit, hour, author, count in deltas.author_rows():
+        patches[(AUTHOR_HOURLY, subreddit, _author_key(keyword, author), hour)] = [count]
     return patches
 
 
@@ -807,7 +857,7 @@ class CosmosStore:
         container = self._sync(base)
         doc = self._bucket_doc(key, values)
         ttl, doc_id = doc["ttl"], doc["id"]
-        counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
+        counters = _COUNTERS_OF.get(base, _COUNTERS)
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
@@ -833,11 +883,14 @@ class CosmosStore:
         """An aggregate document holding `values`, expiring with its (last) hour."""
         base, partition, subreddit, start = key
         ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
-        counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
+        counters = _COUNTERS_OF.get(base, _COUNTERS)
         doc: Doc = {"id": _doc_id(key), "subreddit": subreddit, _TIME_FIELD[base]: start,
                     "ttl": ttl}  # fmt: skip
         if base == KEYWORD_HOURLY:
             doc["keyword"] = partition
+        if base == AUTHOR_HOURLY:  # the key's third part is the keyword and the author
+            doc["keyword"], doc["author"] = json.loads(subreddit)
+            doc["subreddit"] = partition
         doc.update(zip(counters, values, strict=True))
         return doc
 
@@ -1052,7 +1105,8 @@ class CosmosStore:
         try:
             for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
                                        (DAILY, "day", first_day),
-                                       (KEYWORD_HOURLY, "hour", cutoff)):  # fmt: skip
+                                       (KEYWORD_HOURLY, "hour", cutoff),
+                                       (AUTHOR_HOURLY, "hour", cutoff)):  # fmt: skip
                 container = self._sync(base)
                 pk = _PK_FIELD[base]
                 extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
@@ -1529,6 +1583,80 @@ class CosmosStore:
                 agg.last_hour = float(hour)
         rows = [a for a in sums.values() if a.count > 0]
         return sorted(rows, key=lambda a: (a.keyword, a.bucket_start or 0.0))
+
+    async def distinct_authors(
+        self,
+        *,
+        subreddit: str | None = None,
+        keyword: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> int:
+        """Counted in Python: a window is a few hours of one subreddit's (or all) authors."""
+        where, values = _time_filter(
+            {"keyword": keyword or ALL_ITEMS, "subreddit": subreddit}, since, until
+        )
+        query = f'SELECT c.author FROM c{where} AND c["count"] > 0'
+        docs = await self._query(AUTHOR_HOURLY, query, _params(**values),
+                                 partition_key=subreddit, page_size=1000)  # fmt: skip
+        return len({doc["author"] for doc in docs})
+
+    def save_alert_rule(self, rule: AlertRule) -> None:
+        try:
+            self._sync(ALERT_RULES).upsert_item({**rule_doc(rule), "pk": RULE_PK})
+        except AzureError as error:
+            raise self._error("save alert rule", error) from error
+
+    def delete_alert_rule(self, rule_id: str) -> bool:
+        try:
+            self._sync(ALERT_RULES).delete_item(rule_id, partition_key=RULE_PK)
+        except CosmosResourceNotFoundError:
+            return False
+        except AzureError as error:
+            raise self._error("delete alert rule", error) from error
+        return True
+
+    async def list_alert_rules(self) -> list[AlertRule]:
+        docs = await self._query(ALERT_RULES, "SELECT * FROM c WHERE c.pk = @pk",
+                                 _params(pk=RULE_PK), partition_key=RULE_PK)  # fmt: skip
+        return sorted((rule_of(doc) for doc in docs), key=lambda rule: rule.id)
+
+    async def get_alert_rule(self, rule_id: str) -> AlertRule | None:
+        # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
+        query = "SELECT * FROM c WHERE c.pk = @pk AND c.id = @id"
+        docs = await self._query(ALERT_RULES, query, _params(pk=RULE_PK, id=rule_id),
+                                 partition_key=RULE_PK)  # fmt: skip
+        return rule_of(docs[0]) if docs else None
+
+    def save_alert(self, alert: Alert) -> None:
+        try:
+            self._sync(ALERTS).upsert_item({**alert_doc(alert), "pk": ALERT_PK})
+        except AzureError as error:
+            raise self._error("save alert", error) from error
+
+    async def list_alerts(
+        self, limit: int, cursor: str | None = None, rule_id: str | None = None
+    ) -> AlertPage:
+        where = ["c.pk = @pk"]
+        values: dict[str, Any] = {"pk": ALERT_PK, "n": limit + 1}
+        if rule_id is not None:
+            where.append("c.rule_id = @rule")
+            values["rule"] = rule_id
+        if cursor:
+            value, last_id = decode_cursor(cursor)
+            where.append("(c.fired_at < @v OR (c.fired_at = @v AND c.id < @last))")
+            values.update(v=value, last=last_id)
+        sql = (
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
+            "ORDER BY c.fired_at DESC, c.id DESC"
+        )
+        docs = await self._query(ALERTS, sql, _params(**values), partition_key=ALERT_PK,
+                                 page_size=limit + 1)  # fmt: skip
+        alerts = [alert_of(d) for d in docs[:limit]]
+        next_cursor = (
+            encode_cursor(alerts[-1].fired_at, alerts[-1].id) if len(docs) > limit else None
+        )
+        return AlertPage(alerts=alerts, next_cursor=next_cursor)
 
     async def get_trending(self, key: str) -> dict[str, Any] | None:
         doc_id = _trending_id(key)

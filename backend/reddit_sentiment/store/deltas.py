@@ -2,15 +2,19 @@
 
 Every store keeps, next to its items, counters per subreddit x hour (``hourly``), per
 subreddit x UTC day (``daily``, the hours summed), per subreddit (``totals``) and per
-keyword x subreddit x hour (``keyword_hourly``). An upsert moves them by exactly the change
-from an item's stored version to its new one: nothing for a new version the aggregates count
-the same, else -1 for the old version (when there was one) and +1 for the new. That
-bookkeeping is written here once; a backend reads the stored versions, builds a `Version` of
-each, and only applies the rows this module hands back (SQL upserts, document patches).
+keyword x subreddit x hour (``keyword_hourly``), and the items of each author per subreddit
+x hour and per keyword x subreddit x hour (``author_hourly``: what distinct authors in a
+time window are counted from; keyword "" for all of a subreddit's items). An upsert moves
+them by exactly the change from an item's stored version to its new one: nothing for a new
+version the aggregates count the same, else -1 for the old version (when there was one) and
++1 for the new. That bookkeeping is written here once; a backend reads the stored versions,
+builds a `Version` of each, and only applies the rows this module hands back (SQL upserts,
+document patches).
 
 Rows are plain tuples ``(*key, *figures)``, the figures in `FIGURES` / `KEYWORD_FIGURES`
-order; only rows that move something are handed out (a day or subreddit is the sum of its
-changed hours, so it may still come out zero when they cancel).
+order (author rows: ``(keyword, subreddit, hour, author, count)``); only rows that move
+something are handed out (a day or subreddit is the sum of its changed hours, so it may
+still come out zero when they cancel).
 
 `KINDS` names every kind of aggregate row the engine hands out, with its key and figure names;
 `Deltas.rows(kind)` hands out a kind's rows. `store/verify.py` recomputes every kind from the
@@ -31,6 +35,8 @@ from .base import DAY, hour_of
 FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
 KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
 LABELS = ("positive", "neutral", "negative")
+# The keyword of an author row that counts all of a subreddit's items, whatever they mention.
+ALL_ITEMS = ""
 
 Row = tuple[Any, ...]
 K = TypeVar("K", bound=Hashable)
@@ -58,6 +64,7 @@ KINDS: dict[str, AggregateKind] = {
         AggregateKind("daily", ("subreddit", "day"), FIGURES),
         AggregateKind("totals", ("subreddit",), FIGURES),
         AggregateKind("keyword_hourly", ("keyword", "subreddit", "hour"), KEYWORD_FIGURES),
+        AggregateKind("author_hourly", ("keyword", "subreddit", "hour", "author"), ("count",)),
     )
 }
 # Each kind's rows method on Deltas.
@@ -66,6 +73,7 @@ _ROWS = {
     "daily": "daily_rows",
     "totals": "total_rows",
     "keyword_hourly": "keyword_rows",
+    "author_hourly": "author_rows",
 }
 
 
@@ -80,6 +88,8 @@ class Version:
     compound: float
     label: str
     keywords: tuple[str, ...]
+    # None for a deleted author: counted in every figure but the authors.
+    author: str | None = None
 
     @classmethod
     def of(cls, item: Item) -> Version:
@@ -90,6 +100,7 @@ class Version:
             item.compound,
             item.label.value,
             tuple(item.keywords),
+            author_of(item.author),
         )
 
     def counts_as(self, other: Version) -> bool:
@@ -101,23 +112,27 @@ class Version:
             self.compound,
             self.label,
             self.keywords,
+            self.author,
         ) == (
             other.subreddit,
             hour_of(other.created_utc),
             other.compound,
             other.label,
             other.keywords,
+            other.author,
         )
 
 
 class Deltas:
     """Signed changes to aggregate rows: ``hourly`` by (subreddit, hour) and
-    ``keyword_hourly`` by (keyword, subreddit, hour); days and totals are their hours summed
+    ``keyword_hourly`` by (keyword, subreddit, hour), ``author_hourly`` by (keyword or `ALL_ITEMS`,
+    subreddit, hour, author); days and totals are their hours summed
     (`daily_rows`, `total_rows`)."""
 
     def __init__(self) -> None:
         self.hourly: dict[tuple[str, int], list[float]] = {}
         self.keyword_hourly: dict[tuple[str, str, int], list[float]] = {}
+        self.author_hourly: dict[tuple[str, str, int, str], int] = {}
 
     def add(self, version: Version, sign: int) -> None:
         """Count one version of an item in (+1) or out (-1)."""
@@ -134,6 +149,10 @@ class Deltas:
             row[0] += sign
             row[1] += sign * version.compound
             row[2 + label] += sign
+        if version.author is not None:
+            for scope in (ALL_ITEMS, *version.keywords):
+                key = (scope, version.subreddit, hour, version.author)
+                self.author_hourly[key] = self.author_hourly.get(key, 0) + sign
 
     def add_upsert(self, before: Version | None, after: Version) -> bool:
         """Add the change of writing `after` over `before` (None: a new item). Returns
@@ -149,10 +168,12 @@ class Deltas:
         """Add `other`'s changes (sign -1: take them off)."""
         _merge(self.hourly, other.hourly, sign)
         _merge(self.keyword_hourly, other.keyword_hourly, sign)
+        for key, count in other.author_hourly.items():
+            self.author_hourly[key] = self.author_hourly.get(key, 0) + sign * count
 
     def nonzero(self) -> bool:
         """Whether any aggregate row moves."""
-        return bool(self.hourly_rows() or self.keyword_rows())
+        return bool(self.hourly_rows() or self.keyword_rows() or self.author_rows())
 
     def hourly_rows(self) -> list[Row]:
         """(subreddit, hour, *FIGURES) for every hour that changes."""
@@ -174,6 +195,16 @@ class Deltas:
         """The rows of one of `KINDS` that change."""
         rows: list[Row] = getattr(self, _ROWS[kind])()
         return rows
+
+    def author_rows(self) -> list[Row]:
+        """(keyword or `ALL_ITEMS`, subreddit, hour, author, count) for every author row that
+        changes."""
+        return [(*key, count) for key, count in self.author_hourly.items() if count]
+
+
+def author_of(name: str | None) -> str | None:
+    """The author an item is counted under: None when Reddit no longer names one."""
+    return None if not name or name == "[deleted]" else name
 
 
 def item_change(before: Version | None, after: Version) -> Deltas | None:

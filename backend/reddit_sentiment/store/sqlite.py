@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..models import (
+    Alert,
+    AlertRule,
     CollectionRun,
     Item,
     Kind,
@@ -38,6 +40,7 @@ from ..models import (
 from .base import (
     DAY,
     Aggregate,
+    AlertPage,
     Bucket,
     ItemPage,
     ItemQuery,
@@ -49,6 +52,8 @@ from .base import (
     SeriesText,
     Sort,
     StoreUnavailable,
+    alert_doc,
+    alert_of,
     bucket_seconds,
     day_ranges,
     decode_cursor,
@@ -56,8 +61,10 @@ from .base import (
     hour_of,
     interrupted,
     item_page,
+    rule_doc,
+    rule_of,
 )
-from .deltas import KINDS, Deltas, Row, Version
+from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
@@ -155,6 +162,31 @@ CREATE TABLE IF NOT EXISTS keyword_hourly (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keyword_hourly_hour ON keyword_hourly (hour);
 
+-- Items per author (keyword '' = all of a subreddit's items): distinct authors in a window.
+CREATE TABLE IF NOT EXISTS author_hourly (
+    keyword TEXT NOT NULL,
+    subreddit TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (keyword, subreddit, hour, author)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS author_hourly_hour ON author_hourly (hour);
+
+CREATE TABLE IF NOT EXISTS alert_rules (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    fired_at REAL NOT NULL,
+    alert TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (fired_at, id);
+CREATE INDEX IF NOT EXISTS alerts_rule_fired ON alerts (rule_id, fired_at, id);
+
 CREATE TABLE IF NOT EXISTS trending (
     key TEXT PRIMARY KEY,
     payload TEXT NOT NULL
@@ -207,6 +239,10 @@ ON CONFLICT(keyword, subreddit, hour) DO UPDATE SET
     count=count+excluded.count, sum_compound=sum_compound+excluded.sum_compound,
     positive=positive+excluded.positive, neutral=neutral+excluded.neutral,
     negative=negative+excluded.negative
+"""
+_ADD_AUTHOR_HOURLY = """
+INSERT INTO author_hourly (keyword, subreddit, hour, author, count) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT(keyword, subreddit, hour, author) DO UPDATE SET count=count+excluded.count
 """
 _REBUILD_TOTALS = """
 INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
@@ -270,6 +306,17 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
+    # Author counts came after the items: derive them once from a file that has items.
+    if (
+        conn.execute("SELECT 1 FROM author_hourly LIMIT 1").fetchone() is None
+        and conn.execute("SELECT 1 FROM items LIMIT 1").fetchone() is not None
+    ):
+        deltas = Deltas()
+        for row in conn.execute(
+            "SELECT subreddit, created_utc, kind, compound, label, keywords, author FROM items"
+        ):
+            deltas.add(_version(row), +1)
+        conn.executemany(_ADD_AUTHOR_HOURLY, deltas.author_rows())
     # Per-subreddit totals came after the hourly table: derive them once if missing.
     if conn.execute("SELECT 1 FROM totals LIMIT 1").fetchone() is None:
         conn.execute(_REBUILD_TOTALS)
@@ -356,6 +403,7 @@ def _version(row: sqlite3.Row) -> Version:
         row["compound"],
         row["label"],
         tuple(json.loads(row["keywords"])),
+        author_of(row["author"]),
     )
 
 
@@ -365,6 +413,7 @@ def _apply(conn: sqlite3.Connection, deltas: Deltas) -> None:
     conn.executemany(_ADD_DAILY, deltas.daily_rows())
     conn.executemany(_ADD_TOTALS, deltas.total_rows())
     conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
+    conn.executemany(_ADD_AUTHOR_HOURLY, deltas.author_rows())
 
 
 def _row_to_run(row: sqlite3.Row) -> CollectionRun:
@@ -621,6 +670,7 @@ class SqliteStore:
                     conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
+                    conn.execute("DELETE FROM author_hourly WHERE hour < ?", (cutoff,))
                     return deleted
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
@@ -910,6 +960,85 @@ class SqliteStore:
 
         return await self._read(run)
 
+    async def distinct_authors(
+        self,
+        *,
+        subreddit: str | None = None,
+        keyword: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> int:
+        filters = {"keyword": keyword or ALL_ITEMS, "subreddit": subreddit}
+        where, params, _ = _bucket_query(filters, since, until, None)
+        sql = f"SELECT COUNT(DISTINCT author) FROM author_hourly{where} AND count > 0"
+
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+        return await self._read(run)
+
+    def save_alert_rule(self, rule: AlertRule) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO alert_rules (id, rule) VALUES (?, ?)",
+                (rule.id, json.dumps(rule_doc(rule))),
+            )
+
+    def delete_alert_rule(self, rule_id: str) -> bool:
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM alert_rules WHERE id = ?", (rule_id,)).rowcount > 0
+
+    async def list_alert_rules(self) -> list[AlertRule]:
+        def run(conn: sqlite3.Connection) -> list[AlertRule]:
+            rows = conn.execute("SELECT rule FROM alert_rules ORDER BY id")
+            return [rule_of(json.loads(row["rule"])) for row in rows]
+
+        return await self._read(run)
+
+    async def get_alert_rule(self, rule_id: str) -> AlertRule | None:
+        def run(conn: sqlite3.Connection) -> AlertRule | None:
+            row = conn.execute("SELECT rule FROM alert_rules WHERE id = ?", (rule_id,)).fetchone()
+            return None if row is None else rule_of(json.loads(row["rule"]))
+
+        return await self._read(run)
+
+    def save_alert(self, alert: Alert) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO alerts (id, rule_id, fired_at, alert) VALUES (?, ?, ?, ?)",
+                (alert.id, alert.rule_id, alert.fired_at, json.dumps(alert_doc(alert))),
+            )
+
+    async def list_alerts(
+        self, limit: int, cursor: str | None = None, rule_id: str | None = None
+    ) -> AlertPage:
+        where: list[str] = []
+        params: list[str | float] = []
+        if rule_id is not None:
+            where.append("rule_id = ?")
+            params.append(rule_id)
+        if cursor:
+            value, last_id = decode_cursor(cursor)
+            where.append("(fired_at, id) < (?, ?)")
+            params.extend([value, last_id])
+        condition = f"WHERE {' AND '.join(where)}" if where else ""
+
+        def run(conn: sqlite3.Connection) -> list[Alert]:
+            sql = f"SELECT alert FROM alerts {condition} ORDER BY fired_at DESC, id DESC LIMIT ?"
+            return [
+                alert_of(json.loads(r["alert"])) for r in conn.execute(sql, [*params, limit + 1])
+            ]
+
+        rows = await self._read(run)
+        alerts = rows[:limit]
+        last = alerts[-1] if alerts else None
+        next_cursor = (
+            encode_cursor(last.fired_at, last.id)
+            if last is not None and len(rows) > limit
+            else None
+        )
+        return AlertPage(alerts=alerts, next_cursor=next_cursor)
+
     async def get_run(self, run_id: str) -> CollectionRun | None:
         def run(conn: sqlite3.Connection) -> CollectionRun | None:
             found = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -959,7 +1088,7 @@ class SqliteStore:
         with self._transaction() as conn:
             deltas = Deltas()
             cursor = conn.execute(
-                "SELECT subreddit, created_utc, kind, compound, label, keywords FROM items"
+                "SELECT subreddit, created_utc, kind, compound, label, keywords, author FROM items"
             )
             for row in cursor:
                 deltas.add(_version(row), +1)

@@ -22,7 +22,7 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
@@ -154,7 +154,7 @@ def _collector_families(service: CollectionService) -> list[Metric]:
     leader.add_metric([], float(service.is_leader))
     running = _gauge("collector_running", "A collection run is under way in this process")
     running.add_metric([], float(service.busy))
-    families: list[Metric] = [enabled, leader, running]
+    families: list[Metric] = [enabled, leader, running, *_alert_families(service)]
     report = service.last_verify
     if report is not None:
         ran = _gauge("verify_last_run_time_seconds", "When this process's last scheduled "
@@ -173,6 +173,25 @@ def _collector_families(service: CollectionService) -> list[Metric]:
         upcoming.add_metric([], next_at.timestamp())
         families.append(upcoming)
     return families
+
+
+def _alert_families(service: CollectionService) -> list[Metric]:
+    """Alerts fired and deliveries failed per rule, by this process (the collecting one
+    evaluates the rules) since it started."""
+    fired = CounterMetricFamily(PREFIX + "alerts_fired", "Alerts fired by this process, per rule",
+                                labels=["rule"])  # fmt: skip
+    failed = CounterMetricFamily(
+        PREFIX + "alert_deliveries_failed",
+        "Alert deliveries given up after their retries by this process, per rule",
+        labels=["rule"],
+    )
+    alerting = service.alerting
+    if alerting is not None:
+        for rule_id, count in sorted(alerting.fired.items()):
+            fired.add_metric([rule_id], count)
+        for rule_id, count in sorted(alerting.dispatcher.failed.items()):
+            failed.add_metric([rule_id], count)
+    return [fired, failed]
 
 
 @router.get(

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 router = APIRouter(include_in_schema=False)
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
-ASSETS = ("dashboard.js", "dashboard.css")
+ASSETS = ("dashboard.js", "dashboard.css", "alerts.js")
 
 LONG_CACHE = "public, max-age=31536000, immutable"
 PAGE_HEADERS = {
