@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from ..models import (
     COLLECTOR_LEASE,
     CollectionRun,
+    RateLimits,
     RunKind,
     failed_run,
     new_run_id,
@@ -100,6 +101,9 @@ class CollectionService:
         self._active: asyncio.Future[CollectionRun] | None = None
         self.active_run_id: str | None = None
         self.last_run: CollectionRun | None = None
+        self.last_reconcile: CollectionRun | None = None
+        # Reddit's X-Ratelimit-* headers of the last response, read after each cycle.
+        self.rate_limits = RateLimits()
         self.store_error: str | None = None
         self.owner = process_owner()
         self.is_leader = False
@@ -180,8 +184,21 @@ class CollectionService:
         return self._cycle
 
     def _run_sync(self, run_id: str, trigger: str) -> CollectionRun:
-        run = self._ensure_cycle().run(run_id, trigger)
+        cycle = self._ensure_cycle()
+        run = cycle.run(run_id, trigger)
+        # The reconcile pass follows each cycle in the same thread (and process), so the two
+        # never share Reddit's budget at once; it takes only its share of the interval's.
+        if self.settings.reconcile_after and self.settings.reconcile_request_share > 0:
+            try:
+                if not cycle.stop_requested.is_set():
+                    self.last_reconcile = cycle.reconcile(trigger=trigger)
+            except Exception as error:  # recorded by the pass; this is the machinery failing
+                log.error("reconcile pass failed: %r", error)
         self._refresh_trending()
+        try:
+            self.rate_limits = cycle.rate_limits()
+        except Exception as error:
+            log.debug("rate limits not read: %r", error)
         return run
 
     def _refresh_trending(self) -> None:

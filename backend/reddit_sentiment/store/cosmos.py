@@ -90,6 +90,7 @@ from urllib3.util.retry import Retry
 from ..models import (
     CollectionRun,
     Item,
+    ItemState,
     Kind,
     Label,
     ListingError,
@@ -158,7 +159,9 @@ _TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
 DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
 # What the aggregate deltas of an upsert need of an item's stored version.
-_DELTA_FIELDS = "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords"
+_DELTA_FIELDS = (
+    "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords, c.counted"
+)
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -189,12 +192,23 @@ def _policy(paths: Iterable[str], composites: list[list[dict[str, str]]]) -> dic
 
 
 ITEMS_POLICY = _policy(
-    ("subreddit", "kind", "label", "link_id", "created_utc", "score", "compound"),
+    (
+        "subreddit",
+        "kind",
+        "label",
+        "link_id",
+        "created_utc",
+        "score",
+        "compound",
+        "state",
+        "reconcile_stage",
+    ),  # fmt: skip
     _composite("kind", "created_utc", "id")
     + _composite("kind", "score", "id")
     + _composite("kind", "compound", "id")
     + _composite("link_id", "created_utc", "id")
-    + _composite("created_utc", "id"),  # iter_items without a kind filter
+    + _composite("created_utc", "id")  # iter_items without a kind filter
+    + _composite("reconcile_stage", "created_utc", "id"),  # the reconcile pass's due items
 )
 HOURLY_POLICY = _policy(("subreddit", "hour"), [])
 DAILY_POLICY = _policy(("subreddit", "day"), [])
@@ -231,7 +245,10 @@ def _item_doc(item: Item, ttl: int) -> Doc:
         "link_id": item.link_id, "compound": item.compound, "pos": item.pos, "neu": item.neu,
         "neg": item.neg, "label": item.label.value, "truncated": item.truncated,
         "collected_at": item.collected_at, "keywords": list(item.keywords),
-        "text_hash": item.text_hash, "ttl": ttl,
+        "text_hash": item.text_hash, "upvote_ratio": item.upvote_ratio,
+        "edited_at": item.edited_at, "state": item.state.value, "state_at": item.state_at,
+        "checked_at": item.checked_at, "reconcile_stage": item.reconcile_stage,
+        "counted": item.counted, "ttl": ttl,
     }  # fmt: skip
 
 
@@ -258,6 +275,14 @@ def _doc_to_item(doc: Mapping[str, Any]) -> Item:
         collected_at=float(doc["collected_at"]),
         keywords=list(doc.get("keywords") or []),  # absent on items from before keywords
         text_hash=str(doc.get("text_hash") or ""),  # absent on items from before it
+        # The lifecycle's fields are absent on items from before it: live, never checked.
+        upvote_ratio=doc.get("upvote_ratio"),
+        edited_at=doc.get("edited_at"),
+        state=ItemState(doc.get("state") or ItemState.LIVE),
+        state_at=doc.get("state_at"),
+        checked_at=doc.get("checked_at"),
+        reconcile_stage=int(doc.get("reconcile_stage") or 0),
+        counted=bool(doc.get("counted", True)),
     )
 
 
@@ -320,7 +345,8 @@ _Patches = dict[_Key, list[float]]
 def _version(doc: Mapping[str, Any]) -> Version:
     """What the aggregates count of a stored item document."""
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
-                   doc["label"], tuple(doc.get("keywords") or []))  # fmt: skip
+                   doc["label"], tuple(doc.get("keywords") or []),
+                   bool(doc.get("counted", True)))  # fmt: skip
 
 
 def _documents(deltas: Deltas) -> _Patches:
@@ -710,6 +736,40 @@ class CosmosStore:
             return self._error(what, first)
         raise first  # KeyboardInterrupt and friends
 
+    def due_items(
+        self,
+        *,
+        stage: int,
+        created_after: float | None,
+        created_until: float,
+        subreddit: str | None = None,
+        limit: int = 100,
+    ) -> list[Item]:
+        # Items from before the lifecycle have no stage: they are at stage 0.
+        matches = "c.reconcile_stage = @stage"
+        if stage == 0:
+            matches = f"({matches} OR NOT IS_DEFINED(c.reconcile_stage))"
+        where = [matches, "c.created_utc <= @until"]
+        values: dict[str, Any] = {"stage": stage, "until": created_until, "n": limit}
+        if created_after is not None:
+            where.append("c.created_utc > @after")
+            values["after"] = created_after
+        if subreddit is not None:
+            where.append("c.subreddit = @sub")
+            values["sub"] = subreddit
+        sql = (
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
+            "ORDER BY c.created_utc ASC, c.id ASC"
+        )
+        scope: dict[str, Any] = (
+            {"partition_key": subreddit} if subreddit else {"enable_cross_partition_query": True}
+        )
+        try:
+            docs = list(self._sync(ITEMS).query_items(sql, parameters=_params(**values), **scope))
+        except AzureError as error:
+            raise self._error("read of due items", error) from error
+        return [_doc_to_item(doc) for doc in docs]
+
     def save_run(self, run: CollectionRun) -> None:
         try:
             self._sync(RUNS).upsert_item(_run_doc(run))
@@ -1013,7 +1073,7 @@ class CosmosStore:
         where = ["c.kind = @kind"]
         values: dict[str, Any] = {"kind": query.kind.value, "n": query.limit + 1}
         for name, value in (("subreddit", query.subreddit), ("label", query.label),
-                            ("link_id", query.link_id)):  # fmt: skip
+                            ("link_id", query.link_id), ("state", query.state)):  # fmt: skip
             if value is not None:
                 where.append(f"c.{name} = @{name}")
                 values[name] = str(value)
@@ -1038,6 +1098,21 @@ class CosmosStore:
         docs = await self._query(ITEMS, sql, _params(**values), partition_key=query.subreddit,
                                  page_size=query.limit + 1)  # fmt: skip
         return item_page([_doc_to_item(d) for d in docs], query)
+
+    async def state_counts(self, subreddit: str | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for state in (ItemState.DELETED, ItemState.REMOVED):
+            where = "c.state = @state" + (" AND c.subreddit = @sub" if subreddit else "")
+            values: dict[str, Any] = {"state": state.value}
+            if subreddit:
+                values["sub"] = subreddit
+            found = await self._query(ITEMS, f"SELECT VALUE COUNT(1) FROM c WHERE {where}",
+                                      _params(**values), partition_key=subreddit)  # fmt: skip
+            values_found: list[Any] = list(found)  # SELECT VALUE: numbers, not documents
+            total = sum(int(n) for n in values_found if isinstance(n, int | float))
+            if total:
+                counts[state.value] = total
+        return counts
 
     async def get_item(self, item_id: str) -> Item | None:
         # The subreddit (partition key) is unknown here, so this is a query by id across

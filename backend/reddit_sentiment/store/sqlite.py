@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -25,7 +26,9 @@ from typing import Any, TypeVar
 
 from ..models import (
     CollectionRun,
+    PURGED_STATES,
     Item,
+    ItemState,
     Kind,
     Label,
     ListingError,
@@ -61,6 +64,7 @@ from .deltas import Deltas, Version
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # The figures every aggregate table keeps, per subreddit (and hour or day).
 _FIGURES = """posts INTEGER NOT NULL DEFAULT 0,
@@ -93,7 +97,14 @@ CREATE TABLE IF NOT EXISTS items (
     truncated INTEGER NOT NULL,
     collected_at REAL NOT NULL,
     keywords TEXT NOT NULL DEFAULT '[]',
-    text_hash TEXT NOT NULL DEFAULT ''
+    text_hash TEXT NOT NULL DEFAULT '',
+    upvote_ratio REAL,
+    edited_at REAL,
+    state TEXT NOT NULL DEFAULT 'live',
+    state_at REAL,
+    checked_at REAL,
+    reconcile_stage INTEGER NOT NULL DEFAULT 0,
+    counted INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
@@ -173,30 +184,38 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 """
 
+# The lifecycle's columns (issue 17), after the first 21.
+_LIFECYCLE_COLUMNS = (
+    "upvote_ratio, edited_at, state, state_at, checked_at, reconcile_stage, counted"
+)
 _ITEM_COLUMNS = (
     "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
     "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords, "
-    "text_hash"
+    f"text_hash, {_LIFECYCLE_COLUMNS}"
 )
 _UPSERT_ITEM = f"""
-INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 21)})
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 28)})
 ON CONFLICT(id) DO UPDATE SET
     author=excluded.author, title=excluded.title, body=excluded.body,
+    permalink=excluded.permalink,
     score=excluded.score, num_comments=excluded.num_comments,
     compound=excluded.compound, pos=excluded.pos, neu=excluded.neu, neg=excluded.neg,
     label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at,
-    keywords=excluded.keywords, text_hash=excluded.text_hash
+    keywords=excluded.keywords, text_hash=excluded.text_hash,
+    upvote_ratio=excluded.upvote_ratio, edited_at=excluded.edited_at, state=excluded.state,
+    state_at=excluded.state_at, checked_at=excluded.checked_at,
+    reconcile_stage=excluded.reconcile_stage, counted=excluded.counted
 """
 # What an upsert of a known item may change (collected_at aside), in _item_params' terms.
 _MUTABLE_COLUMNS = (
-    "author, title, body, score, num_comments, compound, pos, neu, neg, label, truncated, "
-    "keywords, text_hash"
+    "author, title, body, permalink, score, num_comments, compound, pos, neu, neg, label, "
+    f"truncated, keywords, text_hash, {_LIFECYCLE_COLUMNS}"
 )
 
 
 def _mutable(params: tuple[Any, ...]) -> tuple[Any, ...]:
     """The _MUTABLE_COLUMNS of a row of _item_params, in that order."""
-    return (params[3], params[5], params[6], params[8], params[9], *params[12:18], *params[19:])
+    return (params[3], *params[5:7], *params[7:10], *params[12:18], *params[19:])
 
 
 _ADD_KEYWORD_HOURLY = """
@@ -267,6 +286,21 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect'")
     conn.execute("CREATE INDEX IF NOT EXISTS runs_kind_started ON runs (kind, started_at, id)")
+    items = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+    for column, declared in (
+        ("upvote_ratio", "REAL"),
+        ("edited_at", "REAL"),
+        ("state", "TEXT NOT NULL DEFAULT 'live'"),
+        ("state_at", "REAL"),
+        ("checked_at", "REAL"),
+        ("reconcile_stage", "INTEGER NOT NULL DEFAULT 0"),
+        ("counted", "INTEGER NOT NULL DEFAULT 1"),
+    ):
+        if column not in items:
+            conn.execute(f"ALTER TABLE items ADD COLUMN {column} {declared}")
+    # The reconcile pass's "due" query: one stage, a band of creation times, oldest first.
+    conn.execute("CREATE INDEX IF NOT EXISTS items_due ON items (reconcile_stage, created_utc, id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS items_state ON items (state)")
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
@@ -318,6 +352,13 @@ def _row_to_item(row: sqlite3.Row) -> Item:
         collected_at=row["collected_at"],
         keywords=json.loads(row["keywords"]),
         text_hash=row["text_hash"],
+        upvote_ratio=row["upvote_ratio"],
+        edited_at=row["edited_at"],
+        state=ItemState(row["state"]),
+        state_at=row["state_at"],
+        checked_at=row["checked_at"],
+        reconcile_stage=row["reconcile_stage"],
+        counted=bool(row["counted"]),
     )
 
 
@@ -344,6 +385,13 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         item.collected_at,
         json.dumps(item.keywords) if item.keywords else "[]",
         item.text_hash,
+        item.upvote_ratio,
+        item.edited_at,
+        item.state.value,
+        item.state_at,
+        item.checked_at,
+        item.reconcile_stage,
+        int(item.counted),
     )
 
 
@@ -356,6 +404,7 @@ def _version(row: sqlite3.Row) -> Version:
         row["compound"],
         row["label"],
         tuple(json.loads(row["keywords"])),
+        bool(row["counted"]),
     )
 
 
@@ -410,6 +459,8 @@ class SqliteStore:
                 conn.create_function("bucket_json", 7, render_bucket, deterministic=True)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # Freed bytes are zeroed: a purged text (issue 17) leaves no copy in the file.
+                conn.execute("PRAGMA secure_delete=ON")
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_seconds * 1000)}")
             except sqlite3.Error as error:
                 raise StoreUnavailable(
@@ -484,6 +535,7 @@ class SqliteStore:
     def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
         result = UpsertResult()
         unique = list({item.id: item for item in items}.values())
+        purged = False
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
             with self._transaction() as conn:
@@ -517,6 +569,8 @@ class SqliteStore:
                             seen_again.append((item.collected_at, item.id))
                             continue
                     rows.append(row)
+                    if item.purged and (before is None or before["state"] not in PURGED_STATES):
+                        purged = True
                     deltas.add_upsert(
                         None if before is None else _version(before), Version.of(item)
                     )
@@ -526,7 +580,44 @@ class SqliteStore:
                 conn.executemany(_ADD_DAILY, deltas.daily_rows())
                 conn.executemany(_ADD_TOTALS, deltas.total_rows())
                 conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
+        if purged:
+            self.checkpoint()
         return result
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the file and truncate it: the old versions of a purged text
+        in the WAL's frames go with it (the file's own copy was zeroed by secure_delete)."""
+        try:
+            self._connect().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as error:  # a reader mid-read: the next purge checkpoints again
+            log.warning("SQLite checkpoint after a purge failed: %s", error)
+
+    def due_items(
+        self,
+        *,
+        stage: int,
+        created_after: float | None,
+        created_until: float,
+        subreddit: str | None = None,
+        limit: int = 100,
+    ) -> list[Item]:
+        where = ["reconcile_stage = ?", "created_utc <= ?"]
+        params: list[Any] = [stage, created_until]
+        if created_after is not None:
+            where.append("created_utc > ?")
+            params.append(created_after)
+        if subreddit is not None:
+            where.append("subreddit = ?")
+            params.append(subreddit)
+        sql = (
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE {' AND '.join(where)} "
+            "ORDER BY created_utc, id LIMIT ?"
+        )
+        try:
+            rows = self._connect().execute(sql, [*params, limit]).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return [_row_to_item(row) for row in rows]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
         ids = [item.id for item in items]
@@ -735,6 +826,7 @@ class SqliteStore:
             ("subreddit", query.subreddit),
             ("label", query.label),
             ("link_id", query.link_id),
+            ("state", query.state),
         ):
             if value is not None:
                 where.append(f"{name} = ?")
@@ -761,6 +853,18 @@ class SqliteStore:
             return [_row_to_item(r) for r in conn.execute(sql, params)]
 
         return item_page(await self._read(run), query)
+
+    async def state_counts(self, subreddit: str | None = None) -> dict[str, int]:
+        where, params = ("AND subreddit = ?", [subreddit]) if subreddit else ("", [])
+        sql = (
+            "SELECT state, COUNT(*) FROM items WHERE state IN ('deleted', 'removed') "
+            f"{where} GROUP BY state"
+        )
+
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            return {state: count for state, count in conn.execute(sql, params)}
+
+        return await self._read(run)
 
     async def get_item(self, item_id: str) -> Item | None:
         def run(conn: sqlite3.Connection) -> Item | None:
