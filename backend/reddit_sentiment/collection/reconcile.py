@@ -182,9 +182,9 @@ class ReconcilePass:
         batches = (
             self._due(now, sub) if older_than is None else self._older_than(now, older_than, sub)
         )
-        requests = purged = checked = 0
+        purged = checked = 0
         scheduled = cap is not None
-        for batch in batches:
+        for requests, batch in enumerate(batches):
             if self.stopped():
                 run.errors.append(ListingError("*", "reconcile", "Interrupted",
                                                "service shut down during the pass"))  # fmt: skip
@@ -201,7 +201,6 @@ class ReconcilePass:
                 run.errors.append(ListingError("*", "api/info", "BudgetExceeded",
                                                "the collection budget was used up"))  # fmt: skip
                 break
-            requests += 1
             try:
                 page = self.collector.info([d.item.id for d in batch], deadline)
             except Exception as error:  # every upstream failure is data for the run record

@@ -202,7 +202,7 @@ ITEMS_POLICY = _policy(
         "compound",
         "state",
         "reconcile_stage",
-    ),  # fmt: skip
+    ),
     _composite("kind", "created_utc", "id")
     + _composite("kind", "score", "id")
     + _composite("kind", "compound", "id")

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..models import (
-    CollectionRun,
     PURGED_STATES,
+    CollectionRun,
     Item,
     ItemState,
     Kind,

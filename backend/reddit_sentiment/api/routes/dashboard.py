@@ -20,7 +20,9 @@ router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 @router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
 async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
     """All subreddits, or one (`subreddit`): totals, labels, means and the last run."""
-    per_sub = await store.aggregates(subreddit=normalise_subreddit(subreddit))
+    name = normalise_subreddit(subreddit)
+    per_sub = await store.aggregates(subreddit=name)
+    states = await store.state_counts(name)
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
         total = total.plus(agg)
@@ -41,6 +43,8 @@ async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
             for a in per_sub
         ],
         last_collection=run_out(runs.runs[0]) if runs.runs else None,
+        deleted=states.get("deleted", 0),
+        removed=states.get("removed", 0),
     )
 
 
