@@ -77,7 +77,7 @@ def lifecycle_data(posts: int = 6, hours_apart: int = 10) -> dict[str, Any]:
                 "description": "",
                 "subscribers": 1,
                 "submissions": submissions,
-            }  # fmt: skip
+            }
         ]
     }
 
