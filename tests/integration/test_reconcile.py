@@ -302,3 +302,45 @@ def test_waiting_for_the_window_never_runs_past_the_deadline() -> None:
     assert collector.requests_left() == 0
     with pytest.raises(RateLimitReserve, match="resets in"):
         collector.wait_for_window(deadline=time.time() + 10)
+
+
+@pytest.mark.processes
+async def test_the_service_reconciles_after_each_cycle_in_the_cycle_process(
+    tmp_path: Path,
+) -> None:
+    with FakeReddit.from_dataset(lifecycle_data()).start() as fake:
+        settings = settings_for(
+            fake,
+            ["python"],
+            collection_start_delay_seconds=3600,
+            sqlite_path=str(tmp_path / "service.db"),
+            collector_warm_up=False,
+            reconcile_request_share=1.0,
+        )
+        fake.revise("t3_lc2", state="deleted")  # first seen deleted: stored purged
+        app = create_app(settings)  # its own store: the cycle runs in the cycle process
+        async with app.router.lifespan_context(app):
+            service: CollectionService = app.state.service
+            fake.revise("t3_lc1", score=77)
+            _, future = service.start_collection("test")
+            run = await asyncio.wait_for(future, 120)
+            assert run.kind is RunKind.COLLECT and run.status is RunStatus.SUCCEEDED
+            reconciled = service.last_reconcile
+            assert reconciled is not None and reconciled.kind is RunKind.RECONCILE
+            assert reconciled.subreddits["python"].checked == 10
+            assert fake.request_count(r"/api/info") == 1 + 1  # two bands, one request each
+            limits = service.rate_limits
+            assert limits.used == fake.request_count("") and limits.remaining is not None
+
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                metrics = (await client.get("/metrics")).text
+                assert f"reddit_sentiment_reddit_ratelimit_used {float(limits.used)}" in metrics
+                assert "reddit_sentiment_reddit_ratelimit_remaining " in metrics
+                ready = (await client.get("/api/v1/health/ready")).json()["collection"]
+                assert ready["reddit_rate_limit"]["used"] == limits.used
+                assert ready["last_reconcile"]["id"] == reconciled.id
+                runs = await client.get("/api/v1/collections", params={"kind": "reconcile"})
+                assert [r["id"] for r in runs.json()["items"]] == [reconciled.id]
+                post = (await client.get("/api/v1/posts/t3_lc2")).json()["post"]
+                assert post["state"] == "deleted" and post["title"] == ""

@@ -286,6 +286,7 @@ class ReconcilePass:
         """Stored trending results are rebuilt, so a purged title is served by none of them."""
         try:
             trending.refresh(self.store, self.settings.trending_min_count)
+            self.store.checkpoint()  # the old results' bytes too
         except Exception as error:
             log.error("reconcile %s: trending refresh after a purge failed: %s", run.id, error)
             run.errors.append(ListingError("*", "trending", type(error).__name__, str(error)))

@@ -266,6 +266,11 @@ class Store(Protocol):
         """Items at reconcile stage `stage` created in (created_after, created_until],
         oldest first (an indexed query): what the reconcile pass re-fetches next."""
 
+    def checkpoint(self) -> None:
+        """Leave no old copy of purged text where the backend keeps its bytes (SQLite: the
+        WAL written into the file and truncated; Cosmos DB keeps none itself). `upsert_items`
+        does this after a purge; the reconcile pass again after rewriting trending."""
+
     def save_run(self, run: CollectionRun) -> None:
         """Insert or replace a collection run record."""
 
