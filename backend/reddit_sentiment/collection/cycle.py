@@ -35,7 +35,7 @@ from ..store.base import Store, StoreUnavailable
 from . import trending
 from .analyzer import Analyzer, ScoringJob, text_of
 from .breaker import CircuitBreaker, CircuitOpen
-from .collector import ListingFailed, ListingPage, RedditCollector
+from .collector import ListingFailed, ListingPage, RateLimitReserve, RedditCollector
 from .keywords import KeywordMatcher
 from .reconcile import ReconcilePass, settle_purged
 
@@ -274,10 +274,14 @@ class CollectionCycle:
             self._tree_requests += 1 + more  # at most: one tree page + `more` morechildren
             try:
                 self.breaker.check()
+                self.collector.wait_for_window(self._deadline)  # PRAW's models: not via _get
                 tree = self.collector.fetch_comment_tree(post_id, subreddit, more)
                 self.breaker.record_success()
             except CircuitOpen as open_circuit:
                 run.errors.append(ListingError(subreddit, "tree", "CircuitOpen", str(open_circuit)))
+                return
+            except RateLimitReserve as reserve:
+                run.errors.append(ListingError(subreddit, "tree", "RateLimitReserve", str(reserve)))
                 return
             except ListingFailed as failure:
                 self.breaker.record_failure(failure.error)
