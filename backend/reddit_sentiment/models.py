@@ -108,8 +108,7 @@ class Item:
     state_at: float | None = None  # when it was first seen deleted or removed
     checked_at: float | None = None  # the last reconcile re-fetch
     reconcile_stage: int = 0  # how many RECONCILE_AFTER ages it has been re-checked past
-    # Whether the aggregates count it: False for a purged item under DELETED_ITEMS=drop, or
-    # one first seen purged (no text, so no sentiment to count).
+    # Whether the aggregates count it: False for a purged item under DELETED_ITEMS=drop.
     counted: bool = True
 
     @property

@@ -221,9 +221,7 @@ async def test_a_listing_that_shows_a_deleted_item_stores_it_purged(store: Store
         assert items["t3_lc2"].author is None and items["t3_lc2"].counted  # keep-scores
 
 
-async def test_an_item_first_seen_deleted_is_stored_purged_and_not_counted(
-    store: Store,
-) -> None:
+async def test_an_item_first_seen_deleted_is_stored_purged_as_neutral(store: Store) -> None:
     with FakeReddit.from_dataset(lifecycle_data()).start() as fake:
         fake.revise("t3_lc2", state="deleted")
         settings = settings_for(fake, ["python"], analyzer_mode="inline")
@@ -234,7 +232,8 @@ async def test_an_item_first_seen_deleted_is_stored_purged_and_not_counted(
             cycle.close()
     items = {i.id: i for i in await assert_aggregates_match_items(store)}
     first_seen = items["t3_lc2"]
-    assert first_seen.state is ItemState.DELETED and not first_seen.counted
+    assert first_seen.state is ItemState.DELETED and first_seen.counted  # keep-scores
+    assert (first_seen.compound, first_seen.label) == (0.0, Label.NEUTRAL)
     assert (first_seen.title, first_seen.body, first_seen.author) == ("", "", None)
 
 

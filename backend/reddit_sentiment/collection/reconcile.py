@@ -295,10 +295,11 @@ class ReconcilePass:
 def settle_purged(item: Item, before: Item | None, deleted_items: DeletedItems) -> Item:
     """A deleted or removed `item` (text and author already purged) as it is stored: with
     the sentiment its stored version had, counted by the aggregates only under
-    DELETED_ITEMS=keep-scores and only if that version was counted; first seen purged, it
-    has no sentiment and is not counted. The time it was first seen so is kept."""
+    DELETED_ITEMS=keep-scores and only if that version was counted. First seen purged, it has
+    no text to score: neutral, counted under keep-scores as before purging existed (VADER
+    found "[deleted]" neutral). The time it was first seen so is kept."""
     if before is None:
-        item.counted = False
+        item.counted = deleted_items is DeletedItems.KEEP_SCORES
         return item
     item.compound, item.pos, item.neu, item.neg = (
         before.compound,

@@ -25,6 +25,7 @@ from ..models import (
     CollectionRun,
     RateLimits,
     RunKind,
+    RunStatus,
     failed_run,
     new_run_id,
     process_owner,
@@ -190,7 +191,8 @@ class CollectionService:
         # never share Reddit's budget at once; it takes only its share of the interval's.
         if self.settings.reconcile_after and self.settings.reconcile_request_share > 0:
             try:
-                if not cycle.stop_requested.is_set():
+                # After a failed cycle (Reddit or the store down) the pass would fail too.
+                if run.status is not RunStatus.FAILED and not cycle.stop_requested.is_set():
                     self.last_reconcile = cycle.reconcile(trigger=trigger)
             except Exception as error:  # recorded by the pass; this is the machinery failing
                 log.error("reconcile pass failed: %r", error)
