@@ -16,7 +16,7 @@ import httpx
 import pytest
 import requests
 
-from fakereddit import FakeReddit
+from fakereddit import FakeReddit, Fault
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.collection import CollectionService
 from reddit_sentiment.collection.collector import (
@@ -191,6 +191,23 @@ async def test_a_pass_brings_items_to_what_reddit_says_now(store: Store) -> None
             runs = await client.get("/api/v1/collections", params={"kind": "reconcile"})
             latest = runs.json()["items"][1]  # the newest is the pass that found nothing
             assert latest["id"] == run.id and latest["subreddits"]["python"]["checked"] == 10
+
+
+async def test_a_failing_api_info_fails_the_pass_and_the_items_wait(store: Store) -> None:
+    with cycle_on(lifecycle_data(), store, reconcile_request_share=1.0) as (fake, cycle):
+        await asyncio.to_thread(cycle.run)
+        fake.add_fault(Fault(path_pattern=r"/api/info", kind="status", status=503))
+        failed = await asyncio.to_thread(cycle.reconcile)
+        assert failed.status is RunStatus.FAILED and failed.finished_at is not None
+        ((error, listing),) = {(e.error, e.listing) for e in failed.errors}
+        assert (error, listing) == ("ServerError", "api/info")
+        assert failed.subreddits["python"].failed == 2  # the first batch, then it stopped
+        items = await assert_aggregates_match_items(store)
+        assert all(i.checked_at is None and i.reconcile_stage == 0 for i in items)
+
+        fake.clear_faults()  # Reddit is back: the next pass finds them still due
+        again = await asyncio.to_thread(cycle.reconcile)
+        assert again.status is RunStatus.SUCCEEDED and again.subreddits["python"].checked == 10
 
 
 async def test_drop_takes_purged_items_out_of_the_aggregates(store: Store) -> None:

@@ -340,4 +340,6 @@ def _final_status(run: CollectionRun) -> RunStatus:
     if not run.errors:
         return RunStatus.SUCCEEDED
     totals = _totals(run)
-    return RunStatus.FAILED if totals.checked == totals.failed else RunStatus.PARTIAL
+    # Nothing re-fetched (Reddit failed at once), or nothing that was re-fetched could be read.
+    nothing_read = totals.checked == 0 or totals.checked == totals.failed
+    return RunStatus.FAILED if nothing_read else RunStatus.PARTIAL
