@@ -58,7 +58,8 @@ def recompute(items: Iterable[Item], width: int | None) -> dict[tuple[str, float
     """Per (subreddit, bucket start) figures of `items`; `width` None: one bucket per subreddit."""
     out: dict[tuple[str, float | None], Figures] = {}
     for item in items:
-        out.setdefault((item.subreddit, _start(item.created_utc, width)), Figures()).add(item)
+        if item.counted:  # a purged item under DELETED_ITEMS=drop counts nowhere
+            out.setdefault((item.subreddit, _start(item.created_utc, width)), Figures()).add(item)
     return out
 
 
@@ -68,6 +69,8 @@ def recompute_keywords(
     """Per (keyword, bucket start) figures of the items that mention each tracked keyword."""
     out: dict[tuple[str, float | None], Figures] = {}
     for item in items:
+        if not item.counted:
+            continue
         for keyword in set(item.keywords):
             out.setdefault((keyword, _start(item.created_utc, width)), Figures()).add(item)
     return out

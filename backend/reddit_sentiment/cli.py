@@ -50,6 +50,7 @@ EXPORT_FIELDS = (
     "truncated",
     "collected_at",
     "keywords",
+    "state",
 )
 
 
@@ -285,6 +286,81 @@ def collect(
         raise typer.Exit(1)
 
 
+@app.command()
+def reconcile(
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Re-check every item at least this old (90s, 30m, 6h, 2d; 0: all), "
+            "instead of those due by RECONCILE_AFTER",
+        ),
+    ] = None,
+    subreddit: Annotated[
+        str | None, typer.Option("--subreddit", "-s", help="Only this subreddit's items")
+    ] = None,
+) -> None:
+    """Re-fetch stored items from Reddit now (one reconcile pass), with a progress bar.
+
+    Scores, comment counts and edits are brought up to date; deleted and removed items are
+    purged. Not capped by RECONCILE_REQUEST_SHARE, but never into Reddit's rate-limit reserve
+    (it waits for the window's reset). Takes the collector lease like `collect`.
+    """
+    from rich.progress import Progress
+
+    from .collection.cycle import build_cycle
+    from .models import process_owner
+    from .settings import parse_duration
+
+    try:
+        seconds = None if older_than is None else parse_duration(older_than)
+    except ValueError as bad:
+        raise typer.BadParameter(str(bad), param_hint="--older-than") from None
+    name = subreddit.lower().removeprefix("r/") if subreddit else None
+    settings = _settings(**({"subreddits": name} if name else {}))
+    if not (settings.reddit_client_id and settings.reddit_client_secret.get_secret_value()):
+        typer.echo("reconcile needs REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET", err=True)
+        raise typer.Exit(2)
+    owner = f"cli:{process_owner()}"
+    with _open_store(settings) as store:
+        if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=3600):
+            typer.echo(
+                "another process is collecting (it holds the collector lease); "
+                "the service reconciles after each of its cycles",
+                err=True,
+            )
+            raise typer.Exit(1)
+        cycle = build_cycle(settings, store, owner=owner)
+        try:
+            with Progress(transient=False) as progress:
+                task = progress.add_task("reconciling", total=None)
+
+                def advance(checked: int) -> None:
+                    progress.update(task, completed=checked, description=f"checked {checked}")
+
+                run = cycle.reconcile(
+                    trigger="cli",
+                    older_than=seconds,
+                    subreddit=name,
+                    max_requests=None,
+                    on_batch=advance,
+                )
+        finally:
+            cycle.close()
+            store.release_lease(COLLECTOR_LEASE, owner)
+    for sub, counts in sorted(run.subreddits.items()):
+        typer.echo(
+            f"r/{sub}: checked {counts.checked}, updated {counts.updated}, "
+            f"rescored {counts.rescored}, deleted {counts.deleted}, missing {counts.missing}, "
+            f"failed {counts.failed}"
+        )
+    for error in run.errors:
+        typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
+    typer.echo(f"run {run.id}: {run.status.value}")
+    if run.status.value == "failed":
+        raise typer.Exit(1)
+
+
 class ExportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
@@ -302,7 +378,7 @@ def _parse_time(value: str | None, name: str) -> float | None:
 
 def _row(item: Item) -> dict[str, Any]:
     row = {name: getattr(item, name) for name in EXPORT_FIELDS}
-    row["kind"], row["label"] = item.kind.value, item.label.value
+    row["kind"], row["label"], row["state"] = item.kind.value, item.label.value, item.state.value
     return row
 
 

@@ -41,6 +41,19 @@ class RunKind(StrEnum):
     IMPORT = "import"
 
 
+class ItemState(StrEnum):
+    """Where an item stands on Reddit, as last seen: deleted and removed items have had their
+    text and author purged (issue 17)."""
+
+    LIVE = "live"
+    EDITED = "edited"
+    DELETED = "deleted"  # by its author: "[deleted]" author and text
+    REMOVED = "removed"  # by moderators, Reddit's admins or spam filters; or no longer served
+
+
+PURGED_STATES = frozenset({ItemState.DELETED, ItemState.REMOVED})
+
+
 class Listing(StrEnum):
     """The Reddit listings one cycle reads per subreddit, in the order it reads them."""
 
@@ -88,6 +101,19 @@ class Item:
     keywords: list[str] = field(default_factory=list)
     # What the scores were computed from (analyzer.scored_text_hash); "" when not known.
     text_hash: str = ""
+    # The lifecycle (issue 17): what Reddit said of the item when last read.
+    upvote_ratio: float | None = None
+    edited_at: float | None = None  # Reddit's `edited` time; None: never edited
+    state: ItemState = ItemState.LIVE
+    state_at: float | None = None  # when it was first seen deleted or removed
+    checked_at: float | None = None  # the last reconcile re-fetch
+    reconcile_stage: int = 0  # how many RECONCILE_AFTER ages it has been re-checked past
+    # Whether the aggregates count it: False for a purged item under DELETED_ITEMS=drop.
+    counted: bool = True
+
+    @property
+    def purged(self) -> bool:
+        return self.state in PURGED_STATES
 
 
 @dataclass(slots=True)
@@ -105,6 +131,12 @@ class SubredditCounts:
     updated: int = 0
     failed: int = 0
     rejected: int = 0
+    # A reconcile pass's (issue 17): items re-fetched, re-scored after an edit, found deleted
+    # or removed, and no longer served by Reddit at all.
+    checked: int = 0
+    rescored: int = 0
+    deleted: int = 0
+    missing: int = 0
 
 
 @dataclass(slots=True)
@@ -118,6 +150,16 @@ class RejectedItem:
 
 # A run record keeps the first rejections in full; `rejected` in its counts stays exact.
 MAX_REJECTIONS_KEPT = 100
+
+
+@dataclass(slots=True, frozen=True)
+class RateLimits:
+    """Reddit's `X-Ratelimit-*` headers of the last response (PRAW's `reddit.auth.limits`)."""
+
+    remaining: float | None = None
+    used: int | None = None
+    reset_at: float | None = None  # epoch seconds when the window resets
+    seen_at: float | None = None
 
 
 @dataclass(slots=True)

@@ -46,6 +46,31 @@ class Role(StrEnum):
     COLLECTOR = "collector"
 
 
+class DeletedItems(StrEnum):
+    """What a deleted or removed item leaves in the aggregates (its text always goes)."""
+
+    KEEP_SCORES = "keep-scores"
+    DROP = "drop"
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in "90s", "30m", "6h", "2d", "1w" or a plain number of seconds; ValueError
+    otherwise."""
+    text = value.strip().lower()
+    unit = _DURATION_UNITS.get(text[-1:]) if text else None
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise ValueError(f"not a duration: {value!r} (e.g. 90s, 30m, 6h, 2d)") from None
+    if not 0 <= seconds < 10 * 365 * 86400:
+        raise ValueError(f"not a duration between 0 and 10 years: {value!r}")
+    return seconds
+
+
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -94,6 +119,13 @@ class Settings(BaseSettings):
     lease_ttl_seconds: float = Field(default=60.0, ge=1, le=3600)
     # None: the store's default (`verify_interval`); 0: never.
     verify_interval_seconds: int | None = Field(default=None, ge=0)
+    # Reddit's data lifecycle (README "Data lifecycle"): re-fetch items as they pass these
+    # ages, within this share of the request budget; what deletion leaves in the aggregates.
+    reconcile_after: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [6 * 3600.0, 48 * 3600.0]
+    )
+    reconcile_request_share: float = Field(default=0.25, ge=0, le=1)
+    deleted_items: DeletedItems = DeletedItems.KEEP_SCORES
 
     # Storage
     storage_backend: StorageBackend = StorageBackend.SQLITE
@@ -189,6 +221,19 @@ class Settings(BaseSettings):
     def _rules_file(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("reconcile_after", mode="before")
+    @classmethod
+    def _reconcile_after(cls, value: object) -> object:
+        parts = _split_csv(value)
+        if isinstance(parts, list):
+            ages = sorted({parse_duration(str(p)) if isinstance(p, str) else p for p in parts})
+            if any(not isinstance(a, int | float) or a <= 0 for a in ages):
+                raise ValueError("every age must be a duration above 0 (e.g. 6h,48h)")
+            if len(ages) > 10:
+                raise ValueError("at most 10 ages")
+            return ages
+        return parts
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
@@ -254,9 +299,17 @@ def rate_budget(settings: Settings) -> dict[str, object]:
     return {
         "requests_per_cycle": per_cycle,
         "allowed_per_interval": int(allowed),
+        "reconcile_requests_per_pass": reconcile_requests(settings),
         "fits": fits,
         "message": message,
     }
+
+
+def reconcile_requests(settings: Settings) -> int:
+    """Requests one reconcile pass may make: its share of what one interval allows (each
+    re-fetches up to 100 items through /api/info)."""
+    allowed = settings.reddit_requests_per_minute * settings.collection_interval_seconds / 60
+    return int(allowed * settings.reconcile_request_share)
 
 
 def _valid_subreddit(name: str) -> bool:

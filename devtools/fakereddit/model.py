@@ -37,6 +37,8 @@ class _Comment:
     sentiment: str | None = None
     stickied: bool = False
     distinguished: str | None = None
+    edited: float | None = None  # Reddit's `edited`: false, or when
+    removed_by: str | None = None  # Reddit's `removed_by_category` (text "[removed]")
 
     @property
     def name(self) -> str:
@@ -61,6 +63,8 @@ class _Submission:
     link_flair_text: str | None = None
     upvote_ratio: float = 0.9
     sentiment: str | None = None
+    edited: float | None = None  # Reddit's `edited`: false, or when
+    removed_by: str | None = None  # Reddit's `removed_by_category` (text "[removed]")
     comments: list[_Comment] = field(default_factory=list)
     children: dict[str, list[_Comment]] = field(default_factory=dict)
     _sizes: dict[str, int] = field(default_factory=dict)

@@ -132,7 +132,7 @@ def submission_thing(post: _Submission, sub: _Subreddit) -> JSON:
         "clicked": False,
         "visited": False,
         "likes": None,
-        "edited": False,
+        "edited": post.edited or False,
         "distinguished": "moderator" if post.stickied else None,
         "link_flair_text": post.link_flair_text,
         "author_flair_text": None,
@@ -149,7 +149,7 @@ def submission_thing(post: _Submission, sub: _Subreddit) -> JSON:
         "contest_mode": False,
         "suggested_sort": None,
         "send_replies": True,
-        "removed_by_category": "deleted" if deleted else None,
+        "removed_by_category": post.removed_by or ("deleted" if deleted else None),
     }
     if not deleted:
         data["author_fullname"] = f"t2_{_stable_id('t2' + post.author)}"
@@ -195,7 +195,7 @@ def comment_thing(
         "score_hidden": False,
         "controversiality": 0,
         "distinguished": comment.distinguished,
-        "edited": False,
+        "edited": comment.edited or False,
         "gilded": 0,
         "total_awards_received": 0,
         "collapsed": False,

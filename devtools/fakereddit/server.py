@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from .dataset import _Dataset, _sort_comments
 from .faults import Fault, _ActiveFault
 from .generated import _churned, _generate_dataset
-from .model import _Submission
+from .model import _Comment, _Submission
 from .recordings import ACCESS_TOKEN_PATH, Interaction, _normalize_path, _parse_query, _Recordings
 from .rendering import JSON, _encode, _error_body, _flatten, _listing
 
@@ -247,6 +247,7 @@ class FakeReddit:
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._token_counter = 0
+        self._gone: set[str] = set()  # served by no /api/info any more (``revise``)
         self._window_start = time.time()
         self._window_used = 0
         self._stopping = threading.Event()
@@ -433,6 +434,54 @@ class FakeReddit:
             )
             self._dataset = fresh
             return {"posts": len(fresh.submissions), "comments": len(fresh.comments), **done}
+
+    def revise(
+        self,
+        fullname: str,
+        *,
+        score: int | None = None,
+        upvote_ratio: float | None = None,
+        text: str | None = None,
+        state: Literal["deleted", "removed", "gone"] | None = None,
+    ) -> None:
+        """Change one thing the way Reddit's items change after they are listed: a new score
+        or upvote ratio; a new text (marked edited now); deleted by its author ("[deleted]"
+        author and text), removed by moderators ("[removed]", removed_by_category
+        "moderator"), or gone (no longer served by ``/api/info``). What is served next says
+        so, listings and ``/api/info`` alike."""
+        with self._lock:
+            dataset = self._require_dataset()
+            kind, _, thing_id = fullname.partition("_")
+            thing: _Submission | _Comment
+            if kind == "t3":
+                thing = dataset.submissions[thing_id]
+            elif kind == "t1":
+                thing = dataset.comments[thing_id]
+            else:
+                msg = f"not a t1/t3 fullname: {fullname!r}"
+                raise ValueError(msg)
+            if score is not None:
+                thing.score = score
+            if upvote_ratio is not None and isinstance(thing, _Submission):
+                thing.upvote_ratio = upvote_ratio
+            if text is not None:
+                if isinstance(thing, _Submission):
+                    thing.selftext = text
+                else:
+                    thing.body = text
+                thing.edited = float(math.floor(time.time()))
+            if state == "gone":
+                self._gone.add(fullname)
+            elif state is not None:
+                thing.author = "[deleted]"
+                marker = "[deleted]" if state == "deleted" else "[removed]"
+                if isinstance(thing, _Submission):
+                    thing.selftext = marker
+                else:
+                    thing.body = marker
+                thing.removed_by = "deleted" if state == "deleted" else "moderator"
+            dataset._encoded.pop(fullname, None)  # rendered again from the new version
+            dataset._cache.clear()
 
     def clear_requests(self) -> None:
         """Forget the request log."""
@@ -863,6 +912,8 @@ class FakeReddit:
         """``/api/info?id=t3_a,t1_b``: things by fullname (private ones omitted)."""
         things: list[JSON] = []
         for fullname in (f.strip().lower() for f in params.get("id", "").split(",") if f.strip()):
+            if fullname in self._gone:
+                continue
             kind, _, thing_id = fullname.partition("_")
             if kind == "t3" and thing_id in dataset.submissions:
                 post = dataset.submissions[thing_id]

@@ -238,6 +238,11 @@ async def test_collections_history_newest_first(
         "updated": 1,
         "failed": 0,
         "rejected": 0,
+        # A reconcile pass's counts, zero for a collection run.
+        "checked": 0,
+        "rescored": 0,
+        "deleted": 0,
+        "missing": 0,
     }
     assert run["duration_seconds"] == 5.0
     older = await client.get("/collections", params={"limit": 1, "cursor": body["next_cursor"]})

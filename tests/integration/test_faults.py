@@ -12,7 +12,7 @@ import pytest
 from fakereddit import FakeReddit, Fault
 from reddit_sentiment.collection.cycle import build_cycle
 from reddit_sentiment.collection.scheduler import CollectionService
-from reddit_sentiment.models import RunStatus
+from reddit_sentiment.models import RunKind, RunStatus
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.integration.conftest import settings_for
 
@@ -78,7 +78,7 @@ async def test_listing_fault_is_recorded_and_the_cycle_goes_on(
     assert ("askreddit", "hot") not in {(e.subreddit, e.listing) for e in clean.errors}
     assert clean.subreddits["askreddit"].failed == 0
     (agg,) = await db.aggregates()
-    page = await db.list_runs(limit=10)
+    page = await db.list_runs(limit=10, kind=RunKind.COLLECT)  # a reconcile pass follows each
     assert [r.id for r in page.runs] == [clean.id, run.id]
     # nothing stored twice: one row per fullname
     assert agg.comments == 100 and agg.posts == clean.subreddits["askreddit"].new + (

@@ -89,11 +89,14 @@ def service_env(tmp_path: Path) -> Iterator[tuple[dict[str, str], FakeReddit]]:
         yield env, fake
 
 
-def runs(db: Path) -> list[sqlite3.Row]:
+def runs(db: Path, kind: str = "collect") -> list[sqlite3.Row]:
+    """The runs of `kind` (collection cycles: a reconcile pass follows each), oldest first."""
     conn = sqlite3.connect(db, timeout=10)
     conn.row_factory = sqlite3.Row
     try:
-        return conn.execute("SELECT * FROM runs ORDER BY started_at").fetchall()
+        return conn.execute(
+            "SELECT * FROM runs WHERE kind = ? ORDER BY started_at", (kind,)
+        ).fetchall()
     finally:
         conn.close()
 

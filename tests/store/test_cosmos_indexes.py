@@ -146,7 +146,7 @@ _EXERCISED = {
     "lease_holder", "keyword_aggregates", "iter_items", "save_trending", "get_trending",
     "snapshot", "kept_aggregates", "aggregate_rows", "rebuild_aggregates",
     "distinct_authors", "save_alert_rule", "delete_alert_rule", "list_alert_rules",
-    "get_alert_rule", "save_alert", "list_alerts",
+    "get_alert_rule", "save_alert", "list_alerts", "due_items", "checkpoint", "state_counts",
 }  # fmt: skip
 
 
@@ -160,7 +160,7 @@ def test_every_store_method_is_exercised() -> None:
 
 
 async def _send_everything(store: CosmosStore) -> None:
-    from reddit_sentiment.models import AlertRule, CollectionRun, RunKind, RunStatus
+    from reddit_sentiment.models import AlertRule, CollectionRun, ItemState, RunKind, RunStatus
 
     items = [make_item(subreddit="python", compound=0.5), make_item(subreddit="rust")]
     store.upsert_items(items)
@@ -205,6 +205,8 @@ async def _send_everything(store: CosmosStore) -> None:
                                          subreddit=subreddit, label=label, link_id=link_id,
                                          cursor=cursor, since=window[0],
                                          until=window[1]))  # fmt: skip
+    for state, subreddit in itertools.product(ItemState, (None, "python")):
+        await store.list_items(ItemQuery(state=state, subreddit=subreddit))
     for since, until, subreddit, kind in itertools.product(
         (None, BASE_TIME - DAY), (None, BASE_TIME + DAY), (None, "python"), (None, *Kind)
     ):
@@ -223,6 +225,14 @@ async def _send_everything(store: CosmosStore) -> None:
     ):
         await store.distinct_authors(subreddit=subreddit, keyword=keyword, since=since,
                                      until=until)  # fmt: skip
+    for stage, after, subreddit in itertools.product(
+        (0, 1), (None, BASE_TIME - DAY), (None, "python")
+    ):
+        store.due_items(stage=stage, created_after=after, created_until=BASE_TIME,
+                        subreddit=subreddit)  # fmt: skip
+    store.checkpoint()
+    for subreddit in (None, "python"):
+        await store.state_counts(subreddit)
     with store.snapshot():
         for aggregate_kind, since in store.kept_aggregates().items():
             list(store.aggregate_rows(aggregate_kind, since))

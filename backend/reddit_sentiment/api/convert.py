@@ -41,7 +41,16 @@ def item_out(item: Item) -> ItemOut:
         truncated=item.truncated,
         collected_at=ts(item.collected_at),
         keywords=item.keywords,
+        state=item.state,
+        state_at=_ts_or_none(item.state_at),
+        edited_at=_ts_or_none(item.edited_at),
+        upvote_ratio=item.upvote_ratio,
+        checked_at=_ts_or_none(item.checked_at),
     )
+
+
+def _ts_or_none(value: float | None) -> datetime | None:
+    return None if value is None else ts(value)
 
 
 def run_out(run: CollectionRun) -> RunOut:
@@ -61,6 +70,10 @@ def run_out(run: CollectionRun) -> RunOut:
                 updated=c.updated,
                 failed=c.failed,
                 rejected=c.rejected,
+                checked=c.checked,
+                rescored=c.rescored,
+                deleted=c.deleted,
+                missing=c.missing,
             )
             for name, c in run.subreddits.items()
         },

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from ..models import Kind, Label, RunKind, RunStatus
+from ..models import ItemState, Kind, Label, RunKind, RunStatus
 
 T = TypeVar("T")
 
@@ -35,6 +35,10 @@ class SubredditCountsOut(BaseModel):
     updated: int
     failed: int = Field(description="Listings that failed")
     rejected: int = Field(0, description="Items skipped as malformed or unstorable")
+    checked: int = Field(0, description="reconcile: items re-fetched through /api/info")
+    rescored: int = Field(0, description="reconcile: edited texts scored again")
+    deleted: int = Field(0, description="reconcile: items found deleted or removed (purged)")
+    missing: int = Field(0, description="reconcile: items Reddit no longer serves (purged)")
 
 
 class RejectedItemOut(BaseModel):
@@ -74,6 +78,8 @@ class Summary(BaseModel):
     mean_compound: float | None
     subreddits: list[SubredditSummary]
     last_collection: RunOut | None
+    deleted: int = Field(0, description="Items stored as deleted by their authors (purged)")
+    removed: int = Field(0, description="Items stored as removed or no longer served (purged)")
 
 
 class SentimentBucket(BaseModel):
@@ -121,6 +127,17 @@ class ItemOut(BaseModel):
     )
     collected_at: datetime
     keywords: list[str] = Field(default_factory=list, description="Tracked keywords mentioned")
+    state: ItemState = Field(
+        ItemState.LIVE,
+        description="live; edited (Reddit says the author edited it); deleted (by its author) "
+        "or removed (by moderators, or no longer served): text and author purged",
+    )
+    state_at: datetime | None = Field(None, description="When it was first seen deleted/removed")
+    edited_at: datetime | None = Field(None, description="Reddit's `edited` time")
+    upvote_ratio: float | None = Field(None, description="Posts: Reddit's upvote ratio")
+    checked_at: datetime | None = Field(
+        None, description="When the reconcile pass last re-fetched it (null: never)"
+    )
 
 
 class PostWithComments(BaseModel):

@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,9 +31,13 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from ..models import REDDIT_PAGE_SIZE, Item, Kind, Listing
+from ..models import REDDIT_PAGE_SIZE, Item, ItemState, Kind, Listing, RateLimits
 from ..settings import Settings
 from .clean import epoch_field, int_field, text_field
+
+# Requests of Reddit's window the collector never spends: with this few left it waits for
+# the window's reset instead (README "Data lifecycle").
+RATE_LIMIT_RESERVE = 5
 
 if TYPE_CHECKING:
     import praw
@@ -49,8 +53,11 @@ class TimeoutRequestor(prawcore.Requestor):
     container with a large environment), and the two Reddit hosts never change.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, *args: Any, on_response: Callable[[Any], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_response = on_response
         session = self._http
         session.proxies.update(proxies_for(self.oauth_url, self.reddit_url))
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
@@ -59,7 +66,10 @@ class TimeoutRequestor(prawcore.Requestor):
         session.trust_env = False  # also keeps a ~/.netrc entry from replacing the token
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
-        return super().request(*args, timeout=self.timeout, **kwargs)
+        response = super().request(*args, timeout=self.timeout, **kwargs)
+        if self._on_response is not None:
+            self._on_response(response)
+        return response
 
 
 def proxies_for(*base_urls: str) -> dict[str, str]:
@@ -87,6 +97,16 @@ class ListingFailed(Exception):
     @property
     def error_name(self) -> str:
         return type(self.error).__name__
+
+
+class RateLimitReserve(RuntimeError):
+    """Reddit's window has only the reserve left and resets after the deadline."""
+
+    def __init__(self, reset_at: float) -> None:
+        super().__init__(
+            f"Reddit's rate limit window has only {RATE_LIMIT_RESERVE} requests left; it "
+            f"resets in {max(0.0, reset_at - time.time()):.0f}s"
+        )
 
 
 class MalformedListing(ValueError):
@@ -240,7 +260,10 @@ def item_from_data(
         body = text_field(data.get("selftext"))
     else:
         title, body = None, text_field(data.get("body"))
-    return Item(
+    state = _state_of(data, body)
+    edited = data.get("edited")
+    ratio = data.get("upvote_ratio")
+    item = Item(
         id=fullname,
         kind=kind,
         subreddit=sub,
@@ -254,7 +277,56 @@ def item_from_data(
         parent_id=_fullname_field(data.get("parent_id")),
         link_id=link_id,
         collected_at=collected_at,
+        upvote_ratio=(
+            float(ratio)
+            if isinstance(ratio, int | float) and not isinstance(ratio, bool) and 0 <= ratio <= 1
+            else None
+        ),
+        edited_at=None if isinstance(edited, bool) else epoch_field(edited),
+        state=state,
     )
+    if state is ItemState.LIVE and item.edited_at is not None:
+        item.state = ItemState.EDITED
+    if item.purged:
+        purge(item)
+        item.state_at = collected_at
+    return item
+
+
+# What Reddit puts in place of the text of a deleted or removed thing.
+_DELETED_TEXT = "[deleted]"
+_REMOVED_TEXT = "[removed]"
+# `removed_by_category` values that mean the author deleted it (the rest: moderators,
+# admins, spam filters, takedowns).
+_BY_AUTHOR = frozenset({"deleted", "author"})
+
+
+def _state_of(data: Mapping[str, Any], text: str) -> ItemState:
+    """Deleted by its author ("[deleted]" text, or removed_by_category deleted/author),
+    removed (by anyone else: "[removed]", or another removed_by_category), else live. An
+    author shown as "[deleted]" next to a text still there is a deleted account, not a
+    deleted item."""
+    category = data.get("removed_by_category")
+    category = text_field(category).lower() if category else ""
+    if text.strip() == _DELETED_TEXT or category in _BY_AUTHOR:
+        return ItemState.DELETED
+    if text.strip() == _REMOVED_TEXT or category:
+        return ItemState.REMOVED
+    return ItemState.LIVE
+
+
+def purge(item: Item) -> Item:
+    """Take out everything a person wrote or is known by: the text, the author, and the
+    title's slug in the permalink (Reddit's Data API terms: deleted content is deleted by
+    whoever stored it). What is left is the thing's place: id, subreddit, times, counts."""
+    item.author = None
+    item.title = "" if item.kind is Kind.POST else None
+    item.body = ""
+    post = (item.link_id or item.id).removeprefix("t3_")
+    item.permalink = f"/r/{item.subreddit}/comments/{post}/" + (
+        f"_/{item.id.removeprefix('t1_')}/" if item.kind is Kind.COMMENT else ""
+    )
+    return item
 
 
 def _fullname_field(value: Any) -> str | None:
@@ -267,6 +339,43 @@ class RedditCollector:
     def __init__(self, settings: Settings, reddit: praw.Reddit | None = None) -> None:
         self.settings = settings
         self._reddit = reddit
+        self.limits = RateLimits()
+        # Tests: called instead of time.sleep while waiting for Reddit's window to reset.
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def _record_limits(self, response: Any) -> None:
+        """Keep the `X-Ratelimit-*` headers of the last response that had them."""
+        headers = getattr(response, "headers", None) or {}
+        if "x-ratelimit-remaining" not in headers:
+            return
+        now = time.time()
+        try:
+            remaining = float(headers["x-ratelimit-remaining"])
+            used = int(float(headers.get("x-ratelimit-used", 0)))
+            reset = now + float(headers.get("x-ratelimit-reset", 0))
+        except (TypeError, ValueError):  # a header that is not a number: keep the last ones
+            return
+        self.limits = RateLimits(remaining=remaining, used=used, reset_at=reset, seen_at=now)
+
+    def requests_left(self) -> float | None:
+        """Requests Reddit's current window still allows beyond the reserve; None while
+        unknown (before the first response, or after the window reset)."""
+        limits = self.limits
+        if limits.remaining is None or limits.reset_at is None or limits.reset_at <= time.time():
+            return None
+        return max(0.0, limits.remaining - RATE_LIMIT_RESERVE)
+
+    def wait_for_window(self, deadline: float | None = None) -> None:
+        """With only the reserve left of Reddit's window, wait for its reset (never past
+        `deadline`: then RateLimitReserve, which the caller records as a failed listing)."""
+        if self.requests_left() != 0:
+            return
+        reset_at = self.limits.reset_at or time.time()
+        if deadline is not None and reset_at > deadline:
+            raise RateLimitReserve(reset_at)
+        log.info("Reddit's rate limit window is nearly used up: waiting %.0fs for its reset",
+                 reset_at - time.time())  # fmt: skip
+        self.sleep(max(0.0, reset_at - time.time()))
 
     @property
     def reddit(self) -> praw.Reddit:
@@ -284,7 +393,10 @@ class RedditCollector:
                 oauth_url=s.reddit_oauth_url,
                 check_for_updates=False,
                 requestor_class=TimeoutRequestor,
-                requestor_kwargs={"timeout": s.reddit_timeout_seconds},
+                requestor_kwargs={
+                    "timeout": s.reddit_timeout_seconds,
+                    "on_response": self._record_limits,
+                },
             )
             self._reddit.read_only = True
         return self._reddit
@@ -303,6 +415,21 @@ class RedditCollector:
         params: dict[str, str | int] = {"limit": min(limit, REDDIT_PAGE_SIZE)}
         if after:
             params["after"] = after
+        return parse_listing(self._get(path, params, deadline), subreddit, time.time())
+
+    def info(self, fullnames: Sequence[str], deadline: float | None = None) -> ListingPage:
+        """The current versions of up to 100 things by fullname (`/api/info`, what PRAW's
+        `reddit.info` reads), through the same parsing as listings. Things Reddit no longer
+        serves are simply absent."""
+        if len(fullnames) > REDDIT_PAGE_SIZE:
+            raise ValueError(f"/api/info takes at most {REDDIT_PAGE_SIZE} fullnames")
+        body = self._get("api/info", {"id": ",".join(fullnames)}, deadline)
+        return parse_listing(body, "", time.time())
+
+    def _get(self, path: str, params: dict[str, str | int], deadline: float | None) -> Any:
+        """GET through PRAW, after waiting out a used-up rate-limit window; a 429 is retried
+        after Reddit's Retry-After, within the configured bounds."""
+        self.wait_for_window(deadline)
         retrying = Retrying(
             retry=retry_if_exception_type(prawcore.exceptions.TooManyRequests),
             stop=stop_after_attempt(self.settings.reddit_max_attempts_on_429),
@@ -312,7 +439,7 @@ class RedditCollector:
         for attempt in retrying:
             with attempt:
                 body = self.reddit.request(method="GET", path=path, params=params)
-        return parse_listing(body, subreddit, time.time())
+        return body
 
     def pages(
         self,

@@ -23,6 +23,7 @@ from ..models import (
     Kind,
     Listing,
     ListingError,
+    RateLimits,
     RunStatus,
     SubredditCounts,
     UpsertResult,
@@ -34,8 +35,9 @@ from ..store.base import Store, StoreUnavailable
 from . import trending
 from .analyzer import Analyzer, ScoringJob, text_of
 from .breaker import CircuitBreaker, CircuitOpen
-from .collector import ListingFailed, ListingPage, RedditCollector
+from .collector import ListingFailed, ListingPage, RateLimitReserve, RedditCollector
 from .keywords import KeywordMatcher
+from .reconcile import ReconcilePass, settle_purged
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,16 @@ class Cycle(Protocol):
     def stop_requested(self) -> StopFlag: ...
 
     def run(self, run_id: str | None = None, trigger: str = "scheduled") -> CollectionRun: ...
+
+    def reconcile(
+        self,
+        run_id: str | None = None,
+        trigger: str = "scheduled",
+        older_than: float | None = None,
+        subreddit: str | None = None,
+    ) -> CollectionRun: ...
+
+    def rate_limits(self) -> RateLimits: ...
 
     def refresh_trending(self) -> None: ...
 
@@ -262,10 +274,14 @@ class CollectionCycle:
             self._tree_requests += 1 + more  # at most: one tree page + `more` morechildren
             try:
                 self.breaker.check()
+                self.collector.wait_for_window(self._deadline)  # PRAW's models: not via _get
                 tree = self.collector.fetch_comment_tree(post_id, subreddit, more)
                 self.breaker.record_success()
             except CircuitOpen as open_circuit:
                 run.errors.append(ListingError(subreddit, "tree", "CircuitOpen", str(open_circuit)))
+                return
+            except RateLimitReserve as reserve:
+                run.errors.append(ListingError(subreddit, "tree", "RateLimitReserve", str(reserve)))
                 return
             except ListingFailed as failure:
                 self.breaker.record_failure(failure.error)
@@ -298,6 +314,11 @@ class CollectionCycle:
             before = known.get(item.id)
             if before is not None:  # where and when an item was posted never changes
                 item.subreddit, item.created_utc = before.subreddit, before.created_utc
+                item.checked_at, item.reconcile_stage = before.checked_at, before.reconcile_stage
+            if item.purged:  # no text to score: what it keeps comes from its stored version
+                settle_purged(item, before, self.settings.deleted_items)
+                scored.append(item)
+                continue
             if before is None or before.text_hash != item.text_hash:
                 unscored.append(item)
                 continue
@@ -348,6 +369,35 @@ class CollectionCycle:
             result.new += one.new
             result.updated += one.updated
         return result
+
+    def reconcile(
+        self,
+        run_id: str | None = None,
+        trigger: str = "scheduled",
+        older_than: float | None = None,
+        subreddit: str | None = None,
+        max_requests: int | None = -1,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> CollectionRun:
+        """One reconcile pass (reconcile.py) with this cycle's PRAW instance and analyzer:
+        the scheduled one after each cycle, within its share of the request budget."""
+        reconcile = ReconcilePass(
+            self.settings,
+            self.store,
+            self.analyzer,
+            self.collector,
+            self.keywords,
+            owner=self.owner,
+            stopped=self.stop_requested.is_set,
+        )
+        reconcile.on_batch = on_batch
+        return reconcile.run(
+            run_id, trigger, older_than=older_than, subreddit=subreddit, max_requests=max_requests
+        )
+
+    def rate_limits(self) -> RateLimits:
+        """Reddit's rate-limit headers of the last response this cycle's PRAW received."""
+        return self.collector.limits
 
     def refresh_trending(self) -> None:
         trending.refresh(self.store, self.settings.trending_min_count)

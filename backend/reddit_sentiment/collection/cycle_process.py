@@ -28,7 +28,15 @@ from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ..models import CollectionRun, RunStatus, failed_run, new_run_id, process_owner
+from ..models import (
+    CollectionRun,
+    RateLimits,
+    RunKind,
+    RunStatus,
+    failed_run,
+    new_run_id,
+    process_owner,
+)
 from ..settings import Settings
 from ..store.base import Store, StoreUnavailable
 from .cycle import CollectionCycle, build_cycle
@@ -71,6 +79,25 @@ def _run(run_id: str, trigger: str, started_at: float) -> CollectionRun:
             run_id, trigger, started_at, cycle_owner(), "store", type(error).__name__, str(error)
         )
     return cycle.run(run_id, trigger, started_at)
+
+
+def _reconcile(
+    run_id: str, trigger: str, older_than: float | None, subreddit: str | None
+) -> CollectionRun:
+    try:
+        cycle = _child()
+    except StoreUnavailable as error:
+        log.error("reconcile %s failed: store unavailable: %s", run_id, error)
+        run = failed_run(
+            run_id, trigger, time.time(), cycle_owner(), "store", type(error).__name__, str(error)
+        )
+        run.kind = RunKind.RECONCILE
+        return run
+    return cycle.reconcile(run_id, trigger, older_than, subreddit)
+
+
+def _rate_limits() -> RateLimits:
+    return _child().rate_limits()
 
 
 def _refresh_trending() -> None:
@@ -142,8 +169,49 @@ class ProcessCycle:
             self._worker.kill(pool)
             return self._record_end(run_id, trigger, started, f"no result after {limit:.0f}s")
 
+    def reconcile(
+        self,
+        run_id: str | None = None,
+        trigger: str = "scheduled",
+        older_than: float | None = None,
+        subreddit: str | None = None,
+    ) -> CollectionRun:
+        """The reconcile pass in the child, under the same limits as a cycle."""
+        run_id = run_id or new_run_id()
+        started = time.time()
+        pool = self._pool()
+        limit = self.settings.collection_budget_seconds + self.settings.collection_grace_seconds
+        task = pool.submit(_reconcile, run_id, trigger, older_than, subreddit)
+        try:
+            return task.result(timeout=limit)
+        except (BrokenProcessPool, CancelledError) as error:
+            self._worker.drop(pool)
+            return self._record_end(run_id, trigger, started, repr(error), died=True,
+                                    kind=RunKind.RECONCILE)  # fmt: skip
+        except TimeoutError:
+            self._worker.kill(pool)
+            return self._record_end(run_id, trigger, started, f"no result after {limit:.0f}s",
+                                    kind=RunKind.RECONCILE)  # fmt: skip
+
+    def rate_limits(self) -> RateLimits:
+        """The child's PRAW's last rate-limit headers (none before its first request)."""
+        pool = self._worker.get()
+        if pool is None:
+            return RateLimits()
+        try:
+            return pool.submit(_rate_limits).result(timeout=30)
+        except Exception as error:  # a dead or busy child: nothing known
+            log.debug("rate limits not read from the cycle process: %r", error)
+            return RateLimits()
+
     def _record_end(
-        self, run_id: str, trigger: str, started: float, cause: str, died: bool = False
+        self,
+        run_id: str,
+        trigger: str,
+        started: float,
+        cause: str,
+        died: bool = False,
+        kind: RunKind = RunKind.COLLECT,
     ) -> CollectionRun:
         """Record a run whose cycle process died (failed) or was stopped for hanging
         (interrupted); what it stored is kept, the counts it had are lost with it."""
@@ -154,6 +222,7 @@ class ProcessCycle:
             log.error("collection %s: the cycle process hung (%s); stopped it", run_id, cause)
             error, message = "Stalled", f"the cycle process hung ({cause}) and was stopped"
         run = failed_run(run_id, trigger, started, self.owner, "cycle", error, message)
+        run.kind = kind
         if not died:
             run.status = RunStatus.INTERRUPTED
         try:

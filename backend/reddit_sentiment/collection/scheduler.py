@@ -24,7 +24,9 @@ from ..alerts import Alerting
 from ..models import (
     COLLECTOR_LEASE,
     CollectionRun,
+    RateLimits,
     RunKind,
+    RunStatus,
     failed_run,
     new_run_id,
     process_owner,
@@ -106,6 +108,9 @@ class CollectionService:
         self._active: asyncio.Future[CollectionRun] | None = None
         self.active_run_id: str | None = None
         self.last_run: CollectionRun | None = None
+        self.last_reconcile: CollectionRun | None = None
+        # Reddit's X-Ratelimit-* headers of the last response, read after each cycle.
+        self.rate_limits = RateLimits()
         self.store_error: str | None = None
         self.owner = process_owner()
         self.is_leader = False
@@ -203,9 +208,23 @@ class CollectionService:
         return self._cycle
 
     def _run_sync(self, run_id: str, trigger: str) -> CollectionRun:
-        run = self._ensure_cycle().run(run_id, trigger)
+        cycle = self._ensure_cycle()
+        run = cycle.run(run_id, trigger)
+        # The reconcile pass follows each cycle in the same thread (and process), so the two
+        # never share Reddit's budget at once; it takes only its share of the interval's.
+        if self.settings.reconcile_after and self.settings.reconcile_request_share > 0:
+            try:
+                # After a failed cycle (Reddit or the store down) the pass would fail too.
+                if run.status is not RunStatus.FAILED and not cycle.stop_requested.is_set():
+                    self.last_reconcile = cycle.reconcile(trigger=trigger)
+            except Exception as error:  # recorded by the pass; this is the machinery failing
+                log.error("reconcile pass failed: %r", error)
         self._refresh_trending()
         self.evaluate_alerts()
+        try:
+            self.rate_limits = cycle.rate_limits()
+        except Exception as error:
+            log.debug("rate limits not read: %r", error)
         return run
 
     def evaluate_alerts(self) -> None:

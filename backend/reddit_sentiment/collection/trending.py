@@ -118,7 +118,7 @@ def compute(items: Iterable[Item], now: float, min_count: int = 3) -> dict[str, 
                     sub_side.items += 1
                     sub_side.sum_compound += item.compound
                 if current:
-                    if item.kind is Kind.POST:
+                    if item.kind is Kind.POST and not item.purged:  # no title to show
                         window.posts[item.id] = item
                     elif item.link_id:
                         acc_c = window.comments.setdefault(item.link_id, [0.0, 0.0])

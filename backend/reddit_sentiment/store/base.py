@@ -25,6 +25,7 @@ from ..models import (
     Delivery,
     DeliveryStatus,
     Item,
+    ItemState,
     Kind,
     Label,
     ListingError,
@@ -137,6 +138,7 @@ class ItemQuery:
     subreddit: str | None = None
     label: Label | None = None
     link_id: str | None = None
+    state: ItemState | None = None
     # Creation time window: since inclusive, until exclusive; None is open.
     since: float | None = None
     until: float | None = None
@@ -312,6 +314,23 @@ class Store(Protocol):
         Reddit, so a response that says otherwise is not believed) and reuses their scores
         when the text they were computed from has not changed."""
 
+    def due_items(
+        self,
+        *,
+        stage: int,
+        created_after: float | None,
+        created_until: float,
+        subreddit: str | None = None,
+        limit: int = 100,
+    ) -> list[Item]:
+        """Items at reconcile stage `stage` created in (created_after, created_until],
+        oldest first (an indexed query): what the reconcile pass re-fetches next."""
+
+    def checkpoint(self) -> None:
+        """Leave no old copy of purged text where the backend keeps its bytes (SQLite: the
+        WAL written into the file and truncated; Cosmos DB keeps none itself). `upsert_items`
+        does this after a purge; the reconcile pass again after rewriting trending."""
+
     def save_run(self, run: CollectionRun) -> None:
         """Insert or replace a collection run record."""
 
@@ -359,6 +378,9 @@ class Store(Protocol):
     async def list_items(self, query: ItemQuery) -> ItemPage: ...
 
     async def get_item(self, item_id: str) -> Item | None: ...
+
+    async def state_counts(self, subreddit: str | None = None) -> dict[str, int]:
+        """How many stored items are `deleted` and `removed` (only states with any)."""
 
     async def list_runs(
         self, limit: int, cursor: str | None = None, kind: RunKind | None = None

@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -109,6 +110,7 @@ from ..models import (
     AlertRule,
     CollectionRun,
     Item,
+    ItemState,
     Kind,
     Label,
     ListingError,
@@ -230,12 +232,23 @@ def _policy(paths: Iterable[str], composites: list[list[dict[str, str]]]) -> dic
 
 
 ITEMS_POLICY = _policy(
-    ("subreddit", "kind", "label", "link_id", "created_utc", "score", "compound"),
+    (
+        "subreddit",
+        "kind",
+        "label",
+        "link_id",
+        "created_utc",
+        "score",
+        "compound",
+        "state",
+        "reconcile_stage",
+    ),
     _composite("kind", "created_utc", "id")
     + _composite("kind", "score", "id")
     + _composite("kind", "compound", "id")
     + _composite("link_id", "created_utc", "id")
-    + _composite("created_utc", "id"),  # iter_items without a kind filter
+    + _composite("created_utc", "id")  # iter_items without a kind filter
+    + _composite("reconcile_stage", "created_utc", "id"),  # the reconcile pass's due items
 )
 HOURLY_POLICY = _policy(("subreddit", "hour"), [])
 DAILY_POLICY = _policy(("subreddit", "day"), [])
@@ -364,7 +377,10 @@ def _item_doc(item: Item, ttl: int) -> Doc:
         "link_id": item.link_id, "compound": item.compound, "pos": item.pos, "neu": item.neu,
         "neg": item.neg, "label": item.label.value, "truncated": item.truncated,
         "collected_at": item.collected_at, "keywords": list(item.keywords),
-        "text_hash": item.text_hash, "ttl": ttl,
+        "text_hash": item.text_hash, "upvote_ratio": item.upvote_ratio,
+        "edited_at": item.edited_at, "state": item.state.value, "state_at": item.state_at,
+        "checked_at": item.checked_at, "reconcile_stage": item.reconcile_stage,
+        "counted": item.counted, "ttl": ttl,
     }  # fmt: skip
 
 
@@ -391,6 +407,14 @@ def _doc_to_item(doc: Mapping[str, Any]) -> Item:
         collected_at=float(doc["collected_at"]),
         keywords=list(doc.get("keywords") or []),  # absent on items from before keywords
         text_hash=str(doc.get("text_hash") or ""),  # absent on items from before it
+        # The lifecycle's fields are absent on items from before it: live, never checked.
+        upvote_ratio=doc.get("upvote_ratio"),
+        edited_at=doc.get("edited_at"),
+        state=ItemState(doc.get("state") or ItemState.LIVE),
+        state_at=doc.get("state_at"),
+        checked_at=doc.get("checked_at"),
+        reconcile_stage=int(doc.get("reconcile_stage") or 0),
+        counted=bool(doc.get("counted", True)),
     )
 
 
@@ -465,7 +489,8 @@ def _version(doc: Mapping[str, Any]) -> Version:
     """What the aggregates count of a stored item document."""
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
                    doc["label"], tuple(doc.get("keywords") or []),
-                   author_of(doc.get("author")))  # fmt: skip
+                   author_of(doc.get("author")),
+                   bool(doc.get("counted", True)))  # fmt: skip
 
 
 def _author_key(keyword: str, author: str) -> str:
@@ -866,7 +891,11 @@ class CosmosStore:
         ops.append({"op": "set", "path": "/ttl", "value": ttl})
         for _ in range(_WRITE_ATTEMPTS):
             try:
-                container.patch_item(doc_id, partition_key=partition, patch_operations=ops)
+                patched = container.patch_item(
+                    doc_id, partition_key=partition, patch_operations=ops
+                )
+                if base == AUTHOR_HOURLY and not patched.get("count"):
+                    self._forget_author(container, patched)
                 return
             except CosmosResourceNotFoundError:
                 pass
@@ -878,6 +907,18 @@ class CosmosStore:
         raise StoreUnavailable(
             f"{base} aggregate {partition}/{doc_id} kept changing under the write"
         )
+
+    @staticmethod
+    def _forget_author(container: ContainerProxy, doc: Mapping[str, Any]) -> None:
+        """An author row counted down to nothing goes: a purged item's author name must not
+        stay behind in it. Only if unchanged since (a concurrent +1 keeps it)."""
+        with contextlib.suppress(CosmosResourceNotFoundError, CosmosAccessConditionFailedError):
+            container.delete_item(
+                doc["id"],
+                partition_key=doc["subreddit"],
+                etag=doc["_etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
 
     def _bucket_doc(self, key: _Key, values: Sequence[float]) -> Doc:
         """An aggregate document holding `values`, expiring with its (last) hour."""
@@ -1066,6 +1107,43 @@ class CosmosStore:
         if isinstance(first, Exception):
             return self._error(what, first)
         raise first  # KeyboardInterrupt and friends
+
+    def checkpoint(self) -> None:
+        """Nothing: a replaced document's old version is not kept where anyone can read it."""
+
+    def due_items(
+        self,
+        *,
+        stage: int,
+        created_after: float | None,
+        created_until: float,
+        subreddit: str | None = None,
+        limit: int = 100,
+    ) -> list[Item]:
+        # Items from before the lifecycle have no stage: they are at stage 0.
+        matches = "c.reconcile_stage = @stage"
+        if stage == 0:
+            matches = f"({matches} OR NOT IS_DEFINED(c.reconcile_stage))"
+        where = [matches, "c.created_utc <= @until"]
+        values: dict[str, Any] = {"stage": stage, "until": created_until, "n": limit}
+        if created_after is not None:
+            where.append("c.created_utc > @after")
+            values["after"] = created_after
+        if subreddit is not None:
+            where.append("c.subreddit = @sub")
+            values["sub"] = subreddit
+        sql = (
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
+            "ORDER BY c.created_utc ASC, c.id ASC"
+        )
+        scope: dict[str, Any] = (
+            {"partition_key": subreddit} if subreddit else {"enable_cross_partition_query": True}
+        )
+        try:
+            docs = list(self._sync(ITEMS).query_items(sql, parameters=_params(**values), **scope))
+        except AzureError as error:
+            raise self._error("read of due items", error) from error
+        return [_doc_to_item(doc) for doc in docs]
 
     def save_run(self, run: CollectionRun) -> None:
         try:
@@ -1470,7 +1548,7 @@ class CosmosStore:
         where = ["c.kind = @kind"]
         values: dict[str, Any] = {"kind": query.kind.value, "n": query.limit + 1}
         for name, value in (("subreddit", query.subreddit), ("label", query.label),
-                            ("link_id", query.link_id)):  # fmt: skip
+                            ("link_id", query.link_id), ("state", query.state)):  # fmt: skip
             if value is not None:
                 where.append(f"c.{name} = @{name}")
                 values[name] = str(value)
@@ -1495,6 +1573,21 @@ class CosmosStore:
         docs = await self._query(ITEMS, sql, _params(**values), partition_key=query.subreddit,
                                  page_size=query.limit + 1)  # fmt: skip
         return item_page([_doc_to_item(d) for d in docs], query)
+
+    async def state_counts(self, subreddit: str | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for state in (ItemState.DELETED, ItemState.REMOVED):
+            where = "c.state = @state" + (" AND c.subreddit = @sub" if subreddit else "")
+            values: dict[str, Any] = {"state": state.value}
+            if subreddit:
+                values["sub"] = subreddit
+            found = await self._query(ITEMS, f"SELECT VALUE COUNT(1) FROM c WHERE {where}",
+                                      _params(**values), partition_key=subreddit)  # fmt: skip
+            values_found: list[Any] = list(found)  # SELECT VALUE: numbers, not documents
+            total = sum(int(n) for n in values_found if isinstance(n, int | float))
+            if total:
+                counts[state.value] = total
+        return counts
 
     async def get_item(self, item_id: str) -> Item | None:
         # The subreddit (partition key) is unknown here (the API is asked by id alone), so

@@ -90,6 +90,9 @@ class Version:
     keywords: tuple[str, ...]
     # None for a deleted author: counted in every figure but the authors.
     author: str | None = None
+    # False: the aggregates do not count this version at all (a purged item under
+    # DELETED_ITEMS=drop, or one first seen purged). A stored row without the field counts.
+    counted: bool = True
 
     @classmethod
     def of(cls, item: Item) -> Version:
@@ -101,12 +104,15 @@ class Version:
             item.label.value,
             tuple(item.keywords),
             author_of(item.author),
+            item.counted,
         )
 
     def counts_as(self, other: Version) -> bool:
         """Whether the aggregates count both versions the same: an upsert of one over the
         other changes no aggregate (same bucket, same figures)."""
-        return (
+        if not (self.counted or other.counted):
+            return True
+        return self.counted == other.counted and (
             self.subreddit,
             hour_of(self.created_utc),
             self.compound,
@@ -136,6 +142,8 @@ class Deltas:
 
     def add(self, version: Version, sign: int) -> None:
         """Count one version of an item in (+1) or out (-1)."""
+        if not version.counted:
+            return
         hour = hour_of(version.created_utc)
         label = LABELS.index(version.label)
         row = self.hourly.setdefault((version.subreddit, hour), [0, 0, 0.0, 0, 0, 0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import sqlite3
 import threading
@@ -24,10 +25,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..models import (
+    PURGED_STATES,
     Alert,
     AlertRule,
     CollectionRun,
     Item,
+    ItemState,
     Kind,
     Label,
     ListingError,
@@ -68,6 +71,7 @@ from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # The figures every aggregate table keeps, per subreddit (and hour or day).
 _FIGURES = """posts INTEGER NOT NULL DEFAULT 0,
@@ -100,7 +104,14 @@ CREATE TABLE IF NOT EXISTS items (
     truncated INTEGER NOT NULL,
     collected_at REAL NOT NULL,
     keywords TEXT NOT NULL DEFAULT '[]',
-    text_hash TEXT NOT NULL DEFAULT ''
+    text_hash TEXT NOT NULL DEFAULT '',
+    upvote_ratio REAL,
+    edited_at REAL,
+    state TEXT NOT NULL DEFAULT 'live',
+    state_at REAL,
+    checked_at REAL,
+    reconcile_stage INTEGER NOT NULL DEFAULT 0,
+    counted INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
@@ -205,30 +216,38 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 """
 
+# The lifecycle's columns (issue 17), after the first 21.
+_LIFECYCLE_COLUMNS = (
+    "upvote_ratio, edited_at, state, state_at, checked_at, reconcile_stage, counted"
+)
 _ITEM_COLUMNS = (
     "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
     "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords, "
-    "text_hash"
+    f"text_hash, {_LIFECYCLE_COLUMNS}"
 )
 _UPSERT_ITEM = f"""
-INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 21)})
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 28)})
 ON CONFLICT(id) DO UPDATE SET
     author=excluded.author, title=excluded.title, body=excluded.body,
+    permalink=excluded.permalink,
     score=excluded.score, num_comments=excluded.num_comments,
     compound=excluded.compound, pos=excluded.pos, neu=excluded.neu, neg=excluded.neg,
     label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at,
-    keywords=excluded.keywords, text_hash=excluded.text_hash
+    keywords=excluded.keywords, text_hash=excluded.text_hash,
+    upvote_ratio=excluded.upvote_ratio, edited_at=excluded.edited_at, state=excluded.state,
+    state_at=excluded.state_at, checked_at=excluded.checked_at,
+    reconcile_stage=excluded.reconcile_stage, counted=excluded.counted
 """
 # What an upsert of a known item may change (collected_at aside), in _item_params' terms.
 _MUTABLE_COLUMNS = (
-    "author, title, body, score, num_comments, compound, pos, neu, neg, label, truncated, "
-    "keywords, text_hash"
+    "author, title, body, permalink, score, num_comments, compound, pos, neu, neg, label, "
+    f"truncated, keywords, text_hash, {_LIFECYCLE_COLUMNS}"
 )
 
 
 def _mutable(params: tuple[Any, ...]) -> tuple[Any, ...]:
     """The _MUTABLE_COLUMNS of a row of _item_params, in that order."""
-    return (params[3], params[5], params[6], params[8], params[9], *params[12:18], *params[19:])
+    return (params[3], *params[5:7], *params[7:10], *params[12:18], *params[19:])
 
 
 _ADD_KEYWORD_HOURLY = """
@@ -303,6 +322,21 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect'")
     conn.execute("CREATE INDEX IF NOT EXISTS runs_kind_started ON runs (kind, started_at, id)")
+    items = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
+    for column, declared in (
+        ("upvote_ratio", "REAL"),
+        ("edited_at", "REAL"),
+        ("state", "TEXT NOT NULL DEFAULT 'live'"),
+        ("state_at", "REAL"),
+        ("checked_at", "REAL"),
+        ("reconcile_stage", "INTEGER NOT NULL DEFAULT 0"),
+        ("counted", "INTEGER NOT NULL DEFAULT 1"),
+    ):
+        if column not in items:
+            conn.execute(f"ALTER TABLE items ADD COLUMN {column} {declared}")
+    # The reconcile pass's "due" query: one stage, a band of creation times, oldest first.
+    conn.execute("CREATE INDEX IF NOT EXISTS items_due ON items (reconcile_stage, created_utc, id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS items_state ON items (state)")
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
@@ -313,7 +347,8 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     ):
         deltas = Deltas()
         for row in conn.execute(
-            "SELECT subreddit, created_utc, kind, compound, label, keywords, author FROM items"
+            "SELECT subreddit, created_utc, kind, compound, label, keywords, author, counted "
+            "FROM items"
         ):
             deltas.add(_version(row), +1)
         conn.executemany(_ADD_AUTHOR_HOURLY, deltas.author_rows())
@@ -365,6 +400,13 @@ def _row_to_item(row: sqlite3.Row) -> Item:
         collected_at=row["collected_at"],
         keywords=json.loads(row["keywords"]),
         text_hash=row["text_hash"],
+        upvote_ratio=row["upvote_ratio"],
+        edited_at=row["edited_at"],
+        state=ItemState(row["state"]),
+        state_at=row["state_at"],
+        checked_at=row["checked_at"],
+        reconcile_stage=row["reconcile_stage"],
+        counted=bool(row["counted"]),
     )
 
 
@@ -391,6 +433,13 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         item.collected_at,
         json.dumps(item.keywords) if item.keywords else "[]",
         item.text_hash,
+        item.upvote_ratio,
+        item.edited_at,
+        item.state.value,
+        item.state_at,
+        item.checked_at,
+        item.reconcile_stage,
+        int(item.counted),
     )
 
 
@@ -404,6 +453,7 @@ def _version(row: sqlite3.Row) -> Version:
         row["label"],
         tuple(json.loads(row["keywords"])),
         author_of(row["author"]),
+        bool(row["counted"]),
     )
 
 
@@ -413,7 +463,14 @@ def _apply(conn: sqlite3.Connection, deltas: Deltas) -> None:
     conn.executemany(_ADD_DAILY, deltas.daily_rows())
     conn.executemany(_ADD_TOTALS, deltas.total_rows())
     conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
-    conn.executemany(_ADD_AUTHOR_HOURLY, deltas.author_rows())
+    authors = deltas.author_rows()
+    conn.executemany(_ADD_AUTHOR_HOURLY, authors)
+    # An author row counted down to nothing goes: a purged item's author name must not stay.
+    conn.executemany(
+        "DELETE FROM author_hourly WHERE keyword = ? AND subreddit = ? AND hour = ? "
+        "AND author = ? AND count <= 0",
+        [row[:4] for row in authors if row[4] < 0],
+    )
 
 
 def _row_to_run(row: sqlite3.Row) -> CollectionRun:
@@ -467,6 +524,8 @@ class SqliteStore:
                 conn.create_function("bucket_json", 7, render_bucket, deterministic=True)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                # Freed bytes are zeroed: a purged text (issue 17) leaves no copy in the file.
+                conn.execute("PRAGMA secure_delete=ON")
                 conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_seconds * 1000)}")
             except sqlite3.Error as error:
                 raise StoreUnavailable(
@@ -541,6 +600,7 @@ class SqliteStore:
     def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
         result = UpsertResult()
         unique = list({item.id: item for item in items}.values())
+        purged = False
         for start in range(0, len(unique), _CHUNK):
             chunk = unique[start : start + _CHUNK]
             with self._transaction() as conn:
@@ -574,13 +634,52 @@ class SqliteStore:
                             seen_again.append((item.collected_at, item.id))
                             continue
                     rows.append(row)
+                    if item.purged and (before is None or before["state"] not in PURGED_STATES):
+                        purged = True
                     deltas.add_upsert(
                         None if before is None else _version(before), Version.of(item)
                     )
                 conn.executemany(_UPSERT_ITEM, rows)
                 conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
                 _apply(conn, deltas)
+        if purged:
+            self.checkpoint()
         return result
+
+    def checkpoint(self) -> None:
+        """Write the WAL into the file and truncate it: the old versions of a purged text
+        in the WAL's frames go with it (the file's own copy was zeroed by secure_delete)."""
+        try:
+            self._connect().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as error:  # a reader mid-read: the next purge checkpoints again
+            log.warning("SQLite checkpoint after a purge failed: %s", error)
+
+    def due_items(
+        self,
+        *,
+        stage: int,
+        created_after: float | None,
+        created_until: float,
+        subreddit: str | None = None,
+        limit: int = 100,
+    ) -> list[Item]:
+        where = ["reconcile_stage = ?", "created_utc <= ?"]
+        params: list[Any] = [stage, created_until]
+        if created_after is not None:
+            where.append("created_utc > ?")
+            params.append(created_after)
+        if subreddit is not None:
+            where.append("subreddit = ?")
+            params.append(subreddit)
+        sql = (
+            f"SELECT {_ITEM_COLUMNS} FROM items WHERE {' AND '.join(where)} "
+            "ORDER BY created_utc, id LIMIT ?"
+        )
+        try:
+            rows = self._connect().execute(sql, [*params, limit]).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return [_row_to_item(row) for row in rows]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
         ids = [item.id for item in items]
@@ -790,6 +889,7 @@ class SqliteStore:
             ("subreddit", query.subreddit),
             ("label", query.label),
             ("link_id", query.link_id),
+            ("state", query.state),
         ):
             if value is not None:
                 where.append(f"{name} = ?")
@@ -816,6 +916,18 @@ class SqliteStore:
             return [_row_to_item(r) for r in conn.execute(sql, params)]
 
         return item_page(await self._read(run), query)
+
+    async def state_counts(self, subreddit: str | None = None) -> dict[str, int]:
+        where, params = ("AND subreddit = ?", [subreddit]) if subreddit else ("", [])
+        sql = (
+            "SELECT state, COUNT(*) FROM items WHERE state IN ('deleted', 'removed') "
+            f"{where} GROUP BY state"
+        )
+
+        def run(conn: sqlite3.Connection) -> dict[str, int]:
+            return {state: count for state, count in conn.execute(sql, params)}
+
+        return await self._read(run)
 
     async def get_item(self, item_id: str) -> Item | None:
         def run(conn: sqlite3.Connection) -> Item | None:
@@ -1088,7 +1200,8 @@ class SqliteStore:
         with self._transaction() as conn:
             deltas = Deltas()
             cursor = conn.execute(
-                "SELECT subreddit, created_utc, kind, compound, label, keywords, author FROM items"
+                "SELECT subreddit, created_utc, kind, compound, label, keywords, author, counted "
+                "FROM items"
             )
             for row in cursor:
                 deltas.add(_version(row), +1)

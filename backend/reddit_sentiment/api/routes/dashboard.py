@@ -22,6 +22,7 @@ async def summary(store: StoreDep, cache: CacheDep, subreddit: SubredditParam = 
     """All subreddits, or one (`subreddit`): totals, labels, means and the last run."""
     name = normalise_subreddit(subreddit)
     per_sub = await cache.get(("totals", name), lambda: store.aggregates(subreddit=name))
+    states = await cache.get(("states", name), lambda: store.state_counts(name))
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
         total = total.plus(agg)
@@ -44,6 +45,8 @@ async def summary(store: StoreDep, cache: CacheDep, subreddit: SubredditParam = 
             for a in per_sub
         ],
         last_collection=run_out(runs.runs[0]) if runs.runs else None,
+        deleted=states.get("deleted", 0),
+        removed=states.get("removed", 0),
     )
 
 

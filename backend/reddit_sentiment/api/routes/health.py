@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from ...models import CollectionRun
+from ...models import CollectionRun, RateLimits
 from ...settings import rate_budget
 from ...store.base import StoreThrottled
 from ..convert import ts
@@ -39,6 +39,18 @@ def _last_run(run: CollectionRun) -> dict[str, Any]:
     }
 
 
+def rate_limit(limits: RateLimits) -> dict[str, Any] | None:
+    """Reddit's X-Ratelimit-* headers of the last response (None before the first one)."""
+    if limits.seen_at is None:
+        return None
+    return {
+        "remaining": limits.remaining,
+        "used": limits.used,
+        "reset_at": None if limits.reset_at is None else ts(limits.reset_at).isoformat(),
+        "seen_at": ts(limits.seen_at).isoformat(),
+    }
+
+
 @router.get(
     "/ready",
     response_model=Readiness,
@@ -65,6 +77,7 @@ async def ready(
     if not service.running:
         reasons.append("scheduler not running")
     last = service.last_run
+    reconciled = service.last_reconcile
     next_at = service.next_collection_at()
     collection: dict[str, Any] = {
         "configured": service.collection_enabled,
@@ -78,6 +91,8 @@ async def ready(
         "active_run_id": service.active_run_id,
         "next_run_at": next_at.isoformat() if next_at else None,
         "last_run": None if last is None else _last_run(last),
+        "last_reconcile": None if reconciled is None else _last_run(reconciled),
+        "reddit_rate_limit": rate_limit(service.rate_limits),
     }
     if reasons:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

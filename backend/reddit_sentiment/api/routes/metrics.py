@@ -167,6 +167,18 @@ def _collector_families(service: CollectionService) -> list[Metric]:
         for kind in report.rows:
             drift.add_metric([kind], sum(1 for d in report.drifts if d.kind == kind))
         families += [ran, took, drift]
+    limits = service.rate_limits
+    if limits.seen_at is not None:  # Reddit's X-Ratelimit-* headers of the last response
+        for name, doc, value in (
+            ("reddit_ratelimit_remaining", "Requests left in Reddit's window", limits.remaining),
+            ("reddit_ratelimit_used", "Requests used of Reddit's window", limits.used),
+            ("reddit_ratelimit_reset_time_seconds", "When Reddit's window resets",
+             limits.reset_at),
+        ):  # fmt: skip
+            if value is not None:
+                gauge = _gauge(name, doc)
+                gauge.add_metric([], float(value))
+                families.append(gauge)
     next_at = service.next_collection_at()
     if next_at is not None:
         upcoming = _gauge("collector_next_run_time_seconds", "When this process collects next")

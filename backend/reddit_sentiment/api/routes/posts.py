@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from ...models import Kind, Label
+from ...models import ItemState, Kind, Label
 from ...store.base import ItemQuery, Sort
 from ..convert import item_out
 from ..deps import StoreDep
@@ -38,6 +38,10 @@ async def list_posts(
     store: StoreDep,
     subreddit: SubredditParam = None,
     label: Annotated[Label | None, Query(description="Only posts with this label")] = None,
+    state: Annotated[
+        ItemState | None,
+        Query(description="Only posts in this state: live, edited, deleted, removed"),
+    ] = None,
     sort: Annotated[Sort, Query(description="new: created time; score; compound")] = Sort.NEW,
     order: Annotated[str, Query(pattern="^(asc|desc)$", description="asc or desc")] = "desc",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-100")] = 25,
@@ -50,6 +54,7 @@ async def list_posts(
         kind=Kind.POST,
         subreddit=normalise_subreddit(subreddit),
         label=label,
+        state=state,
         since=start,
         until=end,
         sort=sort,
