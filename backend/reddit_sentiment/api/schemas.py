@@ -74,6 +74,12 @@ class Summary(BaseModel):
     mean_compound: float | None
     subreddits: list[SubredditSummary]
     last_collection: RunOut | None
+    data_since: datetime | None = Field(
+        description="Start of the first hour holding items (all time, this subreddit filter)"
+    )
+    data_until: datetime | None = Field(
+        description="End of the last hour holding items (exclusive); null with no items"
+    )
 
 
 class SentimentBucket(BaseModel):

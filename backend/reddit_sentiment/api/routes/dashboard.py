@@ -7,24 +7,47 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ...models import RunKind
-from ...store.base import Aggregate, Bucket
+from ...store.base import HOUR, Aggregate, Bucket
 from ...store.rendered import iso_utc, mean_compound
-from ..convert import json_text, labels_of, run_out
+from ..convert import json_text, labels_of, run_out, ts
 from ..deps import StoreDep
-from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, series_range
+from ..params import (
+    SinceParam,
+    SubredditParam,
+    UntilParam,
+    normalise_subreddit,
+    series_range,
+    time_range,
+)
 from ..schemas import SentimentSeries, SubredditSummary, Summary
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 
-@router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
-async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
-    """All subreddits, or one (`subreddit`): totals, labels, means and the last run."""
-    per_sub = await store.aggregates(subreddit=normalise_subreddit(subreddit))
+@router.get(
+    "/summary",
+    response_model=Summary,
+    summary="Totals, labels and per-subreddit means",
+    description="All subreddits, or one (`subreddit`): totals, labels, means and the last "
+    "collection run, over all stored items or, with `since`/`until`, the items created in "
+    "that window (whole hours, as the time series count them; 422 when since is not before "
+    "until). `data_since`/`data_until` are where the stored items lie (under the subreddit "
+    "filter, whatever the window): a dashboard can open on them when its window is empty.",
+)
+async def summary(
+    store: StoreDep,
+    subreddit: SubredditParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+) -> Summary:
+    name = normalise_subreddit(subreddit)
+    start, end = time_range(since, until)
+    per_sub = await store.aggregates(subreddit=name, since=start, until=end)
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
         total = total.plus(agg)
     runs = await store.list_runs(limit=1, kind=RunKind.COLLECT)
+    extent = await store.hour_extent(subreddit=name)
     return Summary(
         posts=total.posts,
         comments=total.comments,
@@ -41,6 +64,8 @@ async def summary(store: StoreDep, subreddit: SubredditParam = None) -> Summary:
             for a in per_sub
         ],
         last_collection=run_out(runs.runs[0]) if runs.runs else None,
+        data_since=None if extent is None else ts(extent[0]),
+        data_until=None if extent is None else ts(extent[1] + HOUR),
     )
 
 
