@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -105,3 +106,79 @@ def test_a_one_bucket_series_is_a_point_on_the_ranges_axis(watched: Watched) -> 
     ticks = page.locator("#chart-keyword .xtick text").all_text_contents()
     assert not any("." in t for t in ticks)  # no sub-second tick labels
     assert_page_is_sound(watched, "ten-years-old-one-bucket", 1600)
+
+
+def _rolling(buckets: list[dict[str, Any]], width: int) -> list[float]:
+    """The volume-weighted mean of each bucket and the ones before it within `width` hours."""
+    out = []
+    for b in buckets:
+        end = utc(b["start"])
+        window = [a for a in buckets if end - timedelta(hours=width) < utc(a["start"]) <= end]
+        total = sum(a["count"] for a in window)
+        out.append(sum(a["mean_compound"] * a["count"] for a in window) / total)
+    return out
+
+
+def test_smoothing_is_a_volume_weighted_rolling_mean(watched: Watched) -> None:
+    page = open_at(watched, 1600)
+    start, end = x_range(page, "chart-sentiment")
+    query = f"subreddit=python&since={start:%Y-%m-%dT%H:%M:%SZ}&until={end:%Y-%m-%dT%H:%M:%SZ}"
+    page.fill("#subreddit-input", "python")
+    page.dispatch_event("#subreddit-input", "change")
+    page.wait_for_selector("#chart-sentiment[data-subreddit=python]", timeout=TIMEOUT_MS)
+    buckets = api(watched.url, f"/dashboard/sentiment?{query}")["series"][0]["buckets"]
+
+    def line() -> list[float]:
+        ys: list[float | None] = page.evaluate(
+            "() => document.getElementById('chart-sentiment').data[1].y"
+        )
+        return [y for y in ys if y is not None]
+
+    assert line() == [b["mean_compound"] for b in buckets]
+    page.check("#smooth")
+    page.wait_for_function(
+        "() => document.getElementById('chart-sentiment').data[1].hovertemplate"
+        ".includes('customdata[3]') && document.getElementById('chart-sentiment').data[1]"
+        ".customdata[0][3].includes('rolling')",
+        timeout=TIMEOUT_MS,
+    )
+    smooth = _rolling(buckets, 6)
+    assert smooth != pytest.approx([b["mean_compound"] for b in buckets])
+    assert line() == pytest.approx(smooth)
+    page.uncheck("#smooth")
+
+
+def test_a_custom_range_and_a_label_bar_click(watched: Watched) -> None:
+    page = open_at(watched, 1024)
+    summary = api(watched.url, "/dashboard/summary")
+    last = utc(summary["data_until"]) - timedelta(hours=1)
+    day = f"{last:%Y-%m-%d}"
+    page.fill("#range-from", day)
+    page.fill("#range-to", day)
+    page.click("#custom-range button[type=submit]")
+    page.wait_for_function(
+        "d => document.getElementById('chart-sentiment').dataset.since.startsWith(d)",
+        arg=day,
+        timeout=TIMEOUT_MS,
+    )
+    start, end = x_range(page, "chart-sentiment")
+    assert (f"{start:%Y-%m-%d %H:%M}", end - start) == (f"{day} 00:00", timedelta(days=1))
+    assert all(start <= d < end for d in trace_dates(page, "chart-sentiment"))
+
+    # A click on r/worldnews' negative bar lists its negative posts of that day.
+    rows: list[str] = page.evaluate("() => document.getElementById('chart-labels').data[2].y")
+    row = rows.index("r/worldnews")
+    bar = page.locator("#chart-labels .barlayer .trace").nth(2).locator(".point").nth(row)
+    box = bar.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_selector("#posts a", timeout=TIMEOUT_MS)
+    window = f"since={day}T00:00:00Z&until={end:%Y-%m-%dT%H:%M:%SZ}"
+    expected = api(
+        watched.url, f"/posts?subreddit=worldnews&label=negative&{window}&limit=25&sort=score"
+    )["items"]
+    links = page.locator("#posts a").evaluate_all("links => links.map(a => a.href)")
+    assert expected and all(p["label"] == "negative" for p in expected)
+    assert links == [f"https://www.reddit.com{p['permalink']}" for p in expected]
+    assert "Negative posts in r/worldnews" in page.inner_text("#posts-scope")
+    assert_page_is_sound(watched, "ten-years-old-custom-day", 1024)
