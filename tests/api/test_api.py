@@ -86,6 +86,15 @@ async def test_summary_says_where_the_data_lies_and_counts_a_window(
     assert (await client.get("/dashboard/summary", params=backwards)).status_code == 422
 
 
+async def test_summary_of_data_at_the_end_of_the_calendar(
+    client: httpx.AsyncClient, sqlite_store: SqliteStore
+) -> None:
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+    sqlite_store.upsert_items([make_item(created_utc=last), make_item(created_utc=0.0)])
+    body = (await client.get("/dashboard/summary")).json()
+    assert (body["data_since"], body["data_until"]) == (iso(0), "9999-12-31T23:59:59Z")
+
+
 async def test_sentiment_series_by_hour_and_filter(
     client: httpx.AsyncClient, seeded: dict[str, str]
 ) -> None:

@@ -56,6 +56,7 @@
     seq: { summary: 0, sentiment: 0, keyword: 0, trending: 0, keywords: 0, posts: 0 },
     posts: null, // the open posts list: {query, title, filter, cursor}
     firstLoad: true,
+    jumped: false, // opened on the newest data because the last 48 hours were empty
   };
 
   // ---- helpers -------------------------------------------------------------------------
@@ -999,6 +1000,11 @@
     }
     const input = byId("subreddit-input");
     input.addEventListener("change", () => selectSubreddit(input.value));
+    // A name picked from the list (or typed out in full) applies at once.
+    input.addEventListener("input", () => {
+      const name = input.value.trim().replace(/^\/?r\//i, "").toLowerCase();
+      if (state.subreddits.some((s) => s.name === name)) selectSubreddit(name);
+    });
     input.addEventListener("search", () => selectSubreddit(input.value)); // the clear button
     byId("range-preset").addEventListener("change", (event) => {
       state.preset = event.target.value;

@@ -12,6 +12,7 @@ from ...store.rendered import iso_utc, mean_compound
 from ..convert import json_text, labels_of, run_out, ts
 from ..deps import StoreDep
 from ..params import (
+    LAST_EPOCH,
     SinceParam,
     SubredditParam,
     UntilParam,
@@ -65,7 +66,8 @@ async def summary(
         ],
         last_collection=run_out(runs.runs[0]) if runs.runs else None,
         data_since=None if extent is None else ts(extent[0]),
-        data_until=None if extent is None else ts(extent[1] + HOUR),
+        # An item of the last hour of year 9999 ends the data at the calendar's last second.
+        data_until=None if extent is None else ts(min(extent[1] + HOUR, LAST_EPOCH)),
     )
 
 
