@@ -30,7 +30,8 @@ SENTIMENT = "/dashboard/sentiment"
 KEYWORD = "/keywords/python/sentiment"
 POSTS = "/posts"
 SUMMARY = "/dashboard/summary"
-WINDOWED = [SENTIMENT, KEYWORD, POSTS, SUMMARY]  # every operation with `since` and `until` (a test checks)
+# Every operation with `since` and `until` (a test checks).
+WINDOWED = [SENTIMENT, KEYWORD, POSTS, SUMMARY]
 
 # The window a series is served for is clamped to what a UTC datetime can hold.
 FIRST = datetime.min.replace(tzinfo=UTC)
