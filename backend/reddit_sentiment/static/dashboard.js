@@ -207,6 +207,10 @@
       range = { since: until - (PRESETS[state.preset] || PRESETS["48h"]), until };
     }
     const bucket = range.until - range.since > MAX_HOURLY_MS ? "day" : state.bucket;
+    if (bucket === "day") {
+      // Whole (UTC) days, as the day buckets are: no bucket cut at either end of the axis.
+      range = { since: Math.floor(range.since / DAY_MS) * DAY_MS, until: Math.ceil(range.until / DAY_MS) * DAY_MS };
+    }
     return { ...range, bucket };
   }
 
@@ -479,6 +483,12 @@
         automargin: true,
       },
     };
+    if (range.bucket === "day") {
+      // Day buckets: ticks on whole days, each date written under its day.
+      const days = Math.round((range.until - range.since) / DAY_MS);
+      const step = Math.ceil(days / fig.xaxis.nticks);
+      if (step <= 31) Object.assign(fig.xaxis, { dtick: step * DAY_MS, tick0: plotTime(range.since), tickformat: "%b %-d, %Y", ticklabelmode: "period" });
+    }
     return { traces, layout: fig };
   }
 
