@@ -128,3 +128,17 @@ def test_a_searched_subreddit_and_a_clicked_point_list_that_hours_posts(watched:
     page.dispatch_event("#subreddit-input", "change")
     page.wait_for_selector("#chart-sentiment[data-subreddit='']", timeout=TIMEOUT_MS)
     assert len(lines(watched)) == 6
+
+
+@pytest.mark.parametrize("width", [375, 1600])
+def test_a_long_range_is_drawn_by_day(watched: Watched, width: int) -> None:
+    page = open_at(watched, width)
+    page.select_option("#range-preset", "90d")
+    page.wait_for_selector("#chart-sentiment[data-bucket=day]", timeout=TIMEOUT_MS)
+    assert page.locator("button[data-bucket=hour]").is_disabled()
+    start, end = x_range(page, "chart-sentiment")
+    assert timedelta(days=90) <= end - start <= timedelta(days=91)
+    assert (start.hour, end.hour) == (0, 0)  # whole days, as the day buckets are
+    dates = trace_dates(page, "chart-sentiment")
+    assert dates and all(start <= d < end for d in dates)
+    assert_page_is_sound(watched, "many-subreddits-90-days", width)
