@@ -923,7 +923,7 @@
     if (summary) state.firstLoad = false;
     showRange(range, range.bucket);
     if (summary) {
-      renderLabels(summary, range);
+      outcomes.push(...(await Promise.allSettled([Promise.resolve().then(() => renderLabels(summary, range))])));
       const count = summary.posts + summary.comments;
       if (!state.extent || count === 0) {
         const text = missingData(range, count);
