@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -9,9 +10,14 @@ import pytest
 
 from reddit_sentiment.api.schemas import SentimentSeries
 from reddit_sentiment.models import Label
+from reddit_sentiment.store.base import HOUR
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.api.conftest import ADMIN_KEY
 from tests.factories import BASE_TIME, make_item
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def test_health_is_ok(client: httpx.AsyncClient) -> None:
@@ -55,6 +61,38 @@ async def test_summary_of_an_empty_store(client: httpx.AsyncClient) -> None:
     assert (body["posts"], body["comments"], body["subreddits"]) == (0, 0, [])
     assert body["labels"] == {"positive": 0, "neutral": 0, "negative": 0}
     assert body["last_collection"] is None and body["mean_compound"] is None
+    assert body["data_since"] is None and body["data_until"] is None
+
+
+async def test_summary_says_where_the_data_lies_and_counts_a_window(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    hour = int(BASE_TIME // HOUR) * HOUR
+    body = (await client.get("/dashboard/summary")).json()
+    assert body["data_since"] == iso(hour)
+    assert body["data_until"] == iso(hour + 3 * HOUR)  # rust's post, two hours later
+    python = (await client.get("/dashboard/summary", params={"subreddit": "python"})).json()
+    assert python["data_until"] == iso(hour + 2 * HOUR)
+    # The window counts the items created in it; where the data lies does not change.
+    window = {"since": iso(hour + HOUR), "until": iso(hour + 3 * HOUR)}
+    body = (await client.get("/dashboard/summary", params=window)).json()
+    assert (body["posts"], body["comments"]) == (2, 0)
+    assert body["labels"] == {"positive": 0, "neutral": 1, "negative": 1}
+    assert body["data_since"] == iso(hour)
+    empty = {"since": iso(hour + 10 * HOUR)}
+    body = (await client.get("/dashboard/summary", params=empty)).json()
+    assert (body["posts"], body["subreddits"], body["data_since"]) == (0, [], iso(hour))
+    backwards = {"since": iso(hour + HOUR), "until": iso(hour)}
+    assert (await client.get("/dashboard/summary", params=backwards)).status_code == 422
+
+
+async def test_summary_of_data_at_the_end_of_the_calendar(
+    client: httpx.AsyncClient, sqlite_store: SqliteStore
+) -> None:
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+    sqlite_store.upsert_items([make_item(created_utc=last), make_item(created_utc=0.0)])
+    body = (await client.get("/dashboard/summary")).json()
+    assert (body["data_since"], body["data_until"]) == (iso(0), "9999-12-31T23:59:59Z")
 
 
 async def test_sentiment_series_by_hour_and_filter(

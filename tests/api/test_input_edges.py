@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from reddit_sentiment.api.app import create_app
 from reddit_sentiment.api.routes.keywords import KeywordSeries
-from reddit_sentiment.api.schemas import ItemOut, Page, SentimentSeries
+from reddit_sentiment.api.schemas import ItemOut, Page, SentimentSeries, Summary
 from reddit_sentiment.settings import load_settings
 from reddit_sentiment.store.base import DAY
 from reddit_sentiment.store.sqlite import SqliteStore
@@ -29,7 +29,9 @@ from tests.factories import BASE_TIME, make_item, make_run
 SENTIMENT = "/dashboard/sentiment"
 KEYWORD = "/keywords/python/sentiment"
 POSTS = "/posts"
-WINDOWED = [SENTIMENT, KEYWORD, POSTS]  # every operation with `since` and `until` (a test checks)
+SUMMARY = "/dashboard/summary"
+# Every operation with `since` and `until` (a test checks).
+WINDOWED = [SENTIMENT, KEYWORD, POSTS, SUMMARY]
 
 # The window a series is served for is clamped to what a UTC datetime can hold.
 FIRST = datetime.min.replace(tzinfo=UTC)
@@ -296,6 +298,9 @@ def test_any_window_is_served_unless_since_is_not_before_until(
         return
     if path == POSTS:
         Page[ItemOut].model_validate_json(r.content)
+        return
+    if path == SUMMARY:
+        Summary.model_validate_json(r.content)
         return
     series = SentimentSeries.model_validate_json(r.content)
     start, end = series.since, series.until

@@ -19,6 +19,7 @@ from reddit_sentiment.store.base import (
     ItemQuery,
     Sort,
     Store,
+    hour_of,
 )
 from reddit_sentiment.store.rendered import series_texts
 from tests.factories import BASE_TIME, make_item, make_run
@@ -555,3 +556,29 @@ async def test_an_item_moved_to_another_hour_with_the_same_score_moves_its_bucke
         [make_item(item_id="t3_late", compound=0.5, created_utc=BASE_TIME + 5 * HOUR)]
     )
     await assert_aggregates_match_items(store)
+
+
+async def test_hour_extent_is_the_first_and_last_non_empty_hour(store: Store) -> None:
+    assert await store.hour_extent() is None
+    oldest = BASE_TIME - 400 * DAY
+    store.upsert_items(
+        [
+            make_item(subreddit="python", created_utc=oldest + 30),
+            make_item(subreddit="python", created_utc=BASE_TIME),
+            make_item(subreddit="rust", kind=Kind.COMMENT, created_utc=BASE_TIME + 5 * HOUR),
+        ]
+    )
+    assert await store.hour_extent() == (hour_of(oldest), hour_of(BASE_TIME + 5 * HOUR))
+    assert await store.hour_extent(subreddit="python") == (hour_of(oldest), hour_of(BASE_TIME))
+    assert await store.hour_extent(subreddit="rust") == (hour_of(BASE_TIME + 5 * HOUR),) * 2
+    assert await store.hour_extent(subreddit="golang") is None
+
+
+async def test_hour_extent_follows_retention(store: Store) -> None:
+    old = make_item(created_utc=BASE_TIME - 40 * DAY)
+    store.upsert_items([old, make_item(created_utc=BASE_TIME - 2 * HOUR)])
+    assert await store.hour_extent() == (hour_of(old.created_utc), hour_of(BASE_TIME - 2 * HOUR))
+    store.delete_older_than(BASE_TIME - 30 * DAY)
+    assert await store.hour_extent() == (hour_of(BASE_TIME - 2 * HOUR),) * 2
+    store.delete_older_than(BASE_TIME)
+    assert await store.hour_extent() is None

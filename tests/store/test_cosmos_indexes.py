@@ -147,6 +147,7 @@ _EXERCISED = {
     "snapshot", "kept_aggregates", "aggregate_rows", "rebuild_aggregates",
     "distinct_authors", "save_alert_rule", "delete_alert_rule", "list_alert_rules",
     "get_alert_rule", "save_alert", "list_alerts", "due_items", "checkpoint", "state_counts",
+    "hour_extent",
 }  # fmt: skip
 
 
@@ -233,6 +234,7 @@ async def _send_everything(store: CosmosStore) -> None:
     store.checkpoint()
     for subreddit in (None, "python"):
         await store.state_counts(subreddit)
+        await store.hour_extent(subreddit=subreddit)
     with store.snapshot():
         for aggregate_kind, since in store.kept_aggregates().items():
             list(store.aggregate_rows(aggregate_kind, since))

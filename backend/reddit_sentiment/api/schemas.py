@@ -80,6 +80,12 @@ class Summary(BaseModel):
     last_collection: RunOut | None
     deleted: int = Field(0, description="Items stored as deleted by their authors (purged)")
     removed: int = Field(0, description="Items stored as removed or no longer served (purged)")
+    data_since: datetime | None = Field(
+        description="Start of the first hour holding items (all time, this subreddit filter)"
+    )
+    data_until: datetime | None = Field(
+        description="End of the last hour holding items (exclusive); null with no items"
+    )
 
 
 class SentimentBucket(BaseModel):

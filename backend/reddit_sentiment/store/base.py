@@ -364,6 +364,11 @@ class Store(Protocol):
     ) -> list[Aggregate]:
         """Per subreddit totals (bucket None) or per subreddit x bucket, ordered by both."""
 
+    async def hour_extent(self, *, subreddit: str | None = None) -> tuple[float, float] | None:
+        """The first and the last hour (bucket starts) that hold items, all subreddits or
+        one, from the hourly aggregates (never a scan of items); None when none do. The
+        dashboard opens on the newest data with it when its default window is empty."""
+
     async def sentiment_series(
         self,
         *,

@@ -1528,6 +1528,23 @@ class CosmosStore:
         rows = [a for a in sums.values() if a.count > 0]
         return sorted(rows, key=lambda a: (a.subreddit, a.bucket_start or 0.0))
 
+    async def hour_extent(self, *, subreddit: str | None = None) -> tuple[float, float] | None:
+        first = await self._edge_hour(subreddit, "ASC")
+        last = await self._edge_hour(subreddit, "DESC")
+        return None if first is None or last is None else (first, last)
+
+    async def _edge_hour(self, subreddit: str | None, direction: str) -> float | None:
+        """The oldest (ASC) or newest (DESC) non-empty hourly document's hour: read in the
+        order of the indexed `hour`, stopping at the first one that holds items."""
+        where, values = _time_filter({"subreddit": subreddit}, None, None)
+        condition = "c.posts + c.comments > 0"
+        sql = (
+            f"SELECT TOP 1 c.hour FROM c{where}{' AND ' if where else ' WHERE '}{condition} "
+            f"ORDER BY c.hour {direction}"
+        )
+        docs = await self._query(HOURLY, sql, _params(**values), partition_key=subreddit)
+        return float(docs[0]["hour"]) if docs else None
+
     async def sentiment_series(
         self,
         *,

@@ -834,6 +834,22 @@ class SqliteStore:
 
         return await self._read(query)
 
+    async def hour_extent(self, *, subreddit: str | None = None) -> tuple[float, float] | None:
+        # Two ordered index probes (hourly_hour, or the key for one subreddit), each stopping
+        # at its first non-empty row; MIN and MAX in one SELECT would read every row.
+        where = "posts + comments > 0" + ("" if subreddit is None else " AND subreddit = ?")
+        params = () if subreddit is None else (subreddit, subreddit)
+        sql = (
+            f"SELECT (SELECT hour FROM hourly WHERE {where} ORDER BY hour LIMIT 1), "
+            f"(SELECT hour FROM hourly WHERE {where} ORDER BY hour DESC LIMIT 1)"
+        )
+
+        def query(conn: sqlite3.Connection) -> tuple[float, float] | None:
+            first, last = conn.execute(sql, params).fetchone()
+            return None if first is None else (float(first), float(last))
+
+        return await self._read(query)
+
     async def sentiment_series(
         self,
         *,

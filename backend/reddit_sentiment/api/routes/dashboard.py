@@ -7,21 +7,47 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from ...models import RunKind
-from ...store.base import Aggregate, Bucket
+from ...store.base import HOUR, Aggregate, Bucket
 from ...store.rendered import iso_utc, mean_compound
-from ..convert import json_text, labels_of, run_out
+from ..convert import json_text, labels_of, run_out, ts
 from ..deps import CacheDep, StoreDep
-from ..params import SinceParam, SubredditParam, UntilParam, normalise_subreddit, series_range
+from ..params import (
+    LAST_EPOCH,
+    SinceParam,
+    SubredditParam,
+    UntilParam,
+    normalise_subreddit,
+    series_range,
+    time_range,
+)
 from ..schemas import SentimentSeries, SubredditSummary, Summary
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
 
 
-@router.get("/summary", response_model=Summary, summary="Totals, labels and per-subreddit means")
-async def summary(store: StoreDep, cache: CacheDep, subreddit: SubredditParam = None) -> Summary:
-    """All subreddits, or one (`subreddit`): totals, labels, means and the last run."""
+@router.get(
+    "/summary",
+    response_model=Summary,
+    summary="Totals, labels and per-subreddit means",
+    description="All subreddits, or one (`subreddit`): totals, labels, means and the last "
+    "collection run, over all stored items or, with `since`/`until`, the items created in "
+    "that window (whole hours, as the time series count them; 422 when since is not before "
+    "until). `data_since`/`data_until` are where the stored items lie (under the subreddit "
+    "filter, whatever the window): a dashboard can open on them when its window is empty.",
+)
+async def summary(
+    store: StoreDep,
+    cache: CacheDep,
+    subreddit: SubredditParam = None,
+    since: SinceParam = None,
+    until: UntilParam = None,
+) -> Summary:
     name = normalise_subreddit(subreddit)
-    per_sub = await cache.get(("totals", name), lambda: store.aggregates(subreddit=name))
+    start, end = time_range(since, until)
+    per_sub = await cache.get(
+        ("totals", name, start, end),
+        lambda: store.aggregates(subreddit=name, since=start, until=end),
+    )
     states = await cache.get(("states", name), lambda: store.state_counts(name))
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
@@ -29,6 +55,7 @@ async def summary(store: StoreDep, cache: CacheDep, subreddit: SubredditParam = 
     runs = await cache.get(
         ("runs", 1, RunKind.COLLECT), lambda: store.list_runs(limit=1, kind=RunKind.COLLECT)
     )
+    extent = await cache.get(("extent", name), lambda: store.hour_extent(subreddit=name))
     return Summary(
         posts=total.posts,
         comments=total.comments,
@@ -47,6 +74,9 @@ async def summary(store: StoreDep, cache: CacheDep, subreddit: SubredditParam = 
         last_collection=run_out(runs.runs[0]) if runs.runs else None,
         deleted=states.get("deleted", 0),
         removed=states.get("removed", 0),
+        data_since=None if extent is None else ts(extent[0]),
+        # An item of the last hour of year 9999 ends the data at the calendar's last second.
+        data_until=None if extent is None else ts(min(extent[1] + HOUR, LAST_EPOCH)),
     )
 
 
