@@ -101,6 +101,51 @@ class KeywordAggregate:
     last_hour: float | None = None
 
 
+# Trending's reads: a span of whole hours [start, end), end None for no end (the current
+# window takes in items stamped in the future too).
+Span = tuple[int, int | None]
+
+
+class LinkFigures(NamedTuple):
+    """One post in a window and its comments in the same window (`deltas.LINK_FIGURES`)."""
+
+    subreddit: str
+    link_id: str
+    post_compound: float
+    engagement: int
+    comments: int
+    sum_compound: float
+
+
+def span_pieces(span: Span) -> list[tuple[bool, int, int | None, int]]:
+    """A span as (daily?, start, end, sign) pieces: whole UTC days from day rows and the
+    hours at either end from hour rows, each edge from the side with fewer hours (a day row
+    minus its first hours when that is shorter), so a read costs days + at most 24 hours."""
+    start, end = span
+    pieces: list[tuple[bool, int, int | None, int]] = []
+    first = (start // DAY) * DAY
+    if start - first > DAY // 2:  # the hours up to the next day boundary
+        pieces.append((False, start, first + DAY if end is None else min(first + DAY, end), 1))
+        first += DAY
+    elif start > first:  # the whole day less its hours before `start`
+        pieces.append((False, first, start, -1))
+    if end is None:
+        pieces.append((True, first, None, 1))
+        return pieces
+    last = (end // DAY) * DAY
+    if last < first:  # within one day already covered by hours
+        return pieces
+    if end - last > DAY // 2 or last == end:
+        if last > first:
+            pieces.append((True, first, last, 1))
+        if end > last:
+            pieces.append((False, last, end, 1))
+    else:
+        pieces.append((True, first, last + DAY, 1))
+        pieces.append((False, end, last + DAY, -1))
+    return pieces
+
+
 @dataclass(slots=True, frozen=True)
 class Lease:
     name: str
@@ -321,5 +366,20 @@ class Store(Protocol):
 
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:
         """Store the trending job's result under `key` (window and subreddit)."""
+
+    def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        """Per (subreddit, term): the items mentioning the term in each span (from the
+        term aggregates kept on write; only pairs with a count in some span)."""
+
+    def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
+        """Per subreddit: (items, summed compound) in each span (from the hourly aggregates)."""
+
+    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+        """Posts created from hour `since` on, with their comments since then: per subreddit
+        the top `limit` by engagement and the top `limit` with at least `min_comments`
+        comments by |comments' mean compound - post's compound| (from the link aggregates)."""
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+        """The stored items among `ids`, by fullname (a bounded read: trending's top posts)."""
 
     async def get_trending(self, key: str) -> dict[str, Any] | None: ...

@@ -2,11 +2,13 @@
 
 Every store keeps, next to its items, counters per subreddit x hour (``hourly``), per
 subreddit x UTC day (``daily``, the hours summed), per subreddit (``totals``) and per
-keyword x subreddit x hour (``keyword_hourly``). An upsert moves them by exactly the change
-from an item's stored version to its new one: nothing for a new version the aggregates count
-the same, else -1 for the old version (when there was one) and +1 for the new. That
-bookkeeping is written here once; a backend reads the stored versions, builds a `Version` of
-each, and only applies the rows this module hands back (SQL upserts, document patches).
+keyword x subreddit x hour (``keyword_hourly``), and for trending per subreddit x hour x term
+(``term_hourly``, summed per day in ``term_daily``) and per subreddit x post x hour
+(``links``). An upsert moves them by exactly the change from an item's stored version to its
+new one: nothing for a new version the aggregates count the same, else -1 for the old version
+(when there was one) and +1 for the new. That bookkeeping is written here once; a backend
+reads the stored versions, builds a `Version` of each, and only applies the rows this module
+hands back (SQL upserts, document patches).
 
 Rows are plain tuples ``(*key, *figures)``, the figures in `FIGURES` / `KEYWORD_FIGURES`
 order; only rows that move something are handed out (a day or subreddit is the sum of its
@@ -20,10 +22,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..models import Item, Kind
+from ..terms import terms_for
 from .base import DAY, hour_of
 
 FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
 KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
+# Per post (link) x subreddit x hour, for trending's top posts: the post's own version counts
+# in its creation hour (posts, its compound, its engagement = score + num_comments), each
+# comment in its own hour (comments, their compound summed). Summed over a window's hours, a
+# link has posts = 1 exactly when its post is in the window, and its comments in the window.
+LINK_FIGURES = ("posts", "post_compound", "engagement", "comments", "sum_compound")
 LABELS = ("positive", "neutral", "negative")
 
 Row = tuple[Any, ...]
@@ -41,6 +49,12 @@ class Version:
     compound: float
     label: str
     keywords: tuple[str, ...]
+    # For trending (`term_hourly`, `links`): the item's terms (`terms.terms_for` of its
+    # text), its fullname, its post's fullname (comments) and score + num_comments (posts).
+    terms: tuple[str, ...] = ()
+    fullname: str = ""
+    link_id: str | None = None
+    engagement: int = 0
 
     @classmethod
     def of(cls, item: Item) -> Version:
@@ -51,6 +65,10 @@ class Version:
             item.compound,
             item.label.value,
             tuple(item.keywords),
+            terms_for(item.kind.value, item.title, item.body),
+            item.id,
+            item.link_id,
+            engagement_of(item.kind.value, item.score, item.num_comments),
         )
 
     def counts_as(self, other: Version) -> bool:
@@ -62,13 +80,24 @@ class Version:
             self.compound,
             self.label,
             self.keywords,
+            self.terms,
+            self.link_id,
+            self.engagement,
         ) == (
             other.subreddit,
             hour_of(other.created_utc),
             other.compound,
             other.label,
             other.keywords,
+            other.terms,
+            other.link_id,
+            other.engagement,
         )
+
+
+def engagement_of(kind: str, score: int, num_comments: int | None) -> int:
+    """What trending ranks posts by (comments: 0, they are not ranked)."""
+    return score + (num_comments or 0) if kind == Kind.POST.value else 0
 
 
 class Deltas:
@@ -79,6 +108,8 @@ class Deltas:
     def __init__(self) -> None:
         self.hourly: dict[tuple[str, int], list[float]] = {}
         self.keyword_hourly: dict[tuple[str, str, int], list[float]] = {}
+        self.term_hourly: dict[tuple[str, int, str], list[float]] = {}
+        self.links: dict[tuple[str, str, int], list[float]] = {}
 
     def add(self, version: Version, sign: int) -> None:
         """Count one version of an item in (+1) or out (-1)."""
@@ -95,6 +126,20 @@ class Deltas:
             row[0] += sign
             row[1] += sign * version.compound
             row[2 + label] += sign
+        self._add_trending(version, hour, sign)
+
+    def _add_trending(self, version: Version, hour: int, sign: int) -> None:
+        for term in version.terms:
+            self.term_hourly.setdefault((version.subreddit, hour, term), [0])[0] += sign
+        if version.kind == Kind.POST.value:
+            link = self.links.setdefault((version.subreddit, version.fullname, hour), _no_link())
+            link[0] += sign
+            link[1] += sign * version.compound
+            link[2] += sign * version.engagement
+        elif version.link_id:
+            link = self.links.setdefault((version.subreddit, version.link_id, hour), _no_link())
+            link[3] += sign
+            link[4] += sign * version.compound
 
     def add_upsert(self, before: Version | None, after: Version) -> bool:
         """Add the change of writing `after` over `before` (None: a new item). Returns
@@ -110,10 +155,14 @@ class Deltas:
         """Add `other`'s changes (sign -1: take them off)."""
         _merge(self.hourly, other.hourly, sign)
         _merge(self.keyword_hourly, other.keyword_hourly, sign)
+        _merge(self.term_hourly, other.term_hourly, sign)
+        _merge(self.links, other.links, sign)
 
     def nonzero(self) -> bool:
         """Whether any aggregate row moves."""
-        return bool(self.hourly_rows() or self.keyword_rows())
+        return bool(
+            self.hourly_rows() or self.keyword_rows() or self.term_rows() or self.link_rows()
+        )
 
     def hourly_rows(self) -> list[Row]:
         """(subreddit, hour, *FIGURES) for every hour that changes."""
@@ -131,12 +180,32 @@ class Deltas:
         """(keyword, subreddit, hour, *KEYWORD_FIGURES) for every keyword hour that changes."""
         return [(k, s, h, *v) for (k, s, h), v in self.keyword_hourly.items() if any(v)]
 
+    def term_rows(self) -> list[Row]:
+        """(subreddit, hour, term, count) for every term hour that changes."""
+        return [(s, h, t, int(v[0])) for (s, h, t), v in self.term_hourly.items() if v[0]]
+
+    def term_daily_rows(self) -> list[Row]:
+        """(subreddit, day, term, count): the changed term hours summed per UTC day."""
+        sums: dict[tuple[str, int, str], int] = {}
+        for subreddit, hour, term, count in self.term_rows():
+            key = (subreddit, (hour // DAY) * DAY, term)
+            sums[key] = sums.get(key, 0) + count
+        return [(*key, count) for key, count in sums.items() if count]
+
+    def link_rows(self) -> list[Row]:
+        """(subreddit, link_id, hour, *LINK_FIGURES) for every link hour that changes."""
+        return [(s, k, h, *v) for (s, k, h), v in self.links.items() if any(v)]
+
 
 def item_change(before: Version | None, after: Version) -> Deltas | None:
     """The change one upsert makes, on its own (to merge, or take back); None when the
     aggregates do not move."""
     deltas = Deltas()
     return deltas if deltas.add_upsert(before, after) else None
+
+
+def _no_link() -> list[float]:
+    return [0, 0.0, 0, 0, 0.0]
 
 
 def _merge(mine: dict[K, list[float]], theirs: dict[K, list[float]], sign: int) -> None:

@@ -34,6 +34,7 @@ from ..models import (
     SubredditCounts,
     UpsertResult,
 )
+from ..terms import terms_for
 from .base import (
     DAY,
     Aggregate,
@@ -42,11 +43,13 @@ from .base import (
     ItemQuery,
     KeywordAggregate,
     Lease,
+    LinkFigures,
     Range,
     RejectedByStore,
     RunPage,
     SeriesText,
     Sort,
+    Span,
     StoreUnavailable,
     bucket_seconds,
     day_ranges,
@@ -55,8 +58,9 @@ from .base import (
     hour_of,
     interrupted,
     item_page,
+    span_pieces,
 )
-from .deltas import Deltas, Version
+from .deltas import Deltas, Version, engagement_of
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
@@ -153,6 +157,35 @@ CREATE TABLE IF NOT EXISTS keyword_hourly (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS keyword_hourly_hour ON keyword_hourly (hour);
 
+-- Trending's aggregates (store/deltas.py): items mentioning a term per subreddit x hour, the
+-- same per UTC day (a 14-day read is days, not hours), and per post x hour the post's own
+-- figures (its hour) and its comments' (their hours).
+CREATE TABLE IF NOT EXISTS term_hourly (
+    hour INTEGER NOT NULL,
+    subreddit TEXT NOT NULL,
+    term TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, subreddit, term)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS term_daily (
+    day INTEGER NOT NULL,
+    subreddit TEXT NOT NULL,
+    term TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, subreddit, term)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (
+    hour INTEGER NOT NULL,
+    subreddit TEXT NOT NULL,
+    link_id TEXT NOT NULL,
+    posts INTEGER NOT NULL DEFAULT 0,
+    post_compound REAL NOT NULL DEFAULT 0,
+    engagement INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, subreddit, link_id)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS trending (
     key TEXT PRIMARY KEY,
     payload TEXT NOT NULL
@@ -206,6 +239,44 @@ ON CONFLICT(keyword, subreddit, hour) DO UPDATE SET
     positive=positive+excluded.positive, neutral=neutral+excluded.neutral,
     negative=negative+excluded.negative
 """
+_ADD_TERM_HOURLY = """
+INSERT INTO term_hourly (subreddit, hour, term, count) VALUES (?, ?, ?, ?)
+ON CONFLICT(hour, subreddit, term) DO UPDATE SET count=count+excluded.count
+"""
+_ADD_TERM_DAILY = """
+INSERT INTO term_daily (subreddit, day, term, count) VALUES (?, ?, ?, ?)
+ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count
+"""
+_ADD_LINKS = """
+INSERT INTO links
+    (subreddit, link_id, hour, posts, post_compound, engagement, comments, sum_compound)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(hour, subreddit, link_id) DO UPDATE SET
+    posts=posts+excluded.posts, post_compound=post_compound+excluded.post_compound,
+    engagement=engagement+excluded.engagement, comments=comments+excluded.comments,
+    sum_compound=sum_compound+excluded.sum_compound
+"""
+# Per subreddit, the posts of a window ranked twice (engagement; comments' shift from the
+# post), `limit` of each. The shift is ranked here unrounded; trending re-ranks the few rows.
+_TOP_LINKS = """
+WITH window AS (
+    SELECT subreddit, link_id, SUM(post_compound) AS post_compound,
+           SUM(engagement) AS engagement, SUM(comments) AS comments,
+           SUM(sum_compound) AS sum_compound
+    FROM links WHERE hour >= :since GROUP BY subreddit, link_id HAVING SUM(posts) = 1
+), ranked AS (
+    SELECT *,
+        ROW_NUMBER() OVER (PARTITION BY subreddit ORDER BY engagement DESC, link_id DESC)
+            AS by_engagement,
+        CASE WHEN comments >= :min_comments THEN ROW_NUMBER() OVER (
+            PARTITION BY subreddit, comments >= :min_comments
+            ORDER BY abs(sum_compound / comments - post_compound) DESC, link_id) END
+            AS by_shift
+    FROM window
+)
+SELECT subreddit, link_id, post_compound, engagement, comments, sum_compound FROM ranked
+WHERE by_engagement <= :limit OR by_shift <= :limit
+"""
 _REBUILD_TOTALS = """
 INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
 SELECT subreddit, SUM(posts), SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral),
@@ -256,6 +327,32 @@ def _render(table: str, key: str, where: str) -> str:
     )
 
 
+def _apply_trending(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """Trending's aggregate rows (terms per hour and day, links) from the engine."""
+    conn.executemany(_ADD_TERM_HOURLY, deltas.term_rows())
+    conn.executemany(_ADD_TERM_DAILY, deltas.term_daily_rows())
+    conn.executemany(_ADD_LINKS, deltas.link_rows())
+
+
+def _derive_trending(conn: sqlite3.Connection) -> None:
+    """Trending's aggregates for a file written before them: every stored item counted once
+    through the delta engine, in pages (a one-off upgrade)."""
+    after = ""
+    while True:
+        rows = conn.execute(
+            f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id "
+            "FROM items WHERE id > ? ORDER BY id LIMIT 5000",
+            (after,),
+        ).fetchall()
+        if not rows:
+            return
+        deltas = Deltas()
+        for row in rows:
+            deltas.add(_version(row), +1)
+        _apply_trending(conn, deltas)
+        after = rows[-1]["id"]
+
+
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Derive, once, what a file written by an older version lacks."""
     if "text_hash" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
@@ -284,6 +381,9 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         )
     elif daily_derived:
         conn.execute(_render("daily", "day", "1"))
+    if conn.execute("SELECT 1 FROM meta WHERE key = 'trending_aggregates'").fetchone() is None:
+        _derive_trending(conn)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('trending_aggregates', 1)")
 
 
 _SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
@@ -343,7 +443,8 @@ def _item_params(item: Item) -> tuple[Any, ...]:
 
 
 def _version(row: sqlite3.Row) -> Version:
-    """What the aggregates count of a stored item row."""
+    """What the aggregates count of a stored item row (id, kind, subreddit, created_utc,
+    the _MUTABLE_COLUMNS and link_id)."""
     return Version(
         row["subreddit"],
         row["created_utc"],
@@ -351,6 +452,10 @@ def _version(row: sqlite3.Row) -> Version:
         row["compound"],
         row["label"],
         tuple(json.loads(row["keywords"])),
+        terms_for(row["kind"], row["title"], row["body"]),
+        row["id"],
+        row["link_id"],
+        engagement_of(row["kind"], row["score"], row["num_comments"]),
     )
 
 
@@ -485,8 +590,8 @@ class SqliteStore:
                 old = {
                     row["id"]: row
                     for row in conn.execute(
-                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS} "
-                        f"FROM items WHERE id IN ({marks})",
+                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, "
+                        f"link_id FROM items WHERE id IN ({marks})",
                         [item.id for item in chunk],
                     )
                 }
@@ -505,7 +610,7 @@ class SqliteStore:
                         result.new += 1
                     else:
                         result.updated += 1
-                        if tuple(before)[4:] == _mutable(row):
+                        if tuple(before)[4:-1] == _mutable(row):
                             # Nothing Reddit or the analyzer can change did: only record that
                             # it was seen (an unchanged row rewrites no index).
                             seen_again.append((item.collected_at, item.id))
@@ -520,6 +625,7 @@ class SqliteStore:
                 conn.executemany(_ADD_DAILY, deltas.daily_rows())
                 conn.executemany(_ADD_TOTALS, deltas.total_rows())
                 conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
+                _apply_trending(conn, deltas)
         return result
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
@@ -609,6 +715,7 @@ class SqliteStore:
                     conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
+                    _expire_trending(conn, cutoff, first_day)
                     return deleted
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
@@ -871,6 +978,68 @@ class SqliteStore:
                 yield _row_to_item(row)
             after = (rows[-1]["created_utc"], rows[-1]["id"])
 
+    def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        counts: dict[tuple[str, str], list[int]] = {}
+        conn = self._connect()
+        try:
+            for index, span in enumerate(spans):
+                for daily, start, end, sign in span_pieces(span):
+                    table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
+                    for subreddit, term, count in conn.execute(
+                        f"SELECT subreddit, term, SUM(count) FROM {table} "
+                        f"WHERE {column} >= ? AND {column} < ? GROUP BY subreddit, term",
+                        (start, _END if end is None else end),
+                    ):
+                        if count:
+                            row = counts.setdefault((subreddit, term), [0] * len(spans))
+                            row[index] += sign * count
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return {key: row for key, row in counts.items() if any(row)}
+
+    def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
+        found: dict[str, list[tuple[int, float]]] = {}
+        conn = self._connect()
+        try:
+            for index, (start, end) in enumerate(spans):
+                for subreddit, items, total in conn.execute(
+                    "SELECT subreddit, SUM(posts + comments), SUM(sum_compound) FROM hourly "
+                    "WHERE hour >= ? AND hour < ? GROUP BY subreddit",
+                    (start, _END if end is None else end),
+                ):
+                    if items:
+                        row = found.setdefault(subreddit, [(0, 0.0)] * len(spans))
+                        row[index] = (items, total)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return found
+
+    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                _TOP_LINKS, {"since": since, "limit": limit, "min_comments": min_comments}
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return [LinkFigures(*row) for row in rows]
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+        conn = self._connect()
+        found: dict[str, Item] = {}
+        unique = list(dict.fromkeys(ids))
+        try:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                rows = conn.execute(
+                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((row["id"], _row_to_item(row)) for row in rows)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return found
+
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:
         with self._transaction() as conn:
             conn.execute(
@@ -891,6 +1060,24 @@ class SqliteStore:
             return None if found is None else _row_to_run(found)
 
         return await self._read(run)
+
+
+_END = 2**62  # a span without an end
+
+
+def _expire_trending(conn: sqlite3.Connection, cutoff: int, first_day: int) -> None:
+    """Retention of trending's aggregates: whole hours before the cutoff, days before its
+    day, and the deleted hours taken off the day it falls in (as `daily`)."""
+    conn.execute(
+        "INSERT INTO term_daily (subreddit, day, term, count) "
+        "SELECT subreddit, ?, term, -SUM(count) FROM term_hourly "
+        "WHERE hour >= ? AND hour < ? GROUP BY subreddit, term "
+        "ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count",
+        (first_day, first_day, cutoff),
+    )
+    conn.execute("DELETE FROM term_daily WHERE day < ? OR count = 0", (first_day,))
+    conn.execute("DELETE FROM term_hourly WHERE hour < ?", (cutoff,))
+    conn.execute("DELETE FROM links WHERE hour < ?", (cutoff,))
 
 
 def _bucket_query(
