@@ -27,6 +27,14 @@ Layout: one database and seven containers (names prefixed by COSMOS_CONTAINER_PR
   50 subreddits x 30 days is ~36k documents, ~11 MB, far below 20 GB). ``/subreddit`` would
   make the per-keyword series cross-partition instead, and the keyword is in the key rather
   than in ``id`` because keywords may contain characters ids cannot (``c#``, ``ci/cd``).
+* ``term_counts`` - trending's term aggregates (store/deltas.py), partition key
+  ``/subreddit``: per subreddit x hour (``id`` ``h<hour>``) and x UTC day (``d<day>``) one
+  document whose ``terms`` map counts the items mentioning each term. A delta changes many
+  terms at once and a patch takes at most 10 operations, so these documents are read, added
+  to and replaced conditionally on their etag. A refresh reads the days and edge hours of
+  two 7-day windows: subreddits x ~16 documents, whatever the item count.
+* ``links`` - trending's per post x hour figures (``id`` = ``"<link_id>:<hour>"``, fullnames
+  are ``[a-z0-9_]``), partition key ``/subreddit``, patched like ``hourly``.
 * ``runs``   - collection runs, partition key ``/pk`` with the constant value ``"run"``. There
   are only a few runs an hour (a year is ~35k documents of ~1 KB, far below the 20 GB
   logical-partition limit) and they are written by one collector, so one logical partition
@@ -99,6 +107,7 @@ from ..models import (
     UpsertResult,
 )
 from ..settings import Settings
+from ..terms import terms_for
 from .base import (
     DAY,
     HOUR,
@@ -108,10 +117,12 @@ from .base import (
     ItemQuery,
     KeywordAggregate,
     Lease,
+    LinkFigures,
     RejectedByStore,
     RunPage,
     SeriesText,
     Sort,
+    Span,
     StoreUnavailable,
     bucket_seconds,
     ceil_day,
@@ -121,8 +132,17 @@ from .base import (
     hour_of,
     interrupted,
     item_page,
+    span_pieces,
 )
-from .deltas import FIGURES, KEYWORD_FIGURES, Deltas, Version, item_change
+from .deltas import (
+    FIGURES,
+    KEYWORD_FIGURES,
+    LINK_FIGURES,
+    Deltas,
+    Version,
+    engagement_of,
+    item_change,
+)
 from .rendered import series_texts
 
 log = logging.getLogger(__name__)
@@ -135,6 +155,8 @@ ITEMS = "items"
 HOURLY = "hourly"
 DAILY = "daily"
 KEYWORD_HOURLY = "keyword_hourly"
+TERM_COUNTS = "term_counts"
+LINKS = "links"
 RUNS = "runs"
 LEASES = "leases"
 TRENDING = "trending"
@@ -149,15 +171,19 @@ _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "comp
 _COUNTERS = FIGURES  # the engine's row figures are the documents' counters, in its order
 _KEYWORD_COUNTERS = KEYWORD_FIGURES
 # The partition key field of each aggregate container (what its documents are deleted by).
-_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword"}
+_PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword",
+             LINKS: "subreddit", TERM_COUNTS: "subreddit"}  # fmt: skip
 # The time field of each aggregate container.
-_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
+_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour", LINKS: "hour"}
 # In `daily`, under a partition no subreddit can have ([A-Za-z0-9_]): the first day its
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
 # What the aggregate deltas of an upsert need of an item's stored version.
-_DELTA_FIELDS = "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords"
+_DELTA_FIELDS = (
+    "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords, c.title, "
+    "c.body, c.link_id, c.score, c.num_comments"
+)
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -199,6 +225,8 @@ HOURLY_POLICY = _policy(("subreddit", "hour"), [])
 DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
+TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "day"), [])  # not the terms map
+LINKS_POLICY = _policy(("subreddit", "hour"), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(
     ("pk", "status", "started_at"),
@@ -318,7 +346,11 @@ _Patches = dict[_Key, list[float]]
 def _version(doc: Mapping[str, Any]) -> Version:
     """What the aggregates count of a stored item document."""
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
-                   doc["label"], tuple(doc.get("keywords") or []))  # fmt: skip
+                   doc["label"], tuple(doc.get("keywords") or []),
+                   terms_for(doc["kind"], doc.get("title"), doc.get("body") or ""), doc["id"],
+                   doc.get("link_id"),
+                   engagement_of(doc["kind"], doc.get("score") or 0, doc.get("num_comments")),
+                   )  # fmt: skip
 
 
 def _documents(deltas: Deltas) -> _Patches:
@@ -331,7 +363,28 @@ def _documents(deltas: Deltas) -> _Patches:
         patches[(DAILY, subreddit, subreddit, day)] = figures
     for keyword, subreddit, hour, *figures in deltas.keyword_rows():
         patches[(KEYWORD_HOURLY, keyword, subreddit, hour)] = figures
+    for subreddit, link_id, hour, *figures in deltas.link_rows():  # the link in `subreddit`'s slot
+        patches[(LINKS, subreddit, link_id, hour)] = figures
     return patches
+
+
+# A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term.
+_TermKey = tuple[str, str, int]
+_TermPatches = dict[_TermKey, dict[str, int]]
+
+
+def _term_documents(deltas: Deltas) -> _TermPatches:
+    """The term_counts documents the engine's term rows change, hourly and daily."""
+    patches: _TermPatches = {}
+    for subreddit, hour, term, count in deltas.term_rows():
+        patches.setdefault((subreddit, "h", hour), {})[term] = count
+    for subreddit, day, term, count in deltas.term_daily_rows():
+        patches.setdefault((subreddit, "d", day), {})[term] = count
+    return patches
+
+
+def _negated(patches: _TermPatches) -> _TermPatches:
+    return {key: {t: -n for t, n in counts.items()} for key, counts in patches.items()}
 
 
 class CosmosStore:
@@ -467,6 +520,8 @@ class CosmosStore:
                 (HOURLY, "/subreddit", HOURLY_POLICY, self.retention_seconds),
                 (DAILY, "/subreddit", DAILY_POLICY, self.retention_seconds),
                 (KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, self.retention_seconds),
+                (TERM_COUNTS, "/subreddit", TERM_COUNTS_POLICY, self.retention_seconds),
+                (LINKS, "/subreddit", LINKS_POLICY, self.retention_seconds),
                 (RUNS, "/pk", RUNS_POLICY, None),
                 (LEASES, "/id", LEASES_POLICY, None),
                 (TRENDING, "/id", TRENDING_POLICY, None),
@@ -574,8 +629,8 @@ class CosmosStore:
         base, partition, subreddit, start = key
         container = self._sync(base)
         ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
-        counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
-        doc_id = f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
+        counters = {KEYWORD_HOURLY: _KEYWORD_COUNTERS, LINKS: LINK_FIGURES}.get(base, _COUNTERS)
+        doc_id = f"{subreddit}:{start}" if base in (KEYWORD_HOURLY, LINKS) else str(start)
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
@@ -591,6 +646,8 @@ class CosmosStore:
             doc: Doc = {"id": doc_id, "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
             if base == KEYWORD_HOURLY:
                 doc["keyword"] = partition
+            if base == LINKS:  # the subreddit is the partition; the link had its slot
+                doc.update(subreddit=partition, link_id=subreddit)
             doc.update(zip(counters, values, strict=True))
             try:
                 container.create_item(doc)
@@ -600,6 +657,50 @@ class CosmosStore:
         raise StoreUnavailable(
             f"{base} aggregate {partition}/{doc_id} kept changing under the write"
         )
+
+    def _apply_terms(self, patches: _TermPatches) -> tuple[_TermPatches, list[BaseException]]:
+        """Add signed term counts to term_counts documents; what was applied, the errors."""
+        docs = [(key, counts) for key, counts in patches.items() if any(counts.values())]
+        results = self._run_all(lambda kv: self._apply_term_doc(*kv), docs)
+        applied = {
+            key: counts
+            for (key, counts), outcome in zip(docs, results, strict=True)
+            if not isinstance(outcome, BaseException)
+        }
+        return applied, [r for r in results if isinstance(r, BaseException)]
+
+    def _apply_term_doc(self, key: _TermKey, counts: dict[str, int]) -> None:
+        """Read, add to and replace one term_counts document on its etag (create if missing).
+        Terms whose count drops to zero leave the map, so it holds only what is counted."""
+        subreddit, kind, start = key
+        container = self._sync(TERM_COUNTS)
+        doc_id = f"{kind}{start}"
+        field = "hour" if kind == "h" else "day"
+        ttl = self._ttl(start if kind == "h" else start + DAY - HOUR)
+        query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
+        for _ in range(_WRITE_ATTEMPTS):
+            # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
+            found = list(container.query_items(query, parameters=_params(pk=subreddit, id=doc_id),
+                                               partition_key=subreddit))  # fmt: skip
+            terms: dict[str, int] = dict(found[0]["terms"]) if found else {}
+            for term, count in counts.items():
+                total = terms.get(term, 0) + count
+                if total:
+                    terms[term] = total
+                else:
+                    terms.pop(term, None)
+            doc: Doc = {"id": doc_id, "subreddit": subreddit, field: start, "terms": terms,
+                        "ttl": ttl}  # fmt: skip
+            try:
+                if found:
+                    container.replace_item(doc_id, doc, etag=found[0]["_etag"],
+                                           match_condition=_UNCHANGED)  # fmt: skip
+                else:
+                    container.create_item(doc)
+                return
+            except (CosmosAccessConditionFailedError, CosmosResourceExistsError):
+                continue  # written concurrently: read it again
+        raise StoreUnavailable(f"term counts {subreddit}/{doc_id} kept changing under the write")
 
     def _apply(self, patches: _Patches) -> tuple[_Patches, list[BaseException]]:
         """Apply every document's counters; return what was applied and the errors."""
@@ -672,8 +773,11 @@ class CosmosStore:
                 total.merge(change)
 
         applied, errors = self._apply(_documents(total))
+        terms_applied: _TermPatches = {}
+        if not errors:
+            terms_applied, errors = self._apply_terms(_term_documents(total))
         if errors:
-            self._compensate(applied)
+            self._compensate(applied, terms_applied)
             raise self._failure("aggregate update", errors)
 
         results = self._run_all(self._upsert_item, unique)
@@ -684,7 +788,7 @@ class CosmosStore:
             for item in failed:
                 if item.id in per_item:
                     undo.merge(per_item[item.id])
-            self._compensate(_documents(undo))
+            self._compensate(_documents(undo), _term_documents(undo))
             what = f"upsert of {len(failed)} of {len(unique)} items"
             first = item_errors[0]
             if isinstance(first, Exception) and all(_refused(e) for e in item_errors):
@@ -692,8 +796,9 @@ class CosmosStore:
             raise self._failure(what, item_errors)
         return result
 
-    def _compensate(self, applied: _Patches) -> None:
+    def _compensate(self, applied: _Patches, terms: _TermPatches | None = None) -> None:
         _, errors = self._apply({key: [0 - v for v in values] for key, values in applied.items()})
+        errors += self._apply_terms(_negated(terms or {}))[1]
         if errors:
             log.error(
                 "Cosmos DB: could not roll back aggregates after a failed write "
@@ -746,7 +851,8 @@ class CosmosStore:
         try:
             for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
                                        (DAILY, "day", first_day),
-                                       (KEYWORD_HOURLY, "hour", cutoff)):  # fmt: skip
+                                       (KEYWORD_HOURLY, "hour", cutoff),
+                                       (LINKS, "hour", cutoff)):  # fmt: skip
                 container = self._sync(base)
                 pk = _PK_FIELD[base]
                 extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
@@ -767,9 +873,39 @@ class CosmosStore:
                         deleted += sum(1 for r in results if r is True)
                     if len(docs) < _DELETE_BATCH:
                         break
+            self._expire_terms(cutoff, first_day)
         except AzureError as error:
             raise self._error("retention delete", error) from error
         return deleted
+
+    def _expire_terms(self, cutoff: int, first_day: int) -> None:
+        """Term documents: hours before the cutoff go (those of the cutoff's day taken off
+        its day document after they are gone, so a retry takes nothing off twice), then days
+        before that day."""
+        container = self._sync(TERM_COUNTS)
+        for field, bound in (("hour", cutoff), ("day", first_day)):
+            query = (f"SELECT TOP @n c.id, c.subreddit AS pk, c.{field} AS start, c.terms "
+                     f"FROM c WHERE c.{field} < @cutoff")  # fmt: skip
+            while True:
+                docs = list(container.query_items(
+                    query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
+                    enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
+                ))  # fmt: skip
+                results = self._run_all(partial(self._delete, container), docs)
+                failures = [r for r in results if isinstance(r, BaseException)]
+                if failures:
+                    raise self._failure("retention delete", failures)
+                trimmed: _TermPatches = {}
+                for doc, gone in zip(docs, results, strict=True):
+                    if field == "hour" and gone is True and doc["start"] >= first_day:
+                        day = trimmed.setdefault((doc["pk"], "d", first_day), {})
+                        for term, count in doc["terms"].items():
+                            day[term] = day.get(term, 0) - count
+                _, errors = self._apply_terms(trimmed)
+                if errors:
+                    raise self._failure("retention of a day's terms", errors)
+                if len(docs) < _DELETE_BATCH:
+                    break
 
     def _trim_day(self, day: int, hours: list[Doc]) -> None:
         """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
@@ -904,6 +1040,90 @@ class CosmosStore:
             if len(docs) < _ITER_PAGE:
                 return
             after = (docs[-1]["created_utc"], docs[-1]["id"])
+
+    def _scan(self, base: str, query: str, **values: Any) -> list[Doc]:
+        """A synchronous cross-partition query (trending's reads, off the event loop)."""
+        try:
+            return list(self._sync(base).query_items(
+                query, parameters=_params(**values), enable_cross_partition_query=True,
+                max_item_count=1000,
+            ))  # fmt: skip
+        except AzureError as error:
+            raise self._error(f"query on {self.container_name(base)}", error) from error
+
+    def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        counts: dict[tuple[str, str], list[int]] = {}
+        for index, span in enumerate(spans):
+            for daily, start, end, sign in span_pieces(span):
+                field = "day" if daily else "hour"
+                docs = self._scan(
+                    TERM_COUNTS,
+                    f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "
+                    f"AND c.{field} < @end",
+                    start=start, end=_END if end is None else end,
+                )  # fmt: skip
+                for doc in docs:
+                    for term, count in doc["terms"].items():
+                        row = counts.setdefault((doc["subreddit"], term), [0] * len(spans))
+                        row[index] += sign * count
+        return {key: row for key, row in counts.items() if any(row)}
+
+    def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
+        first = min(start for start, _ in spans)
+        docs = self._scan(
+            HOURLY,
+            "SELECT c.subreddit, c.hour, c.posts, c.comments, c.sum_compound FROM c "
+            "WHERE c.hour >= @since",
+            since=first,
+        )
+        found: dict[str, list[tuple[int, float]]] = {}
+        for doc in docs:
+            n = int(doc.get("posts", 0)) + int(doc.get("comments", 0))
+            if not n:
+                continue
+            row = found.setdefault(doc["subreddit"], [(0, 0.0)] * len(spans))
+            for index, (start, end) in enumerate(spans):
+                if doc["hour"] >= start and (end is None or doc["hour"] < end):
+                    items, total = row[index]
+                    row[index] = (items + n, total + doc.get("sum_compound", 0.0))
+        return found
+
+    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+        docs = self._scan(LINKS, "SELECT * FROM c WHERE c.hour >= @since", since=since)
+        sums: dict[tuple[str, str], list[float]] = {}
+        for doc in docs:
+            row = sums.setdefault((doc["subreddit"], doc["link_id"]), [0, 0.0, 0, 0, 0.0])
+            for index, name in enumerate(LINK_FIGURES):
+                row[index] += doc.get(name, 0)
+        per_sub: dict[str, list[LinkFigures]] = {}
+        for (subreddit, link_id), (posts, compound, engagement, n, total) in sums.items():
+            if posts == 1:
+                link = LinkFigures(subreddit, link_id, compound, int(engagement), int(n), total)
+                per_sub.setdefault(subreddit, []).append(link)
+        chosen: dict[tuple[str, str], LinkFigures] = {}
+        for links in per_sub.values():
+            ranked = sorted(links, key=lambda k: (-k.engagement, _desc(k.link_id)))[:limit]
+            commented = [k for k in links if k.comments >= min_comments]
+            commented.sort(key=lambda k: (-abs(k.sum_compound / k.comments - k.post_compound),
+                                          k.link_id))  # fmt: skip
+            for link in ranked + commented[:limit]:
+                chosen[(link.subreddit, link.link_id)] = link
+        return list(chosen.values())
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, Item] = {}
+        for start in range(0, len(unique), _READ_CHUNK):
+            marks, params = _id_list(unique[start : start + _READ_CHUNK])
+            try:
+                docs = list(self._sync(ITEMS).query_items(
+                    f"SELECT * FROM c WHERE c.id IN ({marks})", parameters=params,
+                    enable_cross_partition_query=True,
+                ))  # fmt: skip
+            except AzureError as error:
+                raise self._error("read of trending's posts", error) from error
+            found.update((doc["id"], _doc_to_item(doc)) for doc in docs)
+        return found
 
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:
         doc: Doc = {"id": _trending_id(key), "key": key, "payload": payload}
@@ -1115,6 +1335,14 @@ class CosmosStore:
         docs = await self._query(TRENDING, "SELECT c.payload FROM c WHERE c.id = @id",
                                  _params(id=doc_id), partition_key=doc_id)  # fmt: skip
         return dict(docs[0]["payload"]) if docs else None
+
+
+_END = 2**53  # a span without an end (within JSON's exact integers)
+
+
+def _desc(text: str) -> list[int]:
+    """A sort key that orders strings in reverse (for 'link_id DESC' as a tie-break)."""
+    return [-ord(ch) for ch in text] + [1]
 
 
 def _time_filter(
