@@ -9,6 +9,7 @@ whatever order a store adds them in.
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -98,7 +99,7 @@ def _run(kind: str, items: list[Item], updates: list[Item], now: float) -> None:
             store.upsert_items(items)
             store.upsert_items(updates)
             _check(store, now)
-            store.delete_older_than(now - 8 * DAY)
+            store.delete_older_than(now - 3 * DAY - 5 * HOUR)  # inside the 7d windows
             _check(store, now)
         finally:
             store.close()  # type: ignore[attr-defined]
@@ -114,7 +115,9 @@ def test_sqlite_trending_from_aggregates_equals_recomputation(
 
 @pytest.mark.cosmos
 @given(case=item_sets())
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_cosmos_trending_from_aggregates_equals_recomputation(
     cosmos_server: object, case: tuple[list[Item], list[Item], float]
 ) -> None:
@@ -134,3 +137,28 @@ def test_span_pieces_cover_exactly_the_span(start_hour: int, length: int | None)
     end = horizon if span[1] is None else span[1]
     assert {h for h, n in covered.items() if n} == set(range(start, end, HOUR))
     assert all(n in (0, 1) for n in covered.values())
+
+
+def test_a_file_from_before_the_trending_aggregates_gets_them_derived(tmp_path: Path) -> None:
+    store = open_store("sqlite", tmp_path)
+    now = NOW - 1800
+    comment = Item(
+        id="t1_c", kind=Kind.COMMENT, subreddit="rust", author=None, created_utc=now - 60,
+        title=None, body="rocket docs", permalink="/r/rust/comments/p/_/c/", score=1,
+        link_id="t3_p", compound=-0.5, label=label_for(-0.5),
+    )  # fmt: skip
+    post = replace(comment, id="t3_p", kind=Kind.POST, title="rocket", link_id=None,
+                   num_comments=4, compound=0.25, label=label_for(0.25))  # fmt: skip
+    store.upsert_items([post, comment, replace(comment, id="t1_d"), replace(comment, id="t1_e")])
+    expected = trending.from_aggregates(store, now)
+    conn = sqlite3.connect(tmp_path / "store.db")
+    with conn:
+        for table in ("term_hourly", "term_daily", "links"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM meta WHERE key = 'trending_aggregates'")
+    conn.close()
+    assert trending.from_aggregates(store, now)["24h|*"]["terms"] == []
+    store.open()  # what a new version does with an old file
+    assert trending.from_aggregates(store, now) == expected
+    assert expected["24h|rust"]["top_posts_by_sentiment_shift"][0]["comments"] == 3
+    store.close()  # type: ignore[attr-defined]
