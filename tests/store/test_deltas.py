@@ -196,4 +196,4 @@ def test_an_edit_moves_only_the_trending_rows_it_changes() -> None:
         ("python", hour, "landing", 1),
         ("python", hour, "launch", -1),
     ]
-    assert change.link_rows() == [("python", item.id, hour, 0, 0.0, 7, 0, 0.0)]
+    assert change.link_rows() == [("python", item.id, 0, 0, 0.0, 7, 0, 0.0)]

@@ -9,7 +9,10 @@ stored; the API serves the stored result, so a request costs one small read.
 
 Windows are whole hours: "24h" is the current hour (so far, and anything stamped later) and
 the 24 hours before it; the previous window is the 24 hours before that. A post's comments
-are those in its subreddit (Reddit's rule) and in the window.
+are all its stored comments in its subreddit: on Reddit a comment is never older than its
+post, and a current window has no end, so for a post in the window that is its comments in
+the window (the aggregates keep per post totals, not per hour, so a refresh reads top posts
+down an index instead of every commented post-hour of seven days).
 """
 
 from __future__ import annotations
@@ -82,8 +85,12 @@ def compute(items: Iterable[Item], now: float, min_count: int = 3) -> dict[str, 
     spans = spans_at(now)
     acc: dict[tuple[str, str], _Window] = {}
     posts: dict[tuple[str, str], dict[tuple[str, str], Item]] = {}
-    comments: dict[tuple[str, str], dict[tuple[str, str], list[float]]] = {}
+    comments: dict[tuple[str, str], list[float]] = {}
     for item in items:
+        if item.kind is Kind.COMMENT and item.link_id:
+            sums = comments.setdefault((item.subreddit, item.link_id), [0.0, 0])
+            sums[0] += item.compound
+            sums[1] += 1
         hour = hour_of(item.created_utc)
         words: tuple[str, ...] | None = None
         for name, ((start, _), (before, _)) in spans.items():
@@ -103,21 +110,15 @@ def compute(items: Iterable[Item], now: float, min_count: int = 3) -> dict[str, 
                     sub_side = pair[0] if current else pair[1]
                     sub_side.items += 1
                     sub_side.sum_compound += item.compound
-                if current:
-                    if item.kind is Kind.POST:
-                        posts.setdefault((name, key), {})[(item.subreddit, item.id)] = item
-                    elif item.link_id:
-                        link = (item.subreddit, item.link_id)
-                        sums = comments.setdefault((name, key), {}).setdefault(link, [0.0, 0])
-                        sums[0] += item.compound
-                        sums[1] += 1
+                if current and item.kind is Kind.POST:
+                    posts.setdefault((name, key), {})[(item.subreddit, item.id)] = item
     for at, window in acc.items():
         found = posts.get(at, {})
         window.posts = [(post, _engagement(post)) for post in found.values()]
         window.commented = [
-            (found[link], total, int(n))
-            for link, (total, n) in comments.get(at, {}).items()
-            if link in found
+            (post, comments[link][0], int(comments[link][1]))
+            for link, post in found.items()
+            if link in comments
         ]
     return _results(acc, now, min_count)
 
@@ -147,34 +148,44 @@ def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, d
     }
     stored = store.posts_by_id([link.link_id for rows in links.values() for link in rows])
     acc: dict[tuple[str, str], _Window] = {}
+
+    def window(name: str, key: str) -> _Window:
+        found = acc.get((name, key))
+        if found is None:
+            found = acc[(name, key)] = _Window()
+        return found
+
     for index, name in enumerate(spans):
         now_at, before_at = 2 * index, 2 * index + 1
         for subreddit, figures in subreddits.items():
             pair = (_Side(*figures[now_at]), _Side(*figures[before_at]))
             if not (pair[0].items or pair[1].items):
                 continue
-            acc.setdefault((name, ALL), _Window()).by_subreddit[subreddit] = pair
+            window(name, ALL).by_subreddit[subreddit] = pair
             for key in (ALL, subreddit):
-                window = acc.setdefault((name, key), _Window())
-                for side, figure in ((window.current, pair[0]), (window.previous, pair[1])):
+                w = window(name, key)
+                for side, figure in ((w.current, pair[0]), (w.previous, pair[1])):
                     side.items += figure.items
                     side.sum_compound += figure.sum_compound
         for (subreddit, term), counts in terms.items():
+            current, previous = counts[now_at], counts[before_at]
+            if not (current or previous):
+                continue
             for key in (ALL, subreddit):
-                window = acc.setdefault((name, key), _Window())
-                if counts[now_at]:
-                    window.current.terms[term] += counts[now_at]
-                if counts[before_at]:
-                    window.previous.terms[term] += counts[before_at]
+                w = window(name, key)
+                if current:
+                    w.current.terms[term] += current
+                if previous:
+                    w.previous.terms[term] += previous
         for link in links[name]:
             post = stored.get(link.link_id)
             if post is None or post.kind is not Kind.POST or post.subreddit != link.subreddit:
                 continue  # deleted since (retention) or not what the aggregates counted
             for key in (ALL, link.subreddit):
-                window = acc.setdefault((name, key), _Window())
-                window.posts.append((post, link.engagement))
+                w = window(name, key)
+                w.posts.append((post, link.engagement))
                 if link.comments:
-                    window.commented.append((post, link.sum_compound, link.comments))
+                    w.commented.append((post, link.sum_compound, link.comments))
     return _results(acc, now, min_count)
 
 

@@ -33,8 +33,10 @@ Layout: one database and seven containers (names prefixed by COSMOS_CONTAINER_PR
   terms at once and a patch takes at most 10 operations, so these documents are read, added
   to and replaced conditionally on their etag. A refresh reads the days and edge hours of
   two 7-day windows: subreddits x ~16 documents, whatever the item count.
-* ``links`` - trending's per post x hour figures (``id`` = ``"<link_id>:<hour>"``, fullnames
-  are ``[a-z0-9_]``), partition key ``/subreddit``, patched like ``hourly``.
+* ``links`` - trending's per post figures (``id`` = the post's fullname, ``[a-z0-9_]``),
+  partition key ``/subreddit``, patched like ``hourly``: the post's own (posts, its hour,
+  compound, engagement) and its comments' (count, summed compound). They expire by the
+  container's ttl from their last write; retention takes deleted items off them.
 * ``runs``   - collection runs, partition key ``/pk`` with the constant value ``"run"``. There
   are only a few runs an hour (a year is ~35k documents of ~1 KB, far below the 20 GB
   logical-partition limit) and they are written by one collector, so one logical partition
@@ -174,7 +176,7 @@ _KEYWORD_COUNTERS = KEYWORD_FIGURES
 _PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword",
              LINKS: "subreddit", TERM_COUNTS: "subreddit"}  # fmt: skip
 # The time field of each aggregate container.
-_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour", LINKS: "hour"}
+_TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour"}
 # In `daily`, under a partition no subreddit can have ([A-Za-z0-9_]): the first day its
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
@@ -226,7 +228,7 @@ DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
 TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "day"), [])  # not the terms map
-LINKS_POLICY = _policy(("subreddit", "hour"), [])
+LINKS_POLICY = _policy(("subreddit", "posts", "post_hour"), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(
     ("pk", "status", "started_at"),
@@ -363,8 +365,8 @@ def _documents(deltas: Deltas) -> _Patches:
         patches[(DAILY, subreddit, subreddit, day)] = figures
     for keyword, subreddit, hour, *figures in deltas.keyword_rows():
         patches[(KEYWORD_HOURLY, keyword, subreddit, hour)] = figures
-    for subreddit, link_id, hour, *figures in deltas.link_rows():  # the link in `subreddit`'s slot
-        patches[(LINKS, subreddit, link_id, hour)] = figures
+    for subreddit, link_id, *figures in deltas.link_rows():  # the link in `subreddit`'s slot
+        patches[(LINKS, subreddit, link_id, 0)] = figures
     return patches
 
 
@@ -630,24 +632,29 @@ class CosmosStore:
         container = self._sync(base)
         ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
         counters = {KEYWORD_HOURLY: _KEYWORD_COUNTERS, LINKS: LINK_FIGURES}.get(base, _COUNTERS)
-        doc_id = f"{subreddit}:{start}" if base in (KEYWORD_HOURLY, LINKS) else str(start)
+        doc_id = f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
+        if base == LINKS:
+            doc_id = subreddit  # the link's fullname had the subreddit's slot
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
             if value
         ]
-        ops.append({"op": "set", "path": "/ttl", "value": ttl})
+        if base != LINKS:  # links: the container's ttl from the last write (see open())
+            ops.append({"op": "set", "path": "/ttl", "value": ttl})
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 container.patch_item(doc_id, partition_key=partition, patch_operations=ops)
                 return
             except CosmosResourceNotFoundError:
                 pass
-            doc: Doc = {"id": doc_id, "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
+            doc: Doc = {"id": doc_id, "subreddit": subreddit}
             if base == KEYWORD_HOURLY:
                 doc["keyword"] = partition
             if base == LINKS:  # the subreddit is the partition; the link had its slot
                 doc.update(subreddit=partition, link_id=subreddit)
+            else:
+                doc.update({_TIME_FIELD[base]: start, "ttl": ttl})
             doc.update(zip(counters, values, strict=True))
             try:
                 container.create_item(doc)
@@ -851,11 +858,12 @@ class CosmosStore:
         try:
             for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
                                        (DAILY, "day", first_day),
-                                       (KEYWORD_HOURLY, "hour", cutoff),
-                                       (LINKS, "hour", cutoff)):  # fmt: skip
+                                       (KEYWORD_HOURLY, "hour", cutoff)):  # fmt: skip
                 container = self._sync(base)
                 pk = _PK_FIELD[base]
                 extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
+                if base == ITEMS:  # what their links count of them
+                    extra = ", " + _DELTA_FIELDS.replace("c.id, ", "")
                 query = f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff"
                 while True:  # re-query after each batch: nothing to get wrong in continuations
                     docs = list(container.query_items(
@@ -871,12 +879,24 @@ class CosmosStore:
                         self._trim_day(first_day, gone)
                     if base == ITEMS:
                         deleted += sum(1 for r in results if r is True)
+                        self._unlink([d for d, r in zip(docs, results, strict=True) if r is True])
                     if len(docs) < _DELETE_BATCH:
                         break
             self._expire_terms(cutoff, first_day)
         except AzureError as error:
             raise self._error("retention delete", error) from error
         return deleted
+
+    def _unlink(self, deleted: list[Doc]) -> None:
+        """Take deleted items off their links (a post's comments may outlive it), after they
+        are gone, so a retried retention run takes nothing off twice."""
+        deltas = Deltas()
+        for doc in deleted:
+            deltas.add(_version(doc), -1)
+        links = {key: v for key, v in _documents(deltas).items() if key[0] == LINKS}
+        _, errors = self._apply(links)
+        if errors:
+            raise self._failure("retention of links", errors)
 
     def _expire_terms(self, cutoff: int, first_day: int) -> None:
         """Term documents: hours before the cutoff go (those of the cutoff's day taken off
@@ -1089,17 +1109,15 @@ class CosmosStore:
         return found
 
     def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
-        docs = self._scan(LINKS, "SELECT * FROM c WHERE c.hour >= @since", since=since)
-        sums: dict[tuple[str, str], list[float]] = {}
-        for doc in docs:
-            row = sums.setdefault((doc["subreddit"], doc["link_id"]), [0, 0.0, 0, 0, 0.0])
-            for index, name in enumerate(LINK_FIGURES):
-                row[index] += doc.get(name, 0)
+        # The window's posts, ranked here: Cosmos cannot ORDER BY a computed shift.
+        docs = self._scan(LINKS, "SELECT * FROM c WHERE c.posts = 1 AND c.post_hour >= @since",
+                          since=since)  # fmt: skip
         per_sub: dict[str, list[LinkFigures]] = {}
-        for (subreddit, link_id), (posts, compound, engagement, n, total) in sums.items():
-            if posts == 1:
-                link = LinkFigures(subreddit, link_id, compound, int(engagement), int(n), total)
-                per_sub.setdefault(subreddit, []).append(link)
+        for doc in docs:
+            link = LinkFigures(doc["subreddit"], doc["link_id"], doc.get("post_compound", 0.0),
+                               int(doc.get("engagement", 0)), int(doc.get("comments", 0)),
+                               doc.get("sum_compound", 0.0))  # fmt: skip
+            per_sub.setdefault(link.subreddit, []).append(link)
         chosen: dict[tuple[str, str], LinkFigures] = {}
         for links in per_sub.values():
             ranked = sorted(links, key=lambda k: (-k.engagement, _desc(k.link_id)))[:limit]

@@ -3,12 +3,12 @@
 Every store keeps, next to its items, counters per subreddit x hour (``hourly``), per
 subreddit x UTC day (``daily``, the hours summed), per subreddit (``totals``) and per
 keyword x subreddit x hour (``keyword_hourly``), and for trending per subreddit x hour x term
-(``term_hourly``, summed per day in ``term_daily``) and per subreddit x post x hour
-(``links``). An upsert moves them by exactly the change from an item's stored version to its
-new one: nothing for a new version the aggregates count the same, else -1 for the old version
-(when there was one) and +1 for the new. That bookkeeping is written here once; a backend
-reads the stored versions, builds a `Version` of each, and only applies the rows this module
-hands back (SQL upserts, document patches).
+(``term_hourly``, summed per day in ``term_daily``) and per subreddit x post (``links``). An
+upsert moves them by exactly the change from an item's stored version to its new one:
+nothing for a new version the aggregates count the same, else -1 for the old version (when
+there was one) and +1 for the new. That bookkeeping is written here once; a backend reads the
+stored versions, builds a `Version` of each, and only applies the rows this module hands back
+(SQL upserts, document patches).
 
 Rows are plain tuples ``(*key, *figures)``, the figures in `FIGURES` / `KEYWORD_FIGURES`
 order; only rows that move something are handed out (a day or subreddit is the sum of its
@@ -27,11 +27,10 @@ from .base import DAY, hour_of
 
 FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
 KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
-# Per post (link) x subreddit x hour, for trending's top posts: the post's own version counts
-# in its creation hour (posts, its compound, its engagement = score + num_comments), each
-# comment in its own hour (comments, their compound summed). Summed over a window's hours, a
-# link has posts = 1 exactly when its post is in the window, and its comments in the window.
-LINK_FIGURES = ("posts", "post_compound", "engagement", "comments", "sum_compound")
+# Per post (link) x subreddit, for trending's top posts: the post's own version counts posts,
+# its creation hour (so `post_hour` is the hour while posts = 1), its compound and engagement
+# (score + num_comments); each comment of it in the subreddit counts comments and compound.
+LINK_FIGURES = ("posts", "post_hour", "post_compound", "engagement", "comments", "sum_compound")
 LABELS = ("positive", "neutral", "negative")
 
 Row = tuple[Any, ...]
@@ -109,7 +108,7 @@ class Deltas:
         self.hourly: dict[tuple[str, int], list[float]] = {}
         self.keyword_hourly: dict[tuple[str, str, int], list[float]] = {}
         self.term_hourly: dict[tuple[str, int, str], list[float]] = {}
-        self.links: dict[tuple[str, str, int], list[float]] = {}
+        self.links: dict[tuple[str, str], list[float]] = {}
 
     def add(self, version: Version, sign: int) -> None:
         """Count one version of an item in (+1) or out (-1)."""
@@ -132,14 +131,15 @@ class Deltas:
         for term in version.terms:
             self.term_hourly.setdefault((version.subreddit, hour, term), [0])[0] += sign
         if version.kind == Kind.POST.value:
-            link = self.links.setdefault((version.subreddit, version.fullname, hour), _no_link())
+            link = self.links.setdefault((version.subreddit, version.fullname), _no_link())
             link[0] += sign
-            link[1] += sign * version.compound
-            link[2] += sign * version.engagement
+            link[1] += sign * hour
+            link[2] += sign * version.compound
+            link[3] += sign * version.engagement
         elif version.link_id:
-            link = self.links.setdefault((version.subreddit, version.link_id, hour), _no_link())
-            link[3] += sign
-            link[4] += sign * version.compound
+            link = self.links.setdefault((version.subreddit, version.link_id), _no_link())
+            link[4] += sign
+            link[5] += sign * version.compound
 
     def add_upsert(self, before: Version | None, after: Version) -> bool:
         """Add the change of writing `after` over `before` (None: a new item). Returns
@@ -193,8 +193,8 @@ class Deltas:
         return [(*key, count) for key, count in sums.items() if count]
 
     def link_rows(self) -> list[Row]:
-        """(subreddit, link_id, hour, *LINK_FIGURES) for every link hour that changes."""
-        return [(s, k, h, *v) for (s, k, h), v in self.links.items() if any(v)]
+        """(subreddit, link_id, *LINK_FIGURES) for every link that changes."""
+        return [(s, k, *v) for (s, k), v in self.links.items() if any(v)]
 
 
 def item_change(before: Version | None, after: Version) -> Deltas | None:
@@ -205,7 +205,7 @@ def item_change(before: Version | None, after: Version) -> Deltas | None:
 
 
 def _no_link() -> list[float]:
-    return [0, 0.0, 0, 0, 0.0]
+    return [0, 0, 0.0, 0, 0, 0.0]
 
 
 def _merge(mine: dict[K, list[float]], theirs: dict[K, list[float]], sign: int) -> None:

@@ -158,8 +158,8 @@ CREATE TABLE IF NOT EXISTS keyword_hourly (
 CREATE INDEX IF NOT EXISTS keyword_hourly_hour ON keyword_hourly (hour);
 
 -- Trending's aggregates (store/deltas.py): items mentioning a term per subreddit x hour, the
--- same per UTC day (a 14-day read is days, not hours), and per post x hour the post's own
--- figures (its hour) and its comments' (their hours).
+-- same per UTC day (a 14-day read is days, not hours), and per post the post's own
+-- figures and its comments' (store/deltas.py LINK_FIGURES).
 CREATE TABLE IF NOT EXISTS term_hourly (
     hour INTEGER NOT NULL,
     subreddit TEXT NOT NULL,
@@ -175,16 +175,22 @@ CREATE TABLE IF NOT EXISTS term_daily (
     PRIMARY KEY (day, subreddit, term)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS links (
-    hour INTEGER NOT NULL,
     subreddit TEXT NOT NULL,
     link_id TEXT NOT NULL,
     posts INTEGER NOT NULL DEFAULT 0,
+    post_hour INTEGER NOT NULL DEFAULT 0,
     post_compound REAL NOT NULL DEFAULT 0,
     engagement INTEGER NOT NULL DEFAULT 0,
     comments INTEGER NOT NULL DEFAULT 0,
     sum_compound REAL NOT NULL DEFAULT 0,
-    PRIMARY KEY (hour, subreddit, link_id)
+    PRIMARY KEY (subreddit, link_id)
 ) WITHOUT ROWID;
+-- A window's top posts per subreddit, read in rank order until enough are in the window.
+CREATE INDEX IF NOT EXISTS links_engagement ON links (subreddit, engagement, link_id, post_hour)
+    WHERE posts = 1;
+CREATE INDEX IF NOT EXISTS links_shift
+    ON links (subreddit, abs(sum_compound / comments - post_compound), post_hour)
+    WHERE posts = 1;
 
 CREATE TABLE IF NOT EXISTS trending (
     key TEXT PRIMARY KEY,
@@ -249,33 +255,26 @@ ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count
 """
 _ADD_LINKS = """
 INSERT INTO links
-    (subreddit, link_id, hour, posts, post_compound, engagement, comments, sum_compound)
+    (subreddit, link_id, posts, post_hour, post_compound, engagement, comments, sum_compound)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(hour, subreddit, link_id) DO UPDATE SET
-    posts=posts+excluded.posts, post_compound=post_compound+excluded.post_compound,
+ON CONFLICT(subreddit, link_id) DO UPDATE SET
+    posts=posts+excluded.posts, post_hour=post_hour+excluded.post_hour,
+    post_compound=post_compound+excluded.post_compound,
     engagement=engagement+excluded.engagement, comments=comments+excluded.comments,
     sum_compound=sum_compound+excluded.sum_compound
 """
-# Per subreddit, the posts of a window ranked twice (engagement; comments' shift from the
-# post), `limit` of each. The shift is ranked here unrounded; trending re-ranks the few rows.
-_TOP_LINKS = """
-WITH window AS (
-    SELECT subreddit, link_id, SUM(post_compound) AS post_compound,
-           SUM(engagement) AS engagement, SUM(comments) AS comments,
-           SUM(sum_compound) AS sum_compound
-    FROM links WHERE hour >= :since GROUP BY subreddit, link_id HAVING SUM(posts) = 1
-), ranked AS (
-    SELECT *,
-        ROW_NUMBER() OVER (PARTITION BY subreddit ORDER BY engagement DESC, link_id DESC)
-            AS by_engagement,
-        CASE WHEN comments >= :min_comments THEN ROW_NUMBER() OVER (
-            PARTITION BY subreddit, comments >= :min_comments
-            ORDER BY abs(sum_compound / comments - post_compound) DESC, link_id) END
-            AS by_shift
-    FROM window
-)
-SELECT subreddit, link_id, post_compound, engagement, comments, sum_compound FROM ranked
-WHERE by_engagement <= :limit OR by_shift <= :limit
+_LINK_FIELDS = "subreddit, link_id, post_compound, engagement, comments, sum_compound"
+# A subreddit's posts of a window by engagement and by |comments' mean - post| (unrounded:
+# trending re-ranks the few rows), each read down its index until `limit` are in the window.
+_TOP_ENGAGED = f"""
+SELECT {_LINK_FIELDS} FROM links INDEXED BY links_engagement
+WHERE subreddit = ? AND posts = 1 AND post_hour >= ?
+ORDER BY engagement DESC, link_id DESC LIMIT ?
+"""
+_TOP_SHIFTED = f"""
+SELECT {_LINK_FIELDS} FROM links INDEXED BY links_shift
+WHERE subreddit = ? AND posts = 1 AND post_hour >= ? AND comments >= ?
+ORDER BY abs(sum_compound / comments - post_compound) DESC LIMIT ?
 """
 _REBUILD_TOTALS = """
 INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
@@ -337,12 +336,12 @@ def _apply_trending(conn: sqlite3.Connection, deltas: Deltas) -> None:
 def _derive_trending(conn: sqlite3.Connection) -> None:
     """Trending's aggregates for a file written before them: every stored item counted once
     through the delta engine, in pages (a one-off upgrade)."""
-    after = ""
-    while True:
+    after: tuple[float, str] = (float("-inf"), "")
+    while True:  # in creation order: a page moves a few hours' rows
         rows = conn.execute(
             f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id "
-            "FROM items WHERE id > ? ORDER BY id LIMIT 5000",
-            (after,),
+            "FROM items WHERE (created_utc, id) > (?, ?) ORDER BY created_utc, id LIMIT 5000",
+            after,
         ).fetchall()
         if not rows:
             return
@@ -350,7 +349,7 @@ def _derive_trending(conn: sqlite3.Connection) -> None:
         for row in rows:
             deltas.add(_version(row), +1)
         _apply_trending(conn, deltas)
-        after = rows[-1]["id"]
+        after = (rows[-1]["created_utc"], rows[-1]["id"])
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
@@ -689,6 +688,7 @@ class SqliteStore:
         deleted = 0
         while True:
             with self._transaction() as conn:
+                _unlink(conn, cutoff)
                 cur = conn.execute(
                     "DELETE FROM items WHERE id IN "
                     "(SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
@@ -979,23 +979,34 @@ class SqliteStore:
             after = (rows[-1]["created_utc"], rows[-1]["id"])
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        # Every piece of every span in one statement: SQLite sums them, Python gets one row
+        # per subreddit x term x span.
+        parts: list[str] = []
+        params: list[int] = []
+        for index, span in enumerate(spans):
+            for daily, start, end, sign in span_pieces(span):
+                table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
+                parts.append(
+                    f"SELECT subreddit, term, {index} AS span, {sign} * count AS n "
+                    f"FROM {table} WHERE {column} >= ? AND {column} < ?"
+                )
+                params += [start, _END if end is None else end]
         counts: dict[tuple[str, str], list[int]] = {}
         conn = self._connect()
         try:
-            for index, span in enumerate(spans):
-                for daily, start, end, sign in span_pieces(span):
-                    table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
-                    for subreddit, term, count in conn.execute(
-                        f"SELECT subreddit, term, SUM(count) FROM {table} "
-                        f"WHERE {column} >= ? AND {column} < ? GROUP BY subreddit, term",
-                        (start, _END if end is None else end),
-                    ):
-                        if count:
-                            row = counts.setdefault((subreddit, term), [0] * len(spans))
-                            row[index] += sign * count
+            rows = conn.execute(
+                f"SELECT subreddit, term, span, SUM(n) FROM ({' UNION ALL '.join(parts)}) "
+                "GROUP BY subreddit, term, span HAVING SUM(n) != 0",
+                params,
+            ).fetchall()
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        return {key: row for key, row in counts.items() if any(row)}
+        for subreddit, term, span, count in rows:
+            row = counts.get((subreddit, term))
+            if row is None:
+                row = counts[(subreddit, term)] = [0] * len(spans)
+            row[span] = count
+        return counts
 
     def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
         found: dict[str, list[tuple[int, float]]] = {}
@@ -1016,13 +1027,19 @@ class SqliteStore:
 
     def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
         conn = self._connect()
+        found: dict[tuple[str, str], LinkFigures] = {}
         try:
-            rows = conn.execute(
-                _TOP_LINKS, {"since": since, "limit": limit, "min_comments": min_comments}
-            ).fetchall()
+            subreddits = [row[0] for row in conn.execute("SELECT subreddit FROM totals")]
+            for subreddit in subreddits:
+                for sql, params in (
+                    (_TOP_ENGAGED, (subreddit, since, limit)),
+                    (_TOP_SHIFTED, (subreddit, since, min_comments, limit)),
+                ):
+                    for row in conn.execute(sql, params):
+                        found[(row[0], row[1])] = LinkFigures(*row)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        return [LinkFigures(*row) for row in rows]
+        return list(found.values())
 
     def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
         conn = self._connect()
@@ -1077,7 +1094,20 @@ def _expire_trending(conn: sqlite3.Connection, cutoff: int, first_day: int) -> N
     )
     conn.execute("DELETE FROM term_daily WHERE day < ? OR count = 0", (first_day,))
     conn.execute("DELETE FROM term_hourly WHERE hour < ?", (cutoff,))
-    conn.execute("DELETE FROM links WHERE hour < ?", (cutoff,))
+    conn.execute("DELETE FROM links WHERE posts = 0 AND comments = 0")
+
+
+def _unlink(conn: sqlite3.Connection, cutoff: int) -> None:
+    """Take the items the next retention batch deletes off their links (a post's comments
+    may outlive it, and the other way round): the delta engine's -1 of each."""
+    deltas = Deltas()
+    for row in conn.execute(
+        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items "
+        "WHERE id IN (SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
+        (cutoff,),
+    ):
+        deltas.add(_version(row), -1)
+    conn.executemany(_ADD_LINKS, deltas.link_rows())
 
 
 def _bucket_query(
