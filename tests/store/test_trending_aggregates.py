@@ -124,19 +124,30 @@ def test_cosmos_trending_from_aggregates_equals_recomputation(
     _run("cosmos", *case)
 
 
-@given(st.integers(0, 40 * 24), st.one_of(st.none(), st.integers(0, 40 * 24)))
-def test_span_pieces_cover_exactly_the_span(start_hour: int, length: int | None) -> None:
-    start = 1_699_920_000 + start_hour * HOUR  # a UTC midnight + hours
+@given(
+    st.integers(0, 40 * 24),
+    st.one_of(st.none(), st.integers(0, 40 * 24)),
+    st.one_of(st.none(), st.integers(0, 80 * 24)),
+)
+def test_span_pieces_cover_exactly_the_span(
+    start_hour: int, length: int | None, latest_hour: int | None
+) -> None:
+    """Every hour that can hold rows (up to `latest`) is counted once inside the span and
+    not at all outside it; day pieces are whole days."""
+    origin = 1_699_920_000  # a UTC midnight
+    start = origin + start_hour * HOUR
     span: Span = (start, None if length is None else start + length * HOUR)
-    horizon = start + 60 * DAY
+    latest = None if latest_hour is None else origin + latest_hour * HOUR
+    horizon = origin + 90 * DAY
     covered: dict[int, int] = {}
-    for daily, first, end, sign in span_pieces(span):
+    for daily, first, end, sign in span_pieces(span, latest):
+        assert not daily or (first % DAY == 0 and (end is None or end % DAY == 0))
         for hour in range(first, horizon if end is None else end, HOUR):
             covered[hour] = covered.get(hour, 0) + sign
-        assert not daily or (first % DAY == 0 and (end is None or end % DAY == 0))
     end = horizon if span[1] is None else span[1]
-    assert {h for h, n in covered.items() if n} == set(range(start, end, HOUR))
-    assert all(n in (0, 1) for n in covered.values())
+    last = horizon if latest is None else latest + HOUR
+    for hour in range(origin - DAY, min(horizon, last), HOUR):
+        assert covered.get(hour, 0) == (1 if start <= hour < end else 0), hour
 
 
 def test_a_file_from_before_the_trending_aggregates_gets_them_derived(tmp_path: Path) -> None:

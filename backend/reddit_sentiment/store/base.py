@@ -117,33 +117,48 @@ class LinkFigures(NamedTuple):
     sum_compound: float
 
 
-def span_pieces(span: Span) -> list[tuple[bool, int, int | None, int]]:
-    """A span as (daily?, start, end, sign) pieces: whole UTC days from day rows and the
-    hours at either end from hour rows, each edge from the side with fewer hours (a day row
-    minus its first hours when that is shorter), so a read costs days + at most 24 hours."""
+def span_pieces(span: Span, latest: int | None = None) -> list[tuple[bool, int, int | None, int]]:
+    """A span as (daily?, start, end, sign) pieces that read the fewest hour rows: the hours
+    themselves when that is cheapest, else whole UTC days from day rows and each partial day
+    at either end as its hours or as its day row less the other hours. `latest`: the last
+    hour any row has, so hours after it cost nothing (an open span starting today)."""
     start, end = span
+    have = None if latest is None else latest + HOUR  # no rows from here on
+
+    def hours(a: int, b: int | None) -> int:
+        b = have if b is None else b if have is None else min(b, have)
+        return DAY * 400 if b is None else max(0, b - a)
+
+    direct: list[tuple[bool, int, int | None, int]] = [(False, start, end, 1)]
+    day0 = (start // DAY) * DAY
+    if end is not None and end <= day0 + DAY:  # within one day
+        return direct
     pieces: list[tuple[bool, int, int | None, int]] = []
-    first = (start // DAY) * DAY
-    if start - first > DAY // 2:  # the hours up to the next day boundary
-        pieces.append((False, start, first + DAY if end is None else min(first + DAY, end), 1))
-        first += DAY
-    elif start > first:  # the whole day less its hours before `start`
-        pieces.append((False, first, start, -1))
+    cost = 0
+    first = day0
+    if start > day0:  # the first day's hours, forward or as the day less its early hours
+        if hours(start, day0 + DAY) <= start - day0:
+            pieces.append((False, start, day0 + DAY, 1))
+            cost += hours(start, day0 + DAY)
+            first = day0 + DAY
+        else:
+            pieces.append((False, day0, start, -1))
+            cost += start - day0
     if end is None:
         pieces.append((True, first, None, 1))
-        return pieces
-    last = (end // DAY) * DAY
-    if last < first:  # within one day already covered by hours
-        return pieces
-    if end - last > DAY // 2 or last == end:
-        if last > first:
-            pieces.append((True, first, last, 1))
-        if end > last:
-            pieces.append((False, last, end, 1))
     else:
-        pieces.append((True, first, last + DAY, 1))
-        pieces.append((False, end, last + DAY, -1))
-    return pieces
+        last = (end // DAY) * DAY
+        if end == last or end - last <= last + DAY - end:
+            if last > first:
+                pieces.append((True, first, last, 1))
+            if end > last:
+                pieces.append((False, last, end, 1))
+                cost += end - last
+        else:
+            pieces.append((True, first, last + DAY, 1))
+            pieces.append((False, end, last + DAY, -1))
+            cost += last + DAY - end
+    return direct if hours(start, end) <= cost else pieces
 
 
 @dataclass(slots=True, frozen=True)
@@ -369,7 +384,8 @@ class Store(Protocol):
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         """Per (subreddit, term): the items mentioning the term in each span (from the
-        term aggregates kept on write; only pairs with a count in some span)."""
+        term aggregates kept on write, read as `span_pieces`; only pairs counted in some
+        span)."""
 
     def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
         """Per subreddit: (items, summed compound) in each span (from the hourly aggregates)."""

@@ -1074,7 +1074,7 @@ class CosmosStore:
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         counts: dict[tuple[str, str], list[int]] = {}
         for index, span in enumerate(spans):
-            for daily, start, end, sign in span_pieces(span):
+            for daily, start, end, sign in span_pieces(span):  # no MAX across partitions
                 field = "day" if daily else "hour"
                 docs = self._scan(
                     TERM_COUNTS,

@@ -983,8 +983,13 @@ class SqliteStore:
         # per subreddit x term x span.
         parts: list[str] = []
         params: list[int] = []
+        conn = self._connect()
+        try:
+            latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0]
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
         for index, span in enumerate(spans):
-            for daily, start, end, sign in span_pieces(span):
+            for daily, start, end, sign in span_pieces(span, latest):
                 table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
                 parts.append(
                     f"SELECT subreddit, term, {index} AS span, {sign} * count AS n "
@@ -992,7 +997,6 @@ class SqliteStore:
                 )
                 params += [start, _END if end is None else end]
         counts: dict[tuple[str, str], list[int]] = {}
-        conn = self._connect()
         try:
             rows = conn.execute(
                 f"SELECT subreddit, term, span, SUM(n) FROM ({' UNION ALL '.join(parts)}) "
