@@ -185,12 +185,14 @@ CREATE TABLE IF NOT EXISTS links (
     sum_compound REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (subreddit, link_id)
 ) WITHOUT ROWID;
--- A window's top posts per subreddit, read in rank order until enough are in the window.
+-- A window's top posts per subreddit: a long window's read in rank order until enough are in
+-- the window, a short window's posts (a day's) read by hour and sorted.
 CREATE INDEX IF NOT EXISTS links_engagement ON links (subreddit, engagement, link_id, post_hour)
     WHERE posts = 1;
 CREATE INDEX IF NOT EXISTS links_shift
-    ON links (subreddit, abs(sum_compound / comments - post_compound), post_hour)
+    ON links (subreddit, abs(sum_compound / comments - post_compound), post_hour, comments)
     WHERE posts = 1;
+CREATE INDEX IF NOT EXISTS links_hour ON links (subreddit, post_hour) WHERE posts = 1;
 
 CREATE TABLE IF NOT EXISTS trending (
     key TEXT PRIMARY KEY,
@@ -267,12 +269,12 @@ _LINK_FIELDS = "subreddit, link_id, post_compound, engagement, comments, sum_com
 # A subreddit's posts of a window by engagement and by |comments' mean - post| (unrounded:
 # trending re-ranks the few rows), each read down its index until `limit` are in the window.
 _TOP_ENGAGED = f"""
-SELECT {_LINK_FIELDS} FROM links INDEXED BY links_engagement
+SELECT {_LINK_FIELDS} FROM links INDEXED BY {{index}}
 WHERE subreddit = ? AND posts = 1 AND post_hour >= ?
 ORDER BY engagement DESC, link_id DESC LIMIT ?
 """
 _TOP_SHIFTED = f"""
-SELECT {_LINK_FIELDS} FROM links INDEXED BY links_shift
+SELECT {_LINK_FIELDS} FROM links INDEXED BY {{index}}
 WHERE subreddit = ? AND posts = 1 AND post_hour >= ? AND comments >= ?
 ORDER BY abs(sum_compound / comments - post_compound) DESC LIMIT ?
 """
@@ -1034,10 +1036,14 @@ class SqliteStore:
         found: dict[tuple[str, str], LinkFigures] = {}
         try:
             subreddits = [row[0] for row in conn.execute("SELECT subreddit FROM totals")]
+            latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0] or 0
+            short = latest - since < DAY  # a day of posts: by hour, else down the ranks
+            engaged = _TOP_ENGAGED.format(index="links_hour" if short else "links_engagement")
+            shifted = _TOP_SHIFTED.format(index="links_hour" if short else "links_shift")
             for subreddit in subreddits:
                 for sql, params in (
-                    (_TOP_ENGAGED, (subreddit, since, limit)),
-                    (_TOP_SHIFTED, (subreddit, since, min_comments, limit)),
+                    (engaged, (subreddit, since, limit)),
+                    (shifted, (subreddit, since, min_comments, limit)),
                 ):
                     for row in conn.execute(sql, params):
                         found[(row[0], row[1])] = LinkFigures(*row)
