@@ -28,9 +28,7 @@ from typing import Any, Literal
 
 from ..models import Item, Kind
 from ..store.base import Span, Store, hour_of
-from ..terms import STOP_WORDS, terms_for, terms_of
-
-__all__ = ["STOP_WORDS", "terms_of"]
+from ..terms import terms_for
 
 log = logging.getLogger(__name__)
 

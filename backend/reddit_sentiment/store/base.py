@@ -107,7 +107,7 @@ Span = tuple[int, int | None]
 
 
 class LinkFigures(NamedTuple):
-    """One post in a window and its comments in the same window (`deltas.LINK_FIGURES`)."""
+    """One post of a window and its stored comments in its subreddit (`deltas.LINK_FIGURES`)."""
 
     subreddit: str
     link_id: str
@@ -391,7 +391,7 @@ class Store(Protocol):
         """Per subreddit: (items, summed compound) in each span (from the hourly aggregates)."""
 
     def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
-        """Posts created from hour `since` on, with their comments since then: per subreddit
+        """Posts created from hour `since` on, with their stored comments: per subreddit
         the top `limit` by engagement and the top `limit` with at least `min_comments`
         comments by |comments' mean compound - post's compound| (from the link aggregates)."""
 
