@@ -14,6 +14,10 @@ small shared machine is noisy and only ratios travel:
 6. pathological    the slowest single text of a corpus of texts that make VADER slow (emoji
                    floods, repeated words, "but", marks...), ms, next to a collection cycle on
                    those texts and one on ordinary texts (bench/pathological.py)
+7. trending        one trending refresh (read the aggregates, write every window's result)
+                   with 1M stored items / with 10k, side by side on the same cached files,
+                   and the 1M refresh in seconds; next to it, once, the same result
+                   recomputed from the items (what a refresh read before)
 
 Prints a table and writes bench/results.json. Data is deterministic (seeded generators, a
 fixed time anchor); the 1M-item database is built once and cached under results/bench-cache/.
@@ -38,8 +42,10 @@ from typing import Any
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from reddit_sentiment.collection import trending
 from reddit_sentiment.collection.analyzer import text_of
 from reddit_sentiment.models import Item, Kind
+from reddit_sentiment.store.sqlite import SqliteStore
 
 from . import dataset, pathological
 from .target import (
@@ -66,6 +72,8 @@ TARGETS = {
     "startup_seconds": ("<", 1.0),
     "web_overhead": (">=", 0.8),
     "pathological_worst_ms": ("<", 50.0),
+    "trending_ratio": ("<=", 2.0),
+    "trending_seconds": ("<", 1.0),
 }
 
 
@@ -85,6 +93,8 @@ class Profile:
     dashboard_sizes: tuple[int, int] = (10_000, 1_000_000)
     dashboard_requests: int = 400
     dashboard_warmup: int = 30
+    # 7 (on the dashboard's data sets)
+    trending_refreshes: int = 5
     # 4
     startup_runs: int = 5
     # 5
@@ -104,6 +114,7 @@ TINY = Profile(
     dashboard_sizes=(100, 300),
     dashboard_requests=3,
     dashboard_warmup=1,
+    trending_refreshes=1,
     startup_runs=1,
     web_rounds=1,
     web_seconds=0.2,
@@ -401,6 +412,61 @@ def measure_dashboard(profile: Profile) -> dict[str, Any]:
     }
 
 
+# -- 7: trending ------------------------------------------------------------------------------
+def _close(got: Any, expected: Any) -> bool:
+    """Equal, but for the last digit of a rounded mean: the aggregates add the same floats in
+    another order, which can tip a 4-decimal rounding (the tests use exact fractions)."""
+    if isinstance(expected, float) and isinstance(got, float):
+        return abs(got - expected) <= 2e-4
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return got.keys() == expected.keys() and all(_close(got[k], expected[k]) for k in got)
+    if isinstance(expected, list) and isinstance(got, list):
+        return len(got) == len(expected) and all(map(_close, got, expected))
+    return bool(got == expected)
+
+
+def measure_trending(profile: Profile) -> dict[str, Any]:
+    """Refreshes on both data sets in turn (warm: one untimed first); the median of each."""
+    small, large = profile.dashboard_sizes
+    # Mid-day: each window edge is read as a day less 12 hours (the costliest split) and the
+    # items of the data set's last 12 hours count as stamped in the future.
+    now = dataset.ANCHOR - 11.5 * 3600
+    stores: dict[int, SqliteStore] = {}
+    built: dict[int, float] = {}
+    timings: dict[int, list[float]] = {small: [], large: []}
+    from_items: dict[int, float] = {}
+    try:
+        for size in (small, large):
+            path, built[size] = dataset.ensure(size, profile.seed, profile.cache_dir)
+            stores[size] = SqliteStore(path)
+            stores[size].open()
+            trending.refresh(stores[size], now=now)
+        for _ in range(profile.trending_refreshes):
+            for size, store in stores.items():
+                start = time.perf_counter()
+                trending.refresh(store, now=now)
+                timings[size].append(time.perf_counter() - start)
+        for size, store in stores.items():
+            start = time.perf_counter()
+            expected = trending.compute(store.iter_items(since=now - 15 * 86400), now)
+            from_items[size] = time.perf_counter() - start
+            if not _close(trending.from_aggregates(store, now), expected):
+                raise AssertionError(f"trending from aggregates differs from items at {size}")
+    finally:
+        for store in stores.values():
+            store.close()
+    median = {size: statistics.median(t) for size, t in timings.items()}
+    return {
+        "sizes": [small, large],
+        "refreshes": profile.trending_refreshes,
+        "seconds_small": round(median[small], 4),
+        "seconds_large": round(median[large], 4),
+        "ratio": round(median[large] / median[small], 3),
+        "from_items_seconds": {str(k): round(v, 2) for k, v in from_items.items()},
+        "build_seconds": {str(k): round(v, 1) for k, v in built.items()},
+    }
+
+
 # -- 4: start-up --------------------------------------------------------------------------------
 def measure_startup(profile: Profile) -> dict[str, Any]:
     runs = []
@@ -472,6 +538,7 @@ SECTIONS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "startup": measure_startup,
     "web": measure_web,
     "pathological": pathological.measure,
+    "trending": measure_trending,
 }
 
 
@@ -539,6 +606,26 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"dashboard p99 at {large:,} items, ms (worst)",
                 dash["p99_large_ms"],
                 slowest[0],
+            )
+        )
+    if "trending" in results:
+        tr = results["trending"]
+        small, large = tr["sizes"]
+        before = tr["from_items_seconds"]
+        rows.append(
+            (
+                "trending_ratio",
+                f"trending refresh {large:,} / {small:,} items",
+                tr["ratio"],
+                f"{tr['seconds_large'] * 1000:.0f} / {tr['seconds_small'] * 1000:.0f} ms",
+            )
+        )
+        rows.append(
+            (
+                "trending_seconds",
+                f"trending refresh at {large:,} items, s",
+                tr["seconds_large"],
+                f"from the items instead: {before[str(large)]:.1f} s",
             )
         )
     if "startup" in results:

@@ -133,14 +133,12 @@ def build(path: Path, count: int, seed: int) -> None:
     finally:
         conn.close()
     try:
-        batch: list[Item] = []
-        for item in generate(count, seed):
-            batch.append(item)
-            if len(batch) >= BATCH:
-                store.upsert_items(batch)
-                batch.clear()
-        if batch:
-            store.upsert_items(batch)
+        # In creation order, as a collector would write them: a batch then touches a few hours'
+        # aggregate rows (trending's terms: ~15 per item) instead of rows all over the month.
+        items = sorted(generate(count, seed), key=lambda item: (item.created_utc, item.id))
+        for start in range(0, len(items), BATCH):
+            store.upsert_items(items[start : start + BATCH])
+        del items
         store.open()
         conn = sqlite3.connect(path)
         try:

@@ -147,7 +147,7 @@ _EXERCISED = {
     "snapshot", "kept_aggregates", "aggregate_rows", "rebuild_aggregates",
     "distinct_authors", "save_alert_rule", "delete_alert_rule", "list_alert_rules",
     "get_alert_rule", "save_alert", "list_alerts", "due_items", "checkpoint", "state_counts",
-    "hour_extent",
+    "hour_extent", "trending_terms", "trending_subreddits", "trending_links", "posts_by_id",
 }  # fmt: skip
 
 
@@ -232,6 +232,13 @@ async def _send_everything(store: CosmosStore) -> None:
         store.due_items(stage=stage, created_after=after, created_until=BASE_TIME,
                         subreddit=subreddit)  # fmt: skip
     store.checkpoint()
+    hour = int(BASE_TIME // HOUR) * HOUR
+    spans = [(hour - 7 * DAY, None), (hour - 14 * DAY, hour - 7 * DAY), (hour - HOUR, hour + HOUR)]
+    store.trending_terms(spans)
+    store.trending_subreddits(spans)
+    store.trending_links(hour - 7 * DAY, 10, 2)
+    store.trending_links(hour - HOUR, 10, 2)
+    store.posts_by_id([items[0].id, "t3_missing"])
     for subreddit in (None, "python"):
         await store.state_counts(subreddit)
         await store.hour_extent(subreddit=subreddit)

@@ -63,10 +63,11 @@ def test_a_rescored_item_moves_from_its_old_label_and_compound_to_the_new() -> N
 
 def test_an_item_counted_the_same_moves_nothing() -> None:
     assert item_change(version(), version()) is None
-    # What the aggregates do not count (a new score, text, collection time) is no change.
+    # What the aggregates do not count (permalink, collection time) is no change.
     item = make_item(compound=0.5)
-    again = make_item(compound=0.5, item_id=item.id, score=99, body="edited")
-    again.author = item.author
+    again = make_item(compound=0.5, item_id=item.id)
+    again.title, again.author, again.collected_at = item.title, item.author, 1.0
+    again.permalink = "/r/python/comments/elsewhere/"
     assert item_change(Version.of(item), Version.of(again)) is None
     deltas = Deltas()
     assert deltas.add_upsert(version(), version()) is False
@@ -219,3 +220,19 @@ def test_every_aggregate_the_engine_keeps_is_a_verified_kind() -> None:
         rows = deltas.rows(name)
         assert rows, name
         assert all(len(row) == len(kind.key) + len(kind.figures) for row in rows), name
+
+
+def test_an_edit_moves_only_the_trending_rows_it_changes() -> None:
+    item = make_item(compound=0.5, body="rocket launch", score=3)
+    item.title = ""
+    edited = make_item(compound=0.5, item_id=item.id, body="rocket landing", score=10)
+    edited.title = ""
+    change = item_change(Version.of(item), Version.of(edited))
+    assert change is not None
+    assert change.hourly_rows() == [] and change.keyword_rows() == []
+    hour = (int(item.created_utc) // 3600) * 3600
+    assert sorted(change.term_rows()) == [
+        ("python", hour, "landing", 1),
+        ("python", hour, "launch", -1),
+    ]
+    assert change.link_rows() == [("python", item.id, 0, 0, 0.0, 7, 0, 0.0)]

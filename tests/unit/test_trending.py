@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import get_args
 
-from reddit_sentiment.collection.trending import WINDOWS, Window, compute, terms_of
+from reddit_sentiment.collection.trending import WINDOWS, Window, compute
 from reddit_sentiment.models import Item, Kind
+from reddit_sentiment.terms import terms_of
 from tests.factories import make_item
 
 NOW = 1_800_000_000.0

@@ -20,8 +20,9 @@ from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from ..models import Item, Kind, Label
+from ..models import Item, Label
 from ..settings import AnalyzerMode
+from ..terms import text_of
 from .workers import LazyWorker, give_way
 
 if TYPE_CHECKING:
@@ -43,8 +44,6 @@ NEGATIVE_THRESHOLD = -0.05
 # could score differently (the cost cap, vaderSentiment's version), and stored items are
 # scored again the next time a listing shows them.
 SCORING_VERSION = "vader-3.3.2/work-cap-1"
-# Reddit's placeholders for removed text carry no sentiment of the author.
-_PLACEHOLDERS = frozenset({"[deleted]", "[removed]"})
 # Texts per message to the worker: a short stretch of VADER (measured:
 # specs/measurements.md#scoring-batch-size), so storing one batch overlaps scoring the next and
 # a shutdown waits for at most one batch.
@@ -55,7 +54,7 @@ Scores = tuple[float, float, float, float, bool]
 
 
 # One definition, shared with the settings.
-__all__ = ["Analyzer", "AnalyzerMode"]
+__all__ = ["Analyzer", "AnalyzerMode", "text_of"]
 
 
 def label_for(compound: float) -> Label:
@@ -64,14 +63,6 @@ def label_for(compound: float) -> Label:
     if compound <= NEGATIVE_THRESHOLD:
         return Label.NEGATIVE
     return Label.NEUTRAL
-
-
-def text_of(item: Item) -> str:
-    """Submissions are scored on title + selftext, comments on their body."""
-    body = "" if item.body.strip() in _PLACEHOLDERS else item.body
-    if item.kind is Kind.POST:
-        return f"{item.title or ''}\n{body}".strip()
-    return body.strip()
 
 
 # -- what VADER's time grows with ---------------------------------------------------------------

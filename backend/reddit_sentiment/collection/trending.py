@@ -1,15 +1,24 @@
 """What is trending: rising terms, top posts and moving subreddits, per window.
 
-Computed off the event loop (in the collector thread, after each cycle and on a schedule) in
-one streamed pass over the items of the last two windows, and stored; the API serves the
-stored result, so a request costs one small read.
+Read from aggregates the store keeps on every write through the delta engine (terms per
+subreddit x hour and day, the hourly figures, per post x hour its engagement and comments), so
+a refresh reads hours x terms and a few top posts, never the items of the windows; `compute`
+is the same result recomputed from items (the invariant the tests and `verify` hold it to).
+Computed off the event loop (in the collector thread, after each cycle and on a schedule) and
+stored; the API serves the stored result, so a request costs one small read.
+
+Windows are whole hours: "24h" is the current hour (so far, and anything stamped later) and
+the 24 hours before it; the previous window is the 24 hours before that. A post's comments
+are all its stored comments in its subreddit: on Reddit a comment is never older than its
+post, and a current window has no end, so for a post in the window that is its comments in
+the window (the aggregates keep per post totals, not per hour, so a refresh reads top posts
+down an index instead of every commented post-hour of seven days).
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -18,8 +27,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..models import Item, Kind
-from ..store.base import Store
-from .analyzer import text_of
+from ..store.base import Span, Store, hour_of
+from ..terms import terms_for
 
 log = logging.getLogger(__name__)
 
@@ -39,41 +48,16 @@ TOP_TERMS = 20
 TOP_POSTS = 10
 MIN_SHIFT_COMMENTS = 3
 
-_APOSTROPHES = "'\u2019-"
-_WORD = re.compile(rf"[a-z][a-z0-9{_APOSTROPHES}]{{2,}}")
-_STOP_TEXT = """
-    about above after again against all also although always among and another any anyone
-    anything are aren't around because been before being below between both but can can't
-    cannot could couldn't did didn't does doesn't doing don't down during each either else
-    enough even ever every few for from further get gets getting got had hadn't has hasn't
-    have haven't having here hers herself him himself his how however i'd i'll i'm i've into
-    isn't it's its itself just know let's like made make many may maybe might more most much
-    must my myself need never not now off once one only other our ours ourselves out over own
-    really same see she she's should shouldn't since some something still such than that that's
-    the their theirs them themselves then there there's these they they'd they'll they're
-    they've thing things think this those though through too under until very want was wasn't
-    way we'd we'll we're we've well were weren't what what's when where which while who who's
-    whom why will with within without won't would wouldn't yes yet you you'd you'll you're
-    you've your yours yourself yourselves
-    two three four five six seven eight nine ten first second last new old lot lots
-    give gave going gone good bad great better best say said says tell told thank thanks
-    nobody everyone everybody someone somebody people person guy guys time times year years
-    day days today yesterday tomorrow week weeks actually literally probably pretty sure
-    deleted removed https http www com amp gt lt nbsp edit
-"""
-STOP_WORDS = frozenset(_STOP_TEXT.split())
 
-
-def terms_of(text: str) -> set[str]:
-    """Distinct content words: a term counts once per item (a mention, not a repetition)."""
-    words = set()
-    for word in _WORD.findall(text.lower()):
-        word = word.strip(_APOSTROPHES)
-        if word.endswith(("'s", "\u2019s")):  # possessive: "rocket's" is "rocket"
-            word = word[:-2]
-        if len(word) >= 3:
-            words.add(word)
-    return words - STOP_WORDS
+def spans_at(now: float) -> dict[str, tuple[Span, Span]]:
+    """Per window: its current span (from the start of the hour `now` is in, back the
+    window's length, with no end) and the previous span of the same length before it."""
+    current_hour = hour_of(now)
+    spans: dict[str, tuple[Span, Span]] = {}
+    for name, seconds in WINDOWS.items():
+        start = current_hour - seconds
+        spans[name] = ((start, None), (start - seconds, start))
+    return spans
 
 
 @dataclass(slots=True)
@@ -87,25 +71,34 @@ class _Side:
 class _Window:
     current: _Side = field(default_factory=_Side)
     previous: _Side = field(default_factory=_Side)
-    posts: dict[str, Item] = field(default_factory=dict)
-    comments: dict[str, list[float]] = field(default_factory=dict)  # link_id -> [sum, n]
+    # (post, engagement) and (post, summed compound of its comments, comments) in the window
+    posts: list[tuple[Item, int]] = field(default_factory=list)
+    commented: list[tuple[Item, float, int]] = field(default_factory=list)
     by_subreddit: dict[str, tuple[_Side, _Side]] = field(default_factory=dict)
 
 
 def compute(items: Iterable[Item], now: float, min_count: int = 3) -> dict[str, dict[str, Any]]:
-    """All windows x (all subreddits and each one) in one pass; keyed 'window|subreddit'."""
+    """All windows x (all subreddits and each one), recomputed from items in one pass; keyed
+    'window|subreddit'. The reference `refresh`'s aggregates must equal."""
+    spans = spans_at(now)
     acc: dict[tuple[str, str], _Window] = {}
+    posts: dict[tuple[str, str], dict[tuple[str, str], Item]] = {}
+    comments: dict[tuple[str, str], list[float]] = {}
     for item in items:
-        age = now - item.created_utc
-        if age < 0:
-            age = 0.0
-        words: set[str] | None = None
-        for name, seconds in WINDOWS.items():
-            if age >= 2 * seconds:
+        if not item.counted:
+            continue  # what the aggregates leave out (DELETED_ITEMS=drop)
+        if item.kind is Kind.COMMENT and item.link_id:
+            sums = comments.setdefault((item.subreddit, item.link_id), [0.0, 0])
+            sums[0] += item.compound
+            sums[1] += 1
+        hour = hour_of(item.created_utc)
+        words: tuple[str, ...] | None = None
+        for name, ((start, _), (before, _)) in spans.items():
+            if hour < before:
                 continue
-            current = age < seconds
+            current = hour >= start
             if words is None:
-                words = terms_of(text_of(item))
+                words = terms_for(item.kind.value, item.title, item.body)
             for key in (ALL, item.subreddit):
                 window = acc.setdefault((name, key), _Window())
                 side = window.current if current else window.previous
@@ -117,13 +110,94 @@ def compute(items: Iterable[Item], now: float, min_count: int = 3) -> dict[str, 
                     sub_side = pair[0] if current else pair[1]
                     sub_side.items += 1
                     sub_side.sum_compound += item.compound
+                if current and item.kind is Kind.POST and not item.purged:  # a title to show
+                    posts.setdefault((name, key), {})[(item.subreddit, item.id)] = item
+    for at, window in acc.items():
+        found = posts.get(at, {})
+        window.posts = [(post, _engagement(post)) for post in found.values()]
+        window.commented = [
+            (post, comments[link][0], int(comments[link][1]))
+            for link, post in found.items()
+            if link in comments
+        ]
+    return _results(acc, now, min_count)
+
+
+def refresh(store: Store, min_count: int = 3, now: float | None = None) -> int:
+    """Recompute every window from the store's aggregates and store the results; returns
+    how many results were written."""
+    now = time.time() if now is None else now
+    started = time.perf_counter()
+    results = from_aggregates(store, now, min_count)
+    for key, payload in results.items():
+        store.save_trending(key, payload)
+    log.info("trending: %d results in %.2fs", len(results), time.perf_counter() - started)
+    return len(results)
+
+
+def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, dict[str, Any]]:
+    """What `compute` returns for the stored items, from the aggregates: hours x terms, the
+    hourly figures, and per subreddit a few top posts of each window."""
+    spans = spans_at(now)
+    flat = [span for pair in spans.values() for span in pair]
+    terms = store.trending_terms(flat)
+    subreddits = store.trending_subreddits(flat)
+    links = {
+        name: store.trending_links(current[0], 2 * TOP_POSTS, MIN_SHIFT_COMMENTS)
+        for name, (current, _) in spans.items()
+    }
+    stored = store.posts_by_id([link.link_id for rows in links.values() for link in rows])
+    acc: dict[tuple[str, str], _Window] = {}
+
+    def window(name: str, key: str) -> _Window:
+        found = acc.get((name, key))
+        if found is None:
+            found = acc[(name, key)] = _Window()
+        return found
+
+    for index, name in enumerate(spans):
+        now_at, before_at = 2 * index, 2 * index + 1
+        for subreddit, figures in subreddits.items():
+            pair = (_Side(*figures[now_at]), _Side(*figures[before_at]))
+            if not (pair[0].items or pair[1].items):
+                continue
+            window(name, ALL).by_subreddit[subreddit] = pair
+            for key in (ALL, subreddit):
+                w = window(name, key)
+                for side, figure in ((w.current, pair[0]), (w.previous, pair[1])):
+                    side.items += figure.items
+                    side.sum_compound += figure.sum_compound
+        for (subreddit, term), counts in terms.items():
+            current, previous = counts[now_at], counts[before_at]
+            if not (current or previous):
+                continue
+            for key in (ALL, subreddit):
+                w = window(name, key)
                 if current:
-                    if item.kind is Kind.POST and not item.purged:  # no title to show
-                        window.posts[item.id] = item
-                    elif item.link_id:
-                        acc_c = window.comments.setdefault(item.link_id, [0.0, 0.0])
-                        acc_c[0] += item.compound
-                        acc_c[1] += 1
+                    w.current.terms[term] += current
+                if previous:
+                    w.previous.terms[term] += previous
+        for link in links[name]:
+            post = stored.get(link.link_id)
+            if post is None or post.kind is not Kind.POST or post.subreddit != link.subreddit:
+                continue  # deleted since (retention) or not what the aggregates counted
+            if post.purged:
+                continue  # deleted or removed on Reddit: no title to show
+            for key in (ALL, link.subreddit):
+                w = window(name, key)
+                w.posts.append((post, link.engagement))
+                if link.comments:
+                    w.commented.append((post, link.sum_compound, link.comments))
+    return _results(acc, now, min_count)
+
+
+def _engagement(post: Item) -> int:
+    return post.score + (post.num_comments or 0)
+
+
+def _results(
+    acc: dict[tuple[str, str], _Window], now: float, min_count: int
+) -> dict[str, dict[str, Any]]:
     computed_at = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
     keys = {ALL} | {key for _, key in acc}
     # Every window for every key seen, so a window that went quiet replaces its stale result.
@@ -169,15 +243,12 @@ def _result(name: str, key: str, w: _Window, computed_at: str, min_count: int) -
         for change, count, term, before in ranked[:TOP_TERMS]
     ]
 
-    engaged = heapq.nlargest(
-        TOP_POSTS, w.posts.values(), key=lambda p: (p.score + (p.num_comments or 0), p.id)
-    )
+    engaged = heapq.nlargest(TOP_POSTS, w.posts, key=lambda p: (p[1], p[0].id))
     shifted: list[tuple[float, Item, float, int]] = []
-    for post_id, (total, n) in w.comments.items():
-        post = w.posts.get(post_id)
-        if post is not None and n >= MIN_SHIFT_COMMENTS:
+    for post, total, n in w.commented:
+        if n >= MIN_SHIFT_COMMENTS:
             mean = total / n
-            shifted.append((round(mean - post.compound, 4), post, round(mean, 4), int(n)))
+            shifted.append((round(mean - post.compound, 4), post, round(mean, 4), n))
     shifted.sort(key=lambda s: (-abs(s[0]), s[1].id))
     shifts = [
         {
@@ -212,23 +283,11 @@ def _result(name: str, key: str, w: _Window, computed_at: str, min_count: int) -
         "items_in_previous_window": n_before,
         "terms": terms,
         "top_posts_by_engagement": [
-            {**_post(p), "engagement": p.score + (p.num_comments or 0)} for p in engaged
+            {**_post(p), "engagement": engagement} for p, engagement in engaged
         ],
         "top_posts_by_sentiment_shift": shifts,
         "subreddits": [row for *_, row in moving],
     }
-
-
-def refresh(store: Store, min_count: int = 3, now: float | None = None) -> int:
-    """Recompute and store every window; returns how many results were written."""
-    now = time.time() if now is None else now
-    started = time.perf_counter()
-    since = now - 2 * max(WINDOWS.values())
-    results = compute(store.iter_items(since=since), now, min_count)
-    for key, payload in results.items():
-        store.save_trending(key, payload)
-    log.info("trending: %d results in %.2fs", len(results), time.perf_counter() - started)
-    return len(results)
 
 
 def empty(window: str, subreddit: str | None) -> dict[str, Any]:

@@ -125,6 +125,66 @@ class KeywordAggregate:
     last_hour: float | None = None
 
 
+# Trending's reads: a span of whole hours [start, end), end None for no end (the current
+# window takes in items stamped in the future too).
+Span = tuple[int, int | None]
+
+
+class LinkFigures(NamedTuple):
+    """One post of a window and its stored comments in its subreddit (`deltas.LINK_FIGURES`)."""
+
+    subreddit: str
+    link_id: str
+    post_compound: float
+    engagement: int
+    comments: int
+    sum_compound: float
+
+
+def span_pieces(span: Span, latest: int | None = None) -> list[tuple[bool, int, int | None, int]]:
+    """A span as (daily?, start, end, sign) pieces that read the fewest hour rows: the hours
+    themselves when that is cheapest, else whole UTC days from day rows and each partial day
+    at either end as its hours or as its day row less the other hours. `latest`: the last
+    hour any row has, so hours after it cost nothing (an open span starting today)."""
+    start, end = span
+    have = None if latest is None else latest + HOUR  # no rows from here on
+
+    def hours(a: int, b: int | None) -> int:
+        b = have if b is None else b if have is None else min(b, have)
+        return DAY * 400 if b is None else max(0, b - a)
+
+    direct: list[tuple[bool, int, int | None, int]] = [(False, start, end, 1)]
+    day0 = (start // DAY) * DAY
+    if end is not None and end <= day0 + DAY:  # within one day
+        return direct
+    pieces: list[tuple[bool, int, int | None, int]] = []
+    cost = 0
+    first = day0
+    if start > day0:  # the first day's hours, forward or as the day less its early hours
+        if hours(start, day0 + DAY) <= start - day0:
+            pieces.append((False, start, day0 + DAY, 1))
+            cost += hours(start, day0 + DAY)
+            first = day0 + DAY
+        else:
+            pieces.append((False, day0, start, -1))
+            cost += start - day0
+    if end is None:
+        pieces.append((True, first, None, 1))
+    else:
+        last = (end // DAY) * DAY
+        if end == last or end - last <= last + DAY - end:
+            if last > first:
+                pieces.append((True, first, last, 1))
+            if end > last:
+                pieces.append((False, last, end, 1))
+                cost += end - last
+        else:
+            pieces.append((True, first, last + DAY, 1))
+            pieces.append((False, end, last + DAY, -1))
+            cost += last + DAY - end
+    return direct if hours(start, end) <= cost else pieces
+
+
 @dataclass(slots=True, frozen=True)
 class Lease:
     name: str
@@ -422,6 +482,22 @@ class Store(Protocol):
 
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:
         """Store the trending job's result under `key` (window and subreddit)."""
+
+    def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        """Per (subreddit, term): the items mentioning the term in each span (from the
+        term aggregates kept on write, read as `span_pieces`; only pairs counted in some
+        span)."""
+
+    def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
+        """Per subreddit: (items, summed compound) in each span (from the hourly aggregates)."""
+
+    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+        """Posts created from hour `since` on, with their stored comments: per subreddit
+        the top `limit` by engagement and the top `limit` with at least `min_comments`
+        comments by |comments' mean compound - post's compound| (from the link aggregates)."""
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+        """The stored items among `ids`, by fullname (a bounded read: trending's top posts)."""
 
     async def get_trending(self, key: str) -> dict[str, Any] | None: ...
 

@@ -34,6 +34,16 @@ Layout: one database and ten containers (names prefixed by COSMOS_CONTAINER_PREF
 * ``alert_rules`` / ``alerts`` - alert rules and fired alerts, partition key ``/pk`` with a
   constant value each (``"rule"``, ``"alert"``): a handful of rules and a few alerts a day,
   read whole or newest first, like ``runs``.
+* ``term_counts`` - trending's term aggregates (store/deltas.py), partition key
+  ``/subreddit``: per subreddit x hour (``id`` ``h<hour>``) and x UTC day (``d<day>``) one
+  document whose ``terms`` map counts the items mentioning each term. A delta changes many
+  terms at once and a patch takes at most 10 operations, so these documents are read, added
+  to and replaced conditionally on their etag. A refresh reads the days and edge hours of
+  two 7-day windows: subreddits x ~16 documents, whatever the item count.
+* ``links`` - trending's per post figures (``id`` = the post's fullname, ``[a-z0-9_]``),
+  partition key ``/subreddit``, patched like ``hourly``: the post's own (posts, its hour,
+  compound, engagement) and its comments' (count, summed compound). They expire by the
+  container's ttl from their last write; retention takes deleted items off them.
 * ``runs``   - collection runs, partition key ``/pk`` with the constant value ``"run"``. There
   are only a few runs an hour (a year is ~35k documents of ~1 KB, far below the 20 GB
   logical-partition limit) and they are written by one collector, so one logical partition
@@ -121,6 +131,7 @@ from ..models import (
     UpsertResult,
 )
 from ..settings import Settings, ThroughputMode
+from ..terms import terms_for
 from .base import (
     DAY,
     HOUR,
@@ -131,10 +142,12 @@ from .base import (
     ItemQuery,
     KeywordAggregate,
     Lease,
+    LinkFigures,
     RejectedByStore,
     RunPage,
     SeriesText,
     Sort,
+    Span,
     StoreThrottled,
     StoreUnavailable,
     alert_doc,
@@ -149,17 +162,20 @@ from .base import (
     item_page,
     rule_doc,
     rule_of,
+    span_pieces,
 )
 from .deltas import (
     ALL_ITEMS,
     FIGURES,
     KEYWORD_FIGURES,
     KINDS,
+    LINK_FIGURES,
     AggregateKind,
     Deltas,
     Row,
     Version,
     author_of,
+    engagement_of,
     item_change,
 )
 from .rendered import series_texts
@@ -180,6 +196,8 @@ ALERT_RULES = "alert_rules"
 ALERTS = "alerts"
 RULE_PK = "rule"
 ALERT_PK = "alert"
+TERM_COUNTS = "term_counts"
+LINKS = "links"
 RUNS = "runs"
 LEASES = "leases"
 TRENDING = "trending"
@@ -196,16 +214,25 @@ _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "comp
 _COUNTERS = FIGURES  # the engine's row figures are the documents' counters, in its order
 _KEYWORD_COUNTERS = KEYWORD_FIGURES
 # The counters of the aggregate containers whose figures are not `_COUNTERS`.
-_COUNTERS_OF = {KEYWORD_HOURLY: _KEYWORD_COUNTERS, AUTHOR_HOURLY: KINDS[AUTHOR_HOURLY].figures}
+_COUNTERS_OF = {
+    KEYWORD_HOURLY: _KEYWORD_COUNTERS,
+    AUTHOR_HOURLY: KINDS[AUTHOR_HOURLY].figures,
+    LINKS: LINK_FIGURES,
+}
 # The partition key field of each aggregate container (what its documents are deleted by).
 _PK_FIELD = {ITEMS: "subreddit", HOURLY: "subreddit", DAILY: "subreddit", KEYWORD_HOURLY: "keyword",
-             AUTHOR_HOURLY: "subreddit"}  # fmt: skip
+             AUTHOR_HOURLY: "subreddit", LINKS: "subreddit", TERM_COUNTS: "subreddit"}  # fmt: skip
 # The time field of each aggregate container.
 _TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour", AUTHOR_HOURLY: "hour"}
 # In `daily`, under a partition no subreddit can have ([A-Za-z0-9_]): the first day its
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
+# What the aggregate deltas of an item need of its stored version (`_version`).
+_DELTA_FIELDS = (
+    "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords, c.author, "
+    "c.counted, c.title, c.body, c.link_id, c.score, c.num_comments"
+)
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -257,6 +284,8 @@ AUTHOR_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "count"), [])
 ALERT_RULES_POLICY = _policy(("pk",), [])
 ALERTS_POLICY = _policy(("pk", "rule_id", "fired_at"), _composite("fired_at", "id"))
 LEASES_POLICY = _policy(("expires_at",), [])
+TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "day"), [])  # not the terms map
+LINKS_POLICY = _policy(("subreddit", "posts", "post_hour"), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(("pk", "status", "kind", "started_at"), _composite("started_at", "id"))
 
@@ -278,6 +307,8 @@ SCHEMA = (
     ContainerSpec(DAILY, "/subreddit", DAILY_POLICY, True),
     ContainerSpec(KEYWORD_HOURLY, "/keyword", KEYWORD_HOURLY_POLICY, True),
     ContainerSpec(AUTHOR_HOURLY, "/subreddit", AUTHOR_HOURLY_POLICY, True),
+    ContainerSpec(TERM_COUNTS, "/subreddit", TERM_COUNTS_POLICY, True),
+    ContainerSpec(LINKS, "/subreddit", LINKS_POLICY, True),
     ContainerSpec(ALERT_RULES, "/pk", ALERT_RULES_POLICY, False),
     ContainerSpec(ALERTS, "/pk", ALERTS_POLICY, False),
     ContainerSpec(RUNS, "/pk", RUNS_POLICY, False),
@@ -490,7 +521,11 @@ def _version(doc: Mapping[str, Any]) -> Version:
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
                    doc["label"], tuple(doc.get("keywords") or []),
                    author_of(doc.get("author")),
-                   bool(doc.get("counted", True)))  # fmt: skip
+                   bool(doc.get("counted", True)),
+                   terms_for(doc["kind"], doc.get("title"), doc.get("body") or ""), doc["id"],
+                   doc.get("link_id"),
+                   engagement_of(doc["kind"], doc.get("score") or 0, doc.get("num_comments")),
+                   )  # fmt: skip
 
 
 def _author_key(keyword: str, author: str) -> str:
@@ -525,6 +560,8 @@ def _doc_id(key: _Key) -> str:
     base, _, third, start = key
     if base == AUTHOR_HOURLY:
         return _author_id(third, start)
+    if base == LINKS:  # the link's fullname has the third slot
+        return third
     return f"{third}:{start}" if base == KEYWORD_HOURLY else str(start)
 
 
@@ -540,7 +577,28 @@ def _documents(deltas: Deltas) -> _Patches:
         patches[(KEYWORD_HOURLY, keyword, subreddit, hour)] = figures
     for keyword, subreddit, hour, author, count in deltas.author_rows():
         patches[(AUTHOR_HOURLY, subreddit, _author_key(keyword, author), hour)] = [count]
+    for subreddit, link_id, *figures in deltas.link_rows():  # the link in `subreddit`'s slot
+        patches[(LINKS, subreddit, link_id, 0)] = figures
     return patches
+
+
+# A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term.
+_TermKey = tuple[str, str, int]
+_TermPatches = dict[_TermKey, dict[str, int]]
+
+
+def _term_documents(deltas: Deltas) -> _TermPatches:
+    """The term_counts documents the engine's term rows change, hourly and daily."""
+    patches: _TermPatches = {}
+    for subreddit, hour, term, count in deltas.term_rows():
+        patches.setdefault((subreddit, "h", hour), {})[term] = count
+    for subreddit, day, term, count in deltas.term_daily_rows():
+        patches.setdefault((subreddit, "d", day), {})[term] = count
+    return patches
+
+
+def _negated(patches: _TermPatches) -> _TermPatches:
+    return {key: {t: -n for t, n in counts.items()} for key, counts in patches.items()}
 
 
 class CosmosStore:
@@ -881,14 +939,15 @@ class CosmosStore:
         base, partition, _, _ = key
         container = self._sync(base)
         doc = self._bucket_doc(key, values)
-        ttl, doc_id = doc["ttl"], doc["id"]
+        ttl, doc_id = doc.get("ttl"), doc["id"]
         counters = _COUNTERS_OF.get(base, _COUNTERS)
         ops: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
             if value
         ]
-        ops.append({"op": "set", "path": "/ttl", "value": ttl})
+        if ttl is not None:  # links: the container's ttl from the last write (see open())
+            ops.append({"op": "set", "path": "/ttl", "value": ttl})
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 patched = container.patch_item(
@@ -925,8 +984,11 @@ class CosmosStore:
         base, partition, subreddit, start = key
         ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
         counters = _COUNTERS_OF.get(base, _COUNTERS)
-        doc: Doc = {"id": _doc_id(key), "subreddit": subreddit, _TIME_FIELD[base]: start,
-                    "ttl": ttl}  # fmt: skip
+        if base == LINKS:  # no bucket: the container's ttl from its last write (see open())
+            doc: Doc = {"id": _doc_id(key), "subreddit": partition, "link_id": subreddit}
+            doc.update(zip(counters, values, strict=True))
+            return doc
+        doc = {"id": _doc_id(key), "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
         if base == KEYWORD_HOURLY:
             doc["keyword"] = partition
         if base == AUTHOR_HOURLY:  # the key's third part is the keyword and the author
@@ -934,6 +996,50 @@ class CosmosStore:
             doc["subreddit"] = partition
         doc.update(zip(counters, values, strict=True))
         return doc
+
+    def _apply_terms(self, patches: _TermPatches) -> tuple[_TermPatches, list[BaseException]]:
+        """Add signed term counts to term_counts documents; what was applied, the errors."""
+        docs = [(key, counts) for key, counts in patches.items() if any(counts.values())]
+        results = self._run_all(lambda kv: self._apply_term_doc(*kv), docs)
+        applied = {
+            key: counts
+            for (key, counts), outcome in zip(docs, results, strict=True)
+            if not isinstance(outcome, BaseException)
+        }
+        return applied, [r for r in results if isinstance(r, BaseException)]
+
+    def _apply_term_doc(self, key: _TermKey, counts: dict[str, int]) -> None:
+        """Read, add to and replace one term_counts document on its etag (create if missing).
+        Terms whose count drops to zero leave the map, so it holds only what is counted."""
+        subreddit, kind, start = key
+        container = self._sync(TERM_COUNTS)
+        doc_id = f"{kind}{start}"
+        field = "hour" if kind == "h" else "day"
+        ttl = self._ttl(start if kind == "h" else start + DAY - HOUR)
+        query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
+        for _ in range(_WRITE_ATTEMPTS):
+            # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
+            found = list(container.query_items(query, parameters=_params(pk=subreddit, id=doc_id),
+                                               partition_key=subreddit))  # fmt: skip
+            terms: dict[str, int] = dict(found[0]["terms"]) if found else {}
+            for term, count in counts.items():
+                total = terms.get(term, 0) + count
+                if total:
+                    terms[term] = total
+                else:
+                    terms.pop(term, None)
+            doc: Doc = {"id": doc_id, "subreddit": subreddit, field: start, "terms": terms,
+                        "ttl": ttl}  # fmt: skip
+            try:
+                if found:
+                    container.replace_item(doc_id, doc, etag=found[0]["_etag"],
+                                           match_condition=_UNCHANGED)  # fmt: skip
+                else:
+                    container.create_item(doc)
+                return
+            except (CosmosAccessConditionFailedError, CosmosResourceExistsError):
+                continue  # written concurrently: read it again
+        raise StoreUnavailable(f"term counts {subreddit}/{doc_id} kept changing under the write")
 
     def _apply(self, patches: _Patches) -> tuple[_Patches, list[BaseException]]:
         """Apply every document's counters; return what was applied and the errors."""
@@ -1031,9 +1137,13 @@ class CosmosStore:
                     touched.add((before["subreddit"], _day(before["created_utc"])))
 
         applied, errors = self._apply(_documents(total))
+        terms_applied: _TermPatches = {}
+        if all(_unknown(e) for e in errors):  # no definite failure: the terms too
+            terms_applied, term_errors = self._apply_terms(_term_documents(total))
+            errors += term_errors
         if errors and not any(_unknown(e) for e in errors):
             failure = self._failure("aggregate update", errors)
-            if not self._compensate(applied):
+            if not self._compensate(applied, terms_applied):
                 self._settle(touched)
             raise failure
         unsettled = bool(errors)  # an increment may or may not have been applied
@@ -1053,7 +1163,7 @@ class CosmosStore:
                 for item in failed:
                     if item.id in per_item:
                         undo.merge(per_item[item.id])
-                unsettled = not self._compensate(_documents(undo))
+                unsettled = not self._compensate(_documents(undo), _term_documents(undo))
         if unsettled:
             self._settle(touched)
         if failed:
@@ -1064,9 +1174,10 @@ class CosmosStore:
             raise self._failure(what, item_errors)
         return result
 
-    def _compensate(self, applied: _Patches) -> bool:
+    def _compensate(self, applied: _Patches, terms: _TermPatches | None = None) -> bool:
         """Take applied deltas back; False when some may not have been (see `_settle`)."""
         _, errors = self._apply({key: [0 - v for v in values] for key, values in applied.items()})
+        errors += self._apply_terms(_negated(terms or {}))[1]
         if errors:
             log.warning("Cosmos DB: taking back %d aggregate deltas failed (%s); rebuilding "
                         "the buckets from the items", len(errors), errors[0])  # fmt: skip
@@ -1188,6 +1299,8 @@ class CosmosStore:
                 container = self._sync(base)
                 pk = _PK_FIELD[base]
                 extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
+                if base == ITEMS:  # what their links count of them
+                    extra = ", " + _DELTA_FIELDS.replace("c.id, ", "")
                 query = f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff"
                 while True:  # re-query after each batch: nothing to get wrong in continuations
                     docs = list(container.query_items(
@@ -1203,11 +1316,53 @@ class CosmosStore:
                         self._trim_day(first_day, gone)
                     if base == ITEMS:
                         deleted += sum(1 for r in results if r is True)
+                        self._unlink([d for d, r in zip(docs, results, strict=True) if r is True])
                     if len(docs) < _DELETE_BATCH:
                         break
+            self._expire_terms(cutoff, first_day)
         except AzureError as error:
             raise self._error("retention delete", error) from error
         return deleted
+
+    def _unlink(self, deleted: list[Doc]) -> None:
+        """Take deleted items off their links (a post's comments may outlive it), after they
+        are gone, so a retried retention run takes nothing off twice."""
+        deltas = Deltas()
+        for doc in deleted:
+            deltas.add(_version(doc), -1)
+        links = {key: v for key, v in _documents(deltas).items() if key[0] == LINKS}
+        _, errors = self._apply(links)
+        if errors:
+            raise self._failure("retention of links", errors)
+
+    def _expire_terms(self, cutoff: int, first_day: int) -> None:
+        """Term documents: hours before the cutoff go (those of the cutoff's day taken off
+        its day document after they are gone, so a retry takes nothing off twice), then days
+        before that day."""
+        container = self._sync(TERM_COUNTS)
+        for field, bound in (("hour", cutoff), ("day", first_day)):
+            query = (f"SELECT TOP @n c.id, c.subreddit AS pk, c.{field} AS start, c.terms "
+                     f"FROM c WHERE c.{field} < @cutoff")  # fmt: skip
+            while True:
+                docs = list(container.query_items(
+                    query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
+                    enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
+                ))  # fmt: skip
+                results = self._run_all(partial(self._delete, container), docs)
+                failures = [r for r in results if isinstance(r, BaseException)]
+                if failures:
+                    raise self._failure("retention delete", failures)
+                trimmed: _TermPatches = {}
+                for doc, gone in zip(docs, results, strict=True):
+                    if field == "hour" and gone is True and doc["start"] >= first_day:
+                        day = trimmed.setdefault((doc["pk"], "d", first_day), {})
+                        for term, count in doc["terms"].items():
+                            day[term] = day.get(term, 0) - count
+                _, errors = self._apply_terms(trimmed)
+                if errors:
+                    raise self._failure("retention of a day's terms", errors)
+                if len(docs) < _DELETE_BATCH:
+                    break
 
     def _trim_day(self, day: int, hours: list[Doc]) -> None:
         """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
@@ -1431,6 +1586,88 @@ class CosmosStore:
             if len(docs) < _ITER_PAGE:
                 return
             after = (docs[-1]["created_utc"], docs[-1]["id"])
+
+    def _scan(self, base: str, query: str, **values: Any) -> list[Doc]:
+        """A synchronous cross-partition query (trending's reads, off the event loop)."""
+        try:
+            return list(self._sync(base).query_items(
+                query, parameters=_params(**values), enable_cross_partition_query=True,
+                max_item_count=1000,
+            ))  # fmt: skip
+        except AzureError as error:
+            raise self._error(f"query on {self.container_name(base)}", error) from error
+
+    def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        counts: dict[tuple[str, str], list[int]] = {}
+        for index, span in enumerate(spans):
+            for daily, start, end, sign in span_pieces(span):  # no MAX across partitions
+                field = "day" if daily else "hour"
+                docs = self._scan(
+                    TERM_COUNTS,
+                    f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "
+                    f"AND c.{field} < @end",
+                    start=start, end=_END if end is None else end,
+                )  # fmt: skip
+                for doc in docs:
+                    for term, count in doc["terms"].items():
+                        row = counts.setdefault((doc["subreddit"], term), [0] * len(spans))
+                        row[index] += sign * count
+        return {key: row for key, row in counts.items() if any(row)}
+
+    def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
+        first = min(start for start, _ in spans)
+        docs = self._scan(
+            HOURLY,
+            "SELECT c.subreddit, c.hour, c.posts, c.comments, c.sum_compound FROM c "
+            "WHERE c.hour >= @since",
+            since=first,
+        )
+        found: dict[str, list[tuple[int, float]]] = {}
+        for doc in docs:
+            n = int(doc.get("posts", 0)) + int(doc.get("comments", 0))
+            if not n:
+                continue
+            row = found.setdefault(doc["subreddit"], [(0, 0.0)] * len(spans))
+            for index, (start, end) in enumerate(spans):
+                if doc["hour"] >= start and (end is None or doc["hour"] < end):
+                    items, total = row[index]
+                    row[index] = (items + n, total + doc.get("sum_compound", 0.0))
+        return found
+
+    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+        # The window's posts, ranked here: Cosmos cannot ORDER BY a computed shift.
+        docs = self._scan(LINKS, "SELECT * FROM c WHERE c.posts = 1 AND c.post_hour >= @since",
+                          since=since)  # fmt: skip
+        per_sub: dict[str, list[LinkFigures]] = {}
+        for doc in docs:
+            link = LinkFigures(doc["subreddit"], doc["link_id"], doc.get("post_compound", 0.0),
+                               int(doc.get("engagement", 0)), int(doc.get("comments", 0)),
+                               doc.get("sum_compound", 0.0))  # fmt: skip
+            per_sub.setdefault(link.subreddit, []).append(link)
+        chosen: dict[tuple[str, str], LinkFigures] = {}
+        for links in per_sub.values():
+            ranked = sorted(links, key=lambda k: (-k.engagement, _desc(k.link_id)))[:limit]
+            commented = [k for k in links if k.comments >= min_comments]
+            commented.sort(key=lambda k: (-abs(k.sum_compound / k.comments - k.post_compound),
+                                          k.link_id))  # fmt: skip
+            for link in ranked + commented[:limit]:
+                chosen[(link.subreddit, link.link_id)] = link
+        return list(chosen.values())
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, Item] = {}
+        for start in range(0, len(unique), _READ_CHUNK):
+            marks, params = _id_list(unique[start : start + _READ_CHUNK])
+            try:
+                docs = list(self._sync(ITEMS).query_items(
+                    f"SELECT * FROM c WHERE c.id IN ({marks})", parameters=params,
+                    enable_cross_partition_query=True,
+                ))  # fmt: skip
+            except AzureError as error:
+                raise self._error("read of trending's posts", error) from error
+            found.update((doc["id"], _doc_to_item(doc)) for doc in docs)
+        return found
 
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:
         doc: Doc = {"id": _trending_id(key), "key": key, "payload": payload}
@@ -1776,6 +2013,14 @@ class CosmosStore:
 
 def _day(created_utc: float) -> int:
     return int(created_utc // DAY) * DAY
+
+
+_END = 2**53  # a span without an end (within JSON's exact integers)
+
+
+def _desc(text: str) -> list[int]:
+    """A sort key that orders strings in reverse (for 'link_id DESC' as a tie-break)."""
+    return [-ord(ch) for ch in text] + [1]
 
 
 def _time_filter(

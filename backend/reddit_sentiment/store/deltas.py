@@ -2,14 +2,15 @@
 
 Every store keeps, next to its items, counters per subreddit x hour (``hourly``), per
 subreddit x UTC day (``daily``, the hours summed), per subreddit (``totals``) and per
-keyword x subreddit x hour (``keyword_hourly``), and the items of each author per subreddit
-x hour and per keyword x subreddit x hour (``author_hourly``: what distinct authors in a
-time window are counted from; keyword "" for all of a subreddit's items). An upsert moves
-them by exactly the change from an item's stored version to its new one: nothing for a new
-version the aggregates count the same, else -1 for the old version (when there was one) and
-+1 for the new. That bookkeeping is written here once; a backend reads the stored versions,
-builds a `Version` of each, and only applies the rows this module hands back (SQL upserts,
-document patches).
+keyword x subreddit x hour (``keyword_hourly``), the items of each author per subreddit x
+hour and per keyword x subreddit x hour (``author_hourly``: what distinct authors in a time
+window are counted from; keyword "" for all of a subreddit's items), and for trending per
+subreddit x hour x term (``term_hourly``, summed per day in ``term_daily``) and per subreddit x
+post (``links``). An upsert moves them by exactly the change from an item's stored version to
+its new one: nothing for a new version the aggregates count the same, else -1 for the old
+version (when there was one) and +1 for the new. That bookkeeping is written here once; a
+backend reads the stored versions, builds a `Version` of each, and only applies the rows this
+module hands back (SQL upserts, document patches).
 
 Rows are plain tuples ``(*key, *figures)``, the figures in `FIGURES` / `KEYWORD_FIGURES`
 order (author rows: ``(keyword, subreddit, hour, author, count)``); only rows that move
@@ -30,10 +31,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..models import Item, Kind
+from ..terms import terms_for
 from .base import DAY, hour_of
 
 FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
 KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
+# Per post (link) x subreddit, for trending's top posts: the post's own version counts posts,
+# its creation hour (so `post_hour` is the hour while posts = 1), its compound and engagement
+# (score + num_comments); each comment of it in the subreddit counts comments and compound.
+LINK_FIGURES = ("posts", "post_hour", "post_compound", "engagement", "comments", "sum_compound")
 LABELS = ("positive", "neutral", "negative")
 # The keyword of an author row that counts all of a subreddit's items, whatever they mention.
 ALL_ITEMS = ""
@@ -65,6 +71,9 @@ KINDS: dict[str, AggregateKind] = {
         AggregateKind("totals", ("subreddit",), FIGURES),
         AggregateKind("keyword_hourly", ("keyword", "subreddit", "hour"), KEYWORD_FIGURES),
         AggregateKind("author_hourly", ("keyword", "subreddit", "hour", "author"), ("count",)),
+        AggregateKind("term_hourly", ("subreddit", "hour", "term"), ("count",)),
+        AggregateKind("term_daily", ("subreddit", "day", "term"), ("count",)),
+        AggregateKind("links", ("subreddit", "link_id"), LINK_FIGURES),
     )
 }
 # Each kind's rows method on Deltas.
@@ -74,6 +83,9 @@ _ROWS = {
     "totals": "total_rows",
     "keyword_hourly": "keyword_rows",
     "author_hourly": "author_rows",
+    "term_hourly": "term_rows",
+    "term_daily": "term_daily_rows",
+    "links": "link_rows",
 }
 
 
@@ -93,6 +105,12 @@ class Version:
     # False: the aggregates do not count this version at all (a purged item under
     # DELETED_ITEMS=drop, or one first seen purged). A stored row without the field counts.
     counted: bool = True
+    # For trending (`term_hourly`, `links`): the item's terms (`terms.terms_for` of its
+    # text), its fullname, its post's fullname (comments) and score + num_comments (posts).
+    terms: tuple[str, ...] = ()
+    fullname: str = ""
+    link_id: str | None = None
+    engagement: int = 0
 
     @classmethod
     def of(cls, item: Item) -> Version:
@@ -105,6 +123,10 @@ class Version:
             tuple(item.keywords),
             author_of(item.author),
             item.counted,
+            terms_for(item.kind.value, item.title, item.body),
+            item.id,
+            item.link_id,
+            engagement_of(item.kind.value, item.score, item.num_comments),
         )
 
     def counts_as(self, other: Version) -> bool:
@@ -119,6 +141,9 @@ class Version:
             self.label,
             self.keywords,
             self.author,
+            self.terms,
+            self.link_id,
+            self.engagement,
         ) == (
             other.subreddit,
             hour_of(other.created_utc),
@@ -126,7 +151,15 @@ class Version:
             other.label,
             other.keywords,
             other.author,
+            other.terms,
+            other.link_id,
+            other.engagement,
         )
+
+
+def engagement_of(kind: str, score: int, num_comments: int | None) -> int:
+    """What trending ranks posts by (comments: 0, they are not ranked)."""
+    return score + (num_comments or 0) if kind == Kind.POST.value else 0
 
 
 class Deltas:
@@ -139,6 +172,8 @@ class Deltas:
         self.hourly: dict[tuple[str, int], list[float]] = {}
         self.keyword_hourly: dict[tuple[str, str, int], list[float]] = {}
         self.author_hourly: dict[tuple[str, str, int, str], int] = {}
+        self.term_hourly: dict[tuple[str, int, str], list[float]] = {}
+        self.links: dict[tuple[str, str], list[float]] = {}
 
     def add(self, version: Version, sign: int) -> None:
         """Count one version of an item in (+1) or out (-1)."""
@@ -161,6 +196,21 @@ class Deltas:
             for scope in (ALL_ITEMS, *version.keywords):
                 key = (scope, version.subreddit, hour, version.author)
                 self.author_hourly[key] = self.author_hourly.get(key, 0) + sign
+        self._add_trending(version, hour, sign)
+
+    def _add_trending(self, version: Version, hour: int, sign: int) -> None:
+        for term in version.terms:
+            self.term_hourly.setdefault((version.subreddit, hour, term), [0])[0] += sign
+        if version.kind == Kind.POST.value:
+            link = self.links.setdefault((version.subreddit, version.fullname), _no_link())
+            link[0] += sign
+            link[1] += sign * hour
+            link[2] += sign * version.compound
+            link[3] += sign * version.engagement
+        elif version.link_id:
+            link = self.links.setdefault((version.subreddit, version.link_id), _no_link())
+            link[4] += sign
+            link[5] += sign * version.compound
 
     def add_upsert(self, before: Version | None, after: Version) -> bool:
         """Add the change of writing `after` over `before` (None: a new item). Returns
@@ -178,10 +228,18 @@ class Deltas:
         _merge(self.keyword_hourly, other.keyword_hourly, sign)
         for key, count in other.author_hourly.items():
             self.author_hourly[key] = self.author_hourly.get(key, 0) + sign * count
+        _merge(self.term_hourly, other.term_hourly, sign)
+        _merge(self.links, other.links, sign)
 
     def nonzero(self) -> bool:
         """Whether any aggregate row moves."""
-        return bool(self.hourly_rows() or self.keyword_rows() or self.author_rows())
+        return bool(
+            self.hourly_rows()
+            or self.keyword_rows()
+            or self.author_rows()
+            or self.term_rows()
+            or self.link_rows()
+        )
 
     def hourly_rows(self) -> list[Row]:
         """(subreddit, hour, *FIGURES) for every hour that changes."""
@@ -209,6 +267,22 @@ class Deltas:
         changes."""
         return [(*key, count) for key, count in self.author_hourly.items() if count]
 
+    def term_rows(self) -> list[Row]:
+        """(subreddit, hour, term, count) for every term hour that changes."""
+        return [(s, h, t, int(v[0])) for (s, h, t), v in self.term_hourly.items() if v[0]]
+
+    def term_daily_rows(self) -> list[Row]:
+        """(subreddit, day, term, count): the changed term hours summed per UTC day."""
+        sums: dict[tuple[str, int, str], int] = {}
+        for subreddit, hour, term, count in self.term_rows():
+            key = (subreddit, (hour // DAY) * DAY, term)
+            sums[key] = sums.get(key, 0) + count
+        return [(*key, count) for key, count in sums.items() if count]
+
+    def link_rows(self) -> list[Row]:
+        """(subreddit, link_id, *LINK_FIGURES) for every link that changes."""
+        return [(s, k, *v) for (s, k), v in self.links.items() if any(v)]
+
 
 def author_of(name: str | None) -> str | None:
     """The author an item is counted under: None when Reddit no longer names one."""
@@ -220,6 +294,10 @@ def item_change(before: Version | None, after: Version) -> Deltas | None:
     aggregates do not move."""
     deltas = Deltas()
     return deltas if deltas.add_upsert(before, after) else None
+
+
+def _no_link() -> list[float]:
+    return [0, 0, 0.0, 0, 0, 0.0]
 
 
 def _merge(mine: dict[K, list[float]], theirs: dict[K, list[float]], sign: int) -> None:

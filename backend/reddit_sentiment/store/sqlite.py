@@ -40,6 +40,7 @@ from ..models import (
     SubredditCounts,
     UpsertResult,
 )
+from ..terms import terms_for
 from .base import (
     DAY,
     Aggregate,
@@ -49,11 +50,13 @@ from .base import (
     ItemQuery,
     KeywordAggregate,
     Lease,
+    LinkFigures,
     Range,
     RejectedByStore,
     RunPage,
     SeriesText,
     Sort,
+    Span,
     StoreUnavailable,
     alert_doc,
     alert_of,
@@ -66,8 +69,9 @@ from .base import (
     item_page,
     rule_doc,
     rule_of,
+    span_pieces,
 )
-from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of
+from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of, engagement_of
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
@@ -198,6 +202,43 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (fired_at, id);
 CREATE INDEX IF NOT EXISTS alerts_rule_fired ON alerts (rule_id, fired_at, id);
 
+-- Trending's aggregates (store/deltas.py): items mentioning a term per subreddit x hour, the
+-- same per UTC day (a 14-day read is days, not hours), and per post the post's own
+-- figures and its comments' (store/deltas.py LINK_FIGURES).
+CREATE TABLE IF NOT EXISTS term_hourly (
+    hour INTEGER NOT NULL,
+    subreddit TEXT NOT NULL,
+    term TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (hour, subreddit, term)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS term_daily (
+    day INTEGER NOT NULL,
+    subreddit TEXT NOT NULL,
+    term TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, subreddit, term)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (
+    subreddit TEXT NOT NULL,
+    link_id TEXT NOT NULL,
+    posts INTEGER NOT NULL DEFAULT 0,
+    post_hour INTEGER NOT NULL DEFAULT 0,
+    post_compound REAL NOT NULL DEFAULT 0,
+    engagement INTEGER NOT NULL DEFAULT 0,
+    comments INTEGER NOT NULL DEFAULT 0,
+    sum_compound REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (subreddit, link_id)
+) WITHOUT ROWID;
+-- A window's top posts per subreddit: a long window's read in rank order until enough are in
+-- the window, a short window's posts (a day's) read by hour and sorted.
+CREATE INDEX IF NOT EXISTS links_engagement ON links (subreddit, engagement, link_id, post_hour)
+    WHERE posts = 1;
+CREATE INDEX IF NOT EXISTS links_shift
+    ON links (subreddit, abs(sum_compound / comments - post_compound), post_hour, comments)
+    WHERE posts = 1;
+CREATE INDEX IF NOT EXISTS links_hour ON links (subreddit, post_hour) WHERE posts = 1;
+
 CREATE TABLE IF NOT EXISTS trending (
     key TEXT PRIMARY KEY,
     payload TEXT NOT NULL
@@ -263,6 +304,37 @@ _ADD_AUTHOR_HOURLY = """
 INSERT INTO author_hourly (keyword, subreddit, hour, author, count) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT(keyword, subreddit, hour, author) DO UPDATE SET count=count+excluded.count
 """
+_ADD_TERM_HOURLY = """
+INSERT INTO term_hourly (subreddit, hour, term, count) VALUES (?, ?, ?, ?)
+ON CONFLICT(hour, subreddit, term) DO UPDATE SET count=count+excluded.count
+"""
+_ADD_TERM_DAILY = """
+INSERT INTO term_daily (subreddit, day, term, count) VALUES (?, ?, ?, ?)
+ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count
+"""
+_ADD_LINKS = """
+INSERT INTO links
+    (subreddit, link_id, posts, post_hour, post_compound, engagement, comments, sum_compound)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(subreddit, link_id) DO UPDATE SET
+    posts=posts+excluded.posts, post_hour=post_hour+excluded.post_hour,
+    post_compound=post_compound+excluded.post_compound,
+    engagement=engagement+excluded.engagement, comments=comments+excluded.comments,
+    sum_compound=sum_compound+excluded.sum_compound
+"""
+_LINK_FIELDS = "subreddit, link_id, post_compound, engagement, comments, sum_compound"
+# A subreddit's posts of a window by engagement and by |comments' mean - post| (unrounded:
+# trending re-ranks the few rows), each read down its index until `limit` are in the window.
+_TOP_ENGAGED = f"""
+SELECT {_LINK_FIELDS} FROM links INDEXED BY {{index}}
+WHERE subreddit = ? AND posts = 1 AND post_hour >= ?
+ORDER BY engagement DESC, link_id DESC LIMIT ?
+"""
+_TOP_SHIFTED = f"""
+SELECT {_LINK_FIELDS} FROM links INDEXED BY {{index}}
+WHERE subreddit = ? AND posts = 1 AND post_hour >= ? AND comments >= ?
+ORDER BY abs(sum_compound / comments - post_compound) DESC LIMIT ?
+"""
 _REBUILD_TOTALS = """
 INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
 SELECT subreddit, SUM(posts), SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral),
@@ -313,6 +385,32 @@ def _render(table: str, key: str, where: str) -> str:
     )
 
 
+def _apply_trending(conn: sqlite3.Connection, deltas: Deltas) -> None:
+    """Trending's aggregate rows (terms per hour and day, links) from the engine."""
+    conn.executemany(_ADD_TERM_HOURLY, deltas.term_rows())
+    conn.executemany(_ADD_TERM_DAILY, deltas.term_daily_rows())
+    conn.executemany(_ADD_LINKS, deltas.link_rows())
+
+
+def _derive_trending(conn: sqlite3.Connection) -> None:
+    """Trending's aggregates for a file written before them: every stored item counted once
+    through the delta engine, in pages (a one-off upgrade)."""
+    after: tuple[float, str] = (float("-inf"), "")
+    while True:  # in creation order: a page moves a few hours' rows
+        rows = conn.execute(
+            f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id "
+            "FROM items WHERE (created_utc, id) > (?, ?) ORDER BY created_utc, id LIMIT 5000",
+            after,
+        ).fetchall()
+        if not rows:
+            return
+        deltas = Deltas()
+        for row in rows:
+            deltas.add(_version(row), +1)
+        _apply_trending(conn, deltas)
+        after = (rows[-1]["created_utc"], rows[-1]["id"])
+
+
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Derive, once, what a file written by an older version lacks."""
     if "text_hash" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
@@ -347,8 +445,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     ):
         deltas = Deltas()
         for row in conn.execute(
-            "SELECT subreddit, created_utc, kind, compound, label, keywords, author, counted "
-            "FROM items"
+            f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items"
         ):
             deltas.add(_version(row), +1)
         conn.executemany(_ADD_AUTHOR_HOURLY, deltas.author_rows())
@@ -371,6 +468,9 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         )
     elif daily_derived:
         conn.execute(_render("daily", "day", "1"))
+    if conn.execute("SELECT 1 FROM meta WHERE key = 'trending_aggregates'").fetchone() is None:
+        _derive_trending(conn)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('trending_aggregates', 1)")
 
 
 _SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
@@ -444,7 +544,8 @@ def _item_params(item: Item) -> tuple[Any, ...]:
 
 
 def _version(row: sqlite3.Row) -> Version:
-    """What the aggregates count of a stored item row."""
+    """What the aggregates count of a stored item row (id, kind, subreddit, created_utc,
+    the _MUTABLE_COLUMNS and link_id)."""
     return Version(
         row["subreddit"],
         row["created_utc"],
@@ -454,6 +555,10 @@ def _version(row: sqlite3.Row) -> Version:
         tuple(json.loads(row["keywords"])),
         author_of(row["author"]),
         bool(row["counted"]),
+        terms_for(row["kind"], row["title"], row["body"]),
+        row["id"],
+        row["link_id"],
+        engagement_of(row["kind"], row["score"], row["num_comments"]),
     )
 
 
@@ -471,6 +576,7 @@ def _apply(conn: sqlite3.Connection, deltas: Deltas) -> None:
         "AND author = ? AND count <= 0",
         [row[:4] for row in authors if row[4] < 0],
     )
+    _apply_trending(conn, deltas)
 
 
 def _row_to_run(row: sqlite3.Row) -> CollectionRun:
@@ -608,8 +714,8 @@ class SqliteStore:
                 old = {
                     row["id"]: row
                     for row in conn.execute(
-                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS} "
-                        f"FROM items WHERE id IN ({marks})",
+                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, "
+                        f"link_id FROM items WHERE id IN ({marks})",
                         [item.id for item in chunk],
                     )
                 }
@@ -628,7 +734,7 @@ class SqliteStore:
                         result.new += 1
                     else:
                         result.updated += 1
-                        if tuple(before)[4:] == _mutable(row):
+                        if tuple(before)[4:-1] == _mutable(row):
                             # Nothing Reddit or the analyzer can change did: only record that
                             # it was seen (an unchanged row rewrites no index).
                             seen_again.append((item.collected_at, item.id))
@@ -743,6 +849,7 @@ class SqliteStore:
         deleted = 0
         while True:
             with self._transaction() as conn:
+                _unlink(conn, cutoff)
                 cur = conn.execute(
                     "DELETE FROM items WHERE id IN "
                     "(SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
@@ -770,6 +877,7 @@ class SqliteStore:
                     conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
                     conn.execute("DELETE FROM author_hourly WHERE hour < ?", (cutoff,))
+                    _expire_trending(conn, cutoff, first_day)
                     return deleted
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
@@ -1074,6 +1182,93 @@ class SqliteStore:
                 yield _row_to_item(row)
             after = (rows[-1]["created_utc"], rows[-1]["id"])
 
+    def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
+        # Every piece of every span in one statement: SQLite sums them, Python gets one row
+        # per subreddit x term x span.
+        parts: list[str] = []
+        params: list[int] = []
+        conn = self._connect()
+        try:
+            latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0]
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        for index, span in enumerate(spans):
+            for daily, start, end, sign in span_pieces(span, latest):
+                table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
+                parts.append(
+                    f"SELECT subreddit, term, {index} AS span, {sign} * count AS n "
+                    f"FROM {table} WHERE {column} >= ? AND {column} < ?"
+                )
+                params += [start, _END if end is None else end]
+        counts: dict[tuple[str, str], list[int]] = {}
+        try:
+            rows = conn.execute(
+                f"SELECT subreddit, term, span, SUM(n) FROM ({' UNION ALL '.join(parts)}) "
+                "GROUP BY subreddit, term, span HAVING SUM(n) != 0",
+                params,
+            ).fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        for subreddit, term, span, count in rows:
+            row = counts.get((subreddit, term))
+            if row is None:
+                row = counts[(subreddit, term)] = [0] * len(spans)
+            row[span] = count
+        return counts
+
+    def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
+        found: dict[str, list[tuple[int, float]]] = {}
+        conn = self._connect()
+        try:
+            for index, (start, end) in enumerate(spans):
+                for subreddit, items, total in conn.execute(
+                    "SELECT subreddit, SUM(posts + comments), SUM(sum_compound) FROM hourly "
+                    "WHERE hour >= ? AND hour < ? GROUP BY subreddit",
+                    (start, _END if end is None else end),
+                ):
+                    if items:
+                        row = found.setdefault(subreddit, [(0, 0.0)] * len(spans))
+                        row[index] = (items, total)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return found
+
+    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+        conn = self._connect()
+        found: dict[tuple[str, str], LinkFigures] = {}
+        try:
+            subreddits = [row[0] for row in conn.execute("SELECT subreddit FROM totals")]
+            latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0] or 0
+            short = latest - since < DAY  # a day of posts: by hour, else down the ranks
+            engaged = _TOP_ENGAGED.format(index="links_hour" if short else "links_engagement")
+            shifted = _TOP_SHIFTED.format(index="links_hour" if short else "links_shift")
+            for subreddit in subreddits:
+                for sql, params in (
+                    (engaged, (subreddit, since, limit)),
+                    (shifted, (subreddit, since, min_comments, limit)),
+                ):
+                    for row in conn.execute(sql, params):
+                        found[(row[0], row[1])] = LinkFigures(*row)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return list(found.values())
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+        conn = self._connect()
+        found: dict[str, Item] = {}
+        unique = list(dict.fromkeys(ids))
+        try:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                rows = conn.execute(
+                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update((row["id"], _row_to_item(row)) for row in rows)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return found
+
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:
         with self._transaction() as conn:
             conn.execute(
@@ -1216,8 +1411,7 @@ class SqliteStore:
         with self._transaction() as conn:
             deltas = Deltas()
             cursor = conn.execute(
-                "SELECT subreddit, created_utc, kind, compound, label, keywords, author, counted "
-                "FROM items"
+                f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items"
             )
             for row in cursor:
                 deltas.add(_version(row), +1)
@@ -1225,6 +1419,37 @@ class SqliteStore:
                 conn.execute(f"DELETE FROM {kind}")
             _apply(conn, deltas)
             return sum(len(deltas.rows(kind)) for kind in kinds)
+
+
+_END = 2**62  # a span without an end
+
+
+def _expire_trending(conn: sqlite3.Connection, cutoff: int, first_day: int) -> None:
+    """Retention of trending's aggregates: whole hours before the cutoff, days before its
+    day, and the deleted hours taken off the day it falls in (as `daily`)."""
+    conn.execute(
+        "INSERT INTO term_daily (subreddit, day, term, count) "
+        "SELECT subreddit, ?, term, -SUM(count) FROM term_hourly "
+        "WHERE hour >= ? AND hour < ? GROUP BY subreddit, term "
+        "ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count",
+        (first_day, first_day, cutoff),
+    )
+    conn.execute("DELETE FROM term_daily WHERE day < ? OR count = 0", (first_day,))
+    conn.execute("DELETE FROM term_hourly WHERE hour < ?", (cutoff,))
+    conn.execute("DELETE FROM links WHERE posts = 0 AND comments = 0")
+
+
+def _unlink(conn: sqlite3.Connection, cutoff: int) -> None:
+    """Take the items the next retention batch deletes off their links (a post's comments
+    may outlive it, and the other way round): the delta engine's -1 of each."""
+    deltas = Deltas()
+    for row in conn.execute(
+        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items "
+        "WHERE id IN (SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
+        (cutoff,),
+    ):
+        deltas.add(_version(row), -1)
+    conn.executemany(_ADD_LINKS, deltas.link_rows())
 
 
 def _bucket_query(

@@ -1,0 +1,175 @@
+"""Trending from the aggregates kept on write equals trending recomputed from the items.
+
+Property: for any items (any subreddits, times across and beyond both windows, comments of
+posts in or out of the window or of no stored post) and any later versions of them (new
+text, scores, sentiment), `trending.from_aggregates(store)` == `trending.compute(items)`, on
+both stores, before and after retention. Compounds are multiples of 1/8 so sums are exact
+whatever order a store adds them in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reddit_sentiment.collection import trending
+from reddit_sentiment.collection.analyzer import label_for
+from reddit_sentiment.models import Item, Kind
+from reddit_sentiment.store.base import DAY, HOUR, Span, Store, span_pieces
+from tests.conftest import open_store
+from tests.factories import BASE_TIME
+
+NOW = BASE_TIME + 20 * DAY
+WORDS = ["rocket", "launch", "python", "rust", "bug", "release", "the", "crash", "docs"]
+SUBS = ["python", "rust", "golang"]
+
+texts = st.lists(st.sampled_from(WORDS), max_size=5).map(" ".join)
+compounds = st.integers(-8, 8).map(lambda n: n / 8)
+ages = st.one_of(
+    st.floats(-2 * HOUR, 15 * DAY),  # in, between and just past the windows
+    st.floats(-2 * HOUR, 3 * HOUR),  # around the 1h window's edges
+)
+
+
+@st.composite
+def item_sets(draw: st.DrawFn) -> tuple[list[Item], list[Item], float]:
+    count = draw(st.integers(1, 40))
+    posts: list[str] = []
+    items: list[Item] = []
+    for n in range(count):
+        is_post = not posts or draw(st.booleans())
+        sub = draw(st.sampled_from(SUBS))
+        compound = draw(compounds)
+        link = None if is_post else draw(st.sampled_from([*posts, "t3_gone"]))
+        item_id = f"t3_{n:x}" if is_post else f"t1_{n:x}"
+        if is_post:
+            posts.append(item_id)
+        items.append(
+            Item(
+                id=item_id,
+                kind=Kind.POST if is_post else Kind.COMMENT,
+                subreddit=sub,
+                author="someone",
+                created_utc=NOW - draw(ages),
+                title=draw(texts) if is_post else None,
+                body=draw(texts),
+                permalink=f"/r/{sub}/comments/{n:x}/",
+                score=draw(st.integers(-5, 50)),
+                num_comments=draw(st.integers(0, 30)) if is_post else None,
+                parent_id=link,
+                link_id=link,
+                compound=compound,
+                label=label_for(compound),
+            )
+        )
+    updates = []
+    for item in draw(st.lists(st.sampled_from(items), max_size=10, unique_by=lambda i: i.id)):
+        compound = draw(compounds)
+        updates.append(
+            replace(
+                item,
+                body=draw(texts),
+                score=draw(st.integers(-5, 50)),
+                compound=compound,
+                label=label_for(compound),
+            )
+        )
+    return items, updates, NOW - draw(st.floats(0, 2 * HOUR))
+
+
+def _check(store: Store, now: float) -> None:
+    stored = list(store.iter_items(since=now - 30 * DAY))
+    expected = trending.compute(stored, now)
+    got = trending.from_aggregates(store, now)
+    assert got.keys() == expected.keys()
+    for key in expected:
+        assert got[key] == expected[key], key
+
+
+def _run(kind: str, items: list[Item], updates: list[Item], now: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(kind, Path(tmp))
+        try:
+            store.upsert_items(items)
+            store.upsert_items(updates)
+            _check(store, now)
+            store.delete_older_than(now - 3 * DAY - 5 * HOUR)  # inside the 7d windows
+            _check(store, now)
+        finally:
+            store.close()  # type: ignore[attr-defined]
+
+
+@given(item_sets())
+@settings(max_examples=60, deadline=None)
+def test_sqlite_trending_from_aggregates_equals_recomputation(
+    case: tuple[list[Item], list[Item], float],
+) -> None:
+    _run("sqlite", *case)
+
+
+@pytest.mark.cosmos
+@given(case=item_sets())
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_cosmos_trending_from_aggregates_equals_recomputation(
+    cosmos_server: object, case: tuple[list[Item], list[Item], float]
+) -> None:
+    _run("cosmos", *case)
+
+
+@given(
+    st.integers(0, 40 * 24),
+    st.one_of(st.none(), st.integers(0, 40 * 24)),
+    st.one_of(st.none(), st.integers(0, 80 * 24)),
+)
+def test_span_pieces_cover_exactly_the_span(
+    start_hour: int, length: int | None, latest_hour: int | None
+) -> None:
+    """Every hour that can hold rows (up to `latest`) is counted once inside the span and
+    not at all outside it; day pieces are whole days."""
+    origin = 1_699_920_000  # a UTC midnight
+    start = origin + start_hour * HOUR
+    span: Span = (start, None if length is None else start + length * HOUR)
+    latest = None if latest_hour is None else origin + latest_hour * HOUR
+    horizon = origin + 90 * DAY
+    covered: dict[int, int] = {}
+    for daily, first, end, sign in span_pieces(span, latest):
+        assert not daily or (first % DAY == 0 and (end is None or end % DAY == 0))
+        for hour in range(first, horizon if end is None else end, HOUR):
+            covered[hour] = covered.get(hour, 0) + sign
+    end = horizon if span[1] is None else span[1]
+    last = horizon if latest is None else latest + HOUR
+    for hour in range(origin - DAY, min(horizon, last), HOUR):
+        assert covered.get(hour, 0) == (1 if start <= hour < end else 0), hour
+
+
+def test_a_file_from_before_the_trending_aggregates_gets_them_derived(tmp_path: Path) -> None:
+    store = open_store("sqlite", tmp_path)
+    now = NOW - 1800
+    comment = Item(
+        id="t1_c", kind=Kind.COMMENT, subreddit="rust", author=None, created_utc=now - 60,
+        title=None, body="rocket docs", permalink="/r/rust/comments/p/_/c/", score=1,
+        link_id="t3_p", compound=-0.5, label=label_for(-0.5),
+    )  # fmt: skip
+    post = replace(comment, id="t3_p", kind=Kind.POST, title="rocket", link_id=None,
+                   num_comments=4, compound=0.25, label=label_for(0.25))  # fmt: skip
+    store.upsert_items([post, comment, replace(comment, id="t1_d"), replace(comment, id="t1_e")])
+    expected = trending.from_aggregates(store, now)
+    conn = sqlite3.connect(tmp_path / "store.db")
+    with conn:
+        for table in ("term_hourly", "term_daily", "links"):
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM meta WHERE key = 'trending_aggregates'")
+    conn.close()
+    assert trending.from_aggregates(store, now)["24h|*"]["terms"] == []
+    store.open()  # what a new version does with an old file
+    assert trending.from_aggregates(store, now) == expected
+    assert expected["24h|rust"]["top_posts_by_sentiment_shift"][0]["comments"] == 3
+    store.close()  # type: ignore[attr-defined]
