@@ -44,10 +44,9 @@ async def summary(
 ) -> Summary:
     name = normalise_subreddit(subreddit)
     start, end = time_range(since, until)
-    per_sub = await cache.get(
-        ("totals", name, start, end),
-        lambda: store.aggregates(subreddit=name, since=start, until=end),
-    )
+    # The all-time figures under the key /metrics reads them by: one store read serves both.
+    key = ("totals", name) if start is None and end is None else ("totals", name, start, end)
+    per_sub = await cache.get(key, lambda: store.aggregates(subreddit=name, since=start, until=end))
     states = await cache.get(("states", name), lambda: store.state_counts(name))
     total = Aggregate(subreddit="*", bucket_start=None)
     for agg in per_sub:
