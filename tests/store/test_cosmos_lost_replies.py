@@ -149,7 +149,15 @@ def test_a_lost_reply_at_any_step_of_a_batch_miscounts_nothing(
 ) -> None:
     steps = batch_steps(cosmos_server)
     containers = {container for _, container, _ in steps}
-    assert containers == {"items", "hourly", "daily", "keyword_hourly", "author_hourly"}, steps
+    assert containers == {
+        "items",
+        "hourly",
+        "daily",
+        "keyword_hourly",
+        "author_hourly",
+        "term_counts",
+        "links",
+    }, steps
     for step in steps:
         with armed_store(cosmos_server) as (store, transport):
             transport.armed, transport.flavour = step, flavour

@@ -153,6 +153,7 @@ async def test_containers_partition_keys_ttl_and_indexes(
             ("kind", "compound"),
             ("link_id", "created_utc"),
             ("created_utc",),  # iter_items without a kind
+            ("reconcile_stage", "created_utc"),  # the reconcile pass's due items
         )
     }
 

@@ -212,7 +212,9 @@ def test_every_aggregate_the_engine_keeps_is_a_verified_kind() -> None:
     from reddit_sentiment.store.deltas import _ROWS, KINDS
 
     deltas = Deltas()
-    deltas.add(Version("python", 3600.0, "post", 0.5, "positive", ("rust",), "someone"), +1)
+    post = Version("python", 3600.0, "post", 0.5, "positive", ("rust",), "someone", True,
+                   ("launch",), "t3_x", None, 3)  # fmt: skip
+    deltas.add(post, +1)
     kept = {name for name, value in vars(deltas).items() if isinstance(value, dict)}
     assert kept <= set(KINDS), f"aggregates not listed in deltas.KINDS: {kept - set(KINDS)}"
     assert set(_ROWS) == set(KINDS)

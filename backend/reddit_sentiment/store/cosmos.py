@@ -277,7 +277,7 @@ ITEMS_POLICY = _policy(
     + _composite("created_utc", "id")  # iter_items without a kind filter
     + _composite("reconcile_stage", "created_utc", "id"),  # the reconcile pass's due items
 )
-HOURLY_POLICY = _policy(("subreddit", "hour"), [])
+HOURLY_POLICY = _policy(("subreddit", "hour", "posts", "comments"), [])  # hour_extent
 DAILY_POLICY = _policy(("subreddit", "day"), [])
 KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
 AUTHOR_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "count"), [])
