@@ -88,6 +88,9 @@ class Item:
     keywords: list[str] = field(default_factory=list)
     # What the scores were computed from (analyzer.scored_text_hash); "" when not known.
     text_hash: str = ""
+    # Loaded from a dump file (`import`), at some time: kept by IMPORT_RETENTION_DAYS instead
+    # of RETENTION_DAYS. Once set it stays set, also when the collector sees the item again.
+    imported: bool = False
 
 
 @dataclass(slots=True)

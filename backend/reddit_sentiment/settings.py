@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     collector_mode: WorkerMode = WorkerMode.PROCESS
     collector_warm_up: bool = True
     retention_days: int = Field(default=30, ge=1)
+    # Items loaded from dump files (`import`) and their aggregates: None keeps them for good.
+    import_retention_days: int | None = Field(default=None, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL
     track_keywords: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import time
@@ -159,6 +160,13 @@ DAYS_COMPLETE_FROM = "days-complete-from"
 _META_PARTITION = "~meta"
 # What the aggregate deltas of an upsert need of an item's stored version.
 _DELTA_FIELDS = "c.id, c.kind, c.subreddit, c.created_utc, c.compound, c.label, c.keywords"
+# And what an upsert keeps of it: the origin, and whether retention's TTL was taken off it.
+_KEPT_FIELDS = ", c.imported, c.ttl"
+# A document no TTL expires (Cosmos's -1): imported history and what shares its hours.
+NO_TTL = -1
+# Patch conditions: whether an aggregate document holds imported history (`keep`).
+_KEPT = "FROM c WHERE IS_DEFINED(c.keep)"
+_NOT_KEPT = "FROM c WHERE NOT IS_DEFINED(c.keep)"
 _ITEM_FIELDS = (
     "id", "kind", "subreddit", "author", "created_utc", "title", "body", "permalink", "score",
     "num_comments", "parent_id", "link_id", "compound", "pos", "neu", "neg", "label",
@@ -189,16 +197,17 @@ def _policy(paths: Iterable[str], composites: list[list[dict[str, str]]]) -> dic
 
 
 ITEMS_POLICY = _policy(
-    ("subreddit", "kind", "label", "link_id", "created_utc", "score", "compound"),
+    ("subreddit", "kind", "label", "link_id", "created_utc", "score", "compound", "imported"),
     _composite("kind", "created_utc", "id")
     + _composite("kind", "score", "id")
     + _composite("kind", "compound", "id")
     + _composite("link_id", "created_utc", "id")
     + _composite("created_utc", "id"),  # iter_items without a kind filter
 )
-HOURLY_POLICY = _policy(("subreddit", "hour"), [])
-DAILY_POLICY = _policy(("subreddit", "day"), [])
-KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
+# `keep` and the counts: retention finds the documents it may delete by them.
+HOURLY_POLICY = _policy(("subreddit", "hour", "keep", "posts", "comments"), [])
+DAILY_POLICY = _policy(("subreddit", "day", "keep", "posts", "comments"), [])
+KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "keep", "count"), [])
 LEASES_POLICY = _policy(("expires_at",), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(
@@ -231,7 +240,7 @@ def _item_doc(item: Item, ttl: int) -> Doc:
         "link_id": item.link_id, "compound": item.compound, "pos": item.pos, "neu": item.neu,
         "neg": item.neg, "label": item.label.value, "truncated": item.truncated,
         "collected_at": item.collected_at, "keywords": list(item.keywords),
-        "text_hash": item.text_hash, "ttl": ttl,
+        "text_hash": item.text_hash, "imported": item.imported, "ttl": ttl,
     }  # fmt: skip
 
 
@@ -258,6 +267,7 @@ def _doc_to_item(doc: Mapping[str, Any]) -> Item:
         collected_at=float(doc["collected_at"]),
         keywords=list(doc.get("keywords") or []),  # absent on items from before keywords
         text_hash=str(doc.get("text_hash") or ""),  # absent on items from before it
+        imported=bool(doc.get("imported")),  # absent on items from before imports
     )
 
 
@@ -565,53 +575,137 @@ class CosmosStore:
         # The partition filter is redundant with partition_key on real Cosmos.
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
         query = (
-            f"SELECT {_DELTA_FIELDS} FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
+            f"SELECT {_DELTA_FIELDS}{_KEPT_FIELDS} FROM c "
+            f"WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
         )
         params += _params(subreddit=subreddit)
         return list(self._sync(ITEMS).query_items(query, parameters=params,
                                                    partition_key=subreddit))  # fmt: skip
 
-    def _apply_bucket(self, key: _Key, values: list[float]) -> None:
-        """Add signed counters to one aggregate document: patch `incr`, create when missing."""
+    def _apply_bucket(
+        self,
+        key: _Key,
+        values: list[float],
+        keep: bool = False,
+        newly_kept: set[_Key] | None = None,
+    ) -> bool:
+        """Add signed counters to one aggregate document: patch `incr`, create when missing.
+        Returns whether the document holds imported history (`keep`: no TTL).
+
+        A document is marked `keep` (and its TTL taken off) when an imported item is counted
+        in it (`keep` True), for good; a collected item's write sets the TTL only on a
+        document that is not marked (a conditional patch), and learns that it is. A document
+        marked now that was there before is added to `newly_kept`."""
         base, partition, subreddit, start = key
         container = self._sync(base)
-        ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
         counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
         doc_id = f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
-        ops: list[dict[str, Any]] = [
+        incr: list[dict[str, Any]] = [
             {"op": "incr", "path": f"/{name}", "value": value}
             for name, value in zip(counters, values, strict=True)
             if value
         ]
-        ops.append({"op": "set", "path": "/ttl", "value": ttl})
+        if keep:
+            ttl = NO_TTL
+            first = [*incr, {"op": "set", "path": "/keep", "value": True},
+                     {"op": "set", "path": "/ttl", "value": NO_TTL}]  # fmt: skip
+            condition = _KEPT
+        else:
+            ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
+            first = [*incr, {"op": "set", "path": "/ttl", "value": ttl}]
+            condition = _NOT_KEPT
         for _ in range(_WRITE_ATTEMPTS):
             try:
-                container.patch_item(doc_id, partition_key=partition, patch_operations=ops)
-                return
+                container.patch_item(doc_id, partition_key=partition, patch_operations=first,
+                                     filter_predicate=condition)  # fmt: skip
+                return keep
+            except CosmosAccessConditionFailedError:
+                # keep: a document of collected items only, now marked; else one marked.
+                container.patch_item(doc_id, partition_key=partition,
+                                     patch_operations=first if keep else incr)  # fmt: skip
+                if keep and newly_kept is not None:
+                    newly_kept.add(key)
+                return True
             except CosmosResourceNotFoundError:
                 pass
             doc: Doc = {"id": doc_id, "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
+            if keep:
+                doc["keep"] = True
             if base == KEYWORD_HOURLY:
                 doc["keyword"] = partition
             doc.update(zip(counters, values, strict=True))
             try:
                 container.create_item(doc)
-                return
+                return keep
             except CosmosResourceExistsError:
                 continue  # created concurrently: patch it
         raise StoreUnavailable(
             f"{base} aggregate {partition}/{doc_id} kept changing under the write"
         )
 
-    def _apply(self, patches: _Patches) -> tuple[_Patches, list[BaseException]]:
-        """Apply every document's counters; return what was applied and the errors."""
+    def _apply(
+        self,
+        patches: _Patches,
+        keep: set[_Key] | None = None,
+        kept: set[_Key] | None = None,
+        newly_kept: set[_Key] | None = None,
+    ) -> tuple[_Patches, list[BaseException]]:
+        """Apply every document's counters (marking those in `keep`); return what was
+        applied and the errors; add the documents that hold imported history to `kept`."""
         buckets = [(key, values) for key, values in patches.items() if any(values)]
-        results = self._run_all(lambda kv: self._apply_bucket(*kv), buckets)
+        marked = keep or set()
+        results = self._run_all(
+            lambda kv: self._apply_bucket(kv[0], kv[1], kv[0] in marked, newly_kept), buckets
+        )
         applied: _Patches = {}
         for (key, values), outcome in zip(buckets, results, strict=True):
             if not isinstance(outcome, BaseException):
                 applied[key] = values
+                if outcome is True and kept is not None:
+                    kept.add(key)
         return applied, [r for r in results if isinstance(r, BaseException)]
+
+    def _subtract(self, patches: _Patches) -> list[BaseException]:
+        """Take deleted items off their aggregate documents (retention): patch only, no TTL
+        change; a document already gone (expired with its items) is left gone."""
+
+        def one(kv: tuple[_Key, list[float]]) -> None:
+            (base, partition, subreddit, start), values = kv
+            counters = _KEYWORD_COUNTERS if base == KEYWORD_HOURLY else _COUNTERS
+            doc_id = f"{subreddit}:{start}" if base == KEYWORD_HOURLY else str(start)
+            ops = [
+                {"op": "incr", "path": f"/{name}", "value": value}
+                for name, value in zip(counters, values, strict=True)
+                if value
+            ]
+            with contextlib.suppress(CosmosResourceNotFoundError):
+                self._sync(base).patch_item(doc_id, partition_key=partition,
+                                            patch_operations=ops)  # fmt: skip
+
+        buckets = [(key, values) for key, values in patches.items() if any(values)]
+        return [r for r in self._run_all(one, buckets) if isinstance(r, BaseException)]
+
+    def _keep_items_of(self, hours: set[_Key]) -> None:
+        """Take the TTL off the items of hours that came to hold imported history: from now
+        on they leave by the retention pass, one by one, taken off their aggregates."""
+
+        def fix(key: _Key) -> None:
+            _, subreddit, _, hour = key
+            container = self._sync(ITEMS)
+            docs = container.query_items(
+                "SELECT c.id FROM c WHERE c.subreddit = @sub AND c.created_utc >= @start "
+                "AND c.created_utc < @end",
+                parameters=_params(sub=subreddit, start=hour, end=hour + HOUR),
+                partition_key=subreddit,
+            )
+            for doc in docs:
+                container.patch_item(doc["id"], partition_key=subreddit,
+                                     patch_operations=[{"op": "set", "path": "/ttl",
+                                                        "value": NO_TTL}])  # fmt: skip
+
+        errors = [r for r in self._run_all(fix, sorted(hours)) if isinstance(r, BaseException)]
+        if errors:
+            raise self._failure("keeping the items of imported hours", errors)
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
         # Across partitions: a response may name another subreddit for a known item, and the
@@ -632,8 +726,9 @@ class CosmosStore:
             raise self._error("read of known items", error) from error
         return {doc["id"]: _doc_to_item(doc) for docs in found for doc in docs}
 
-    def _upsert_item(self, item: Item) -> None:
-        self._sync(ITEMS).upsert_item(_item_doc(item, self._ttl(item.created_utc)))
+    def _upsert_item(self, item: Item, kept: bool) -> None:
+        ttl = NO_TTL if kept or item.imported else self._ttl(item.created_utc)
+        self._sync(ITEMS).upsert_item(_item_doc(item, ttl))
 
     def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
         """Upsert by fullname and move the hourly and keyword aggregates by exactly the change.
@@ -662,23 +757,39 @@ class CosmosStore:
 
         per_item: dict[str, Deltas] = {}
         total = Deltas()
+        marked: set[_Key] = set()  # the aggregate documents imported items are counted in
+        no_ttl: set[str] = set()  # items retention's TTL was already taken off
         for item in unique:
             before = old.get(item.id)
             if before is None:
                 result.new += 1
             else:
                 result.updated += 1
+                item.imported = item.imported or bool(before.get("imported"))
+                if before.get("ttl") == NO_TTL:
+                    no_ttl.add(item.id)
             change = item_change(None if before is None else _version(before), Version.of(item))
             if change is not None:
                 per_item[item.id] = change
                 total.merge(change)
+                if item.imported:
+                    marked.update(_documents(change))
 
-        applied, errors = self._apply(_documents(total))
+        kept: set[_Key] = set()
+        newly_kept: set[_Key] = set()
+        applied, errors = self._apply(_documents(total), marked, kept, newly_kept)
         if errors:
             self._compensate(applied)
             raise self._failure("aggregate update", errors)
+        kept_hours = {(s, hour_of(c)) for base, _, s, c in kept if base == HOURLY}
+        for item in unique:
+            if (item.subreddit, hour_of(item.created_utc)) in kept_hours:
+                no_ttl.add(item.id)
+        newly_kept_hours = {key for key in newly_kept if key[0] == HOURLY}
+        if newly_kept_hours:
+            self._keep_items_of(newly_kept_hours)
 
-        results = self._run_all(self._upsert_item, unique)
+        results = self._run_all(lambda item: self._upsert_item(item, item.id in no_ttl), unique)
         item_errors = [r for r in results if isinstance(r, BaseException)]
         failed = [i for i, r in zip(unique, results, strict=True) if isinstance(r, BaseException)]
         if failed:
@@ -740,54 +851,76 @@ class CosmosStore:
         except AzureError as error:
             raise self._error("interrupt running runs", error) from error
 
-    def delete_older_than(self, cutoff_utc: float) -> int:
-        """Delete items before the cutoff's hour and their aggregate documents (TTL's job too)."""
+    def delete_older_than(self, cutoff_utc: float, imported_cutoff_utc: float | None = None) -> int:
+        """Delete collected items before the cutoff's hour and imported ones before the
+        imported cutoff's (None: none), each taken off its aggregate documents after it is
+        gone (so a retried pass takes nothing off twice); then the aggregate documents left
+        with no item: those of collected items only before the cutoff (TTL's job too) and
+        those of imported hours that are now empty."""
         cutoff = hour_of(cutoff_utc)
-        first_day = (cutoff // DAY) * DAY  # days before it go whole; it loses its early hours
+        origins = [("(NOT IS_DEFINED(c.imported) OR c.imported = false)", cutoff)]
+        if imported_cutoff_utc is not None:
+            origins.append(("c.imported = true", hour_of(imported_cutoff_utc)))
+        latest = max(bound for _, bound in origins)
         deleted = 0
         try:
-            for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
-                                       (DAILY, "day", first_day),
-                                       (KEYWORD_HOURLY, "hour", cutoff)):  # fmt: skip
-                container = self._sync(base)
-                pk = _PK_FIELD[base]
-                extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
-                query = f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff"
+            items = self._sync(ITEMS)
+            for condition, bound in origins:
+                query = (
+                    f"SELECT TOP @n {_DELTA_FIELDS} FROM c "
+                    f"WHERE c.created_utc < @cutoff AND {condition}"
+                )
                 while True:  # re-query after each batch: nothing to get wrong in continuations
-                    docs = list(container.query_items(
+                    docs = list(items.query_items(
                         query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
                         enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
                     ))  # fmt: skip
-                    results = self._run_all(partial(self._delete, container), docs)
+                    for doc in docs:
+                        doc["pk"] = doc["subreddit"]
+                    results = self._run_all(partial(self._delete, items), docs)
+                    gone = Deltas()
+                    for doc, outcome in zip(docs, results, strict=True):
+                        if outcome is True:
+                            gone.add(_version(doc), -1)
+                            deleted += 1
                     failures = [r for r in results if isinstance(r, BaseException)]
+                    failures += self._subtract(_documents(gone))
                     if failures:
                         raise self._failure("retention delete", failures)
-                    if base == HOURLY:
-                        gone = [doc for doc, r in zip(docs, results, strict=True) if r is True]
-                        self._trim_day(first_day, gone)
-                    if base == ITEMS:
-                        deleted += sum(1 for r in results if r is True)
                     if len(docs) < _DELETE_BATCH:
                         break
+            first_day = (cutoff // DAY) * DAY  # days before it held only expired hours
+            for base, field, bound, empty in (
+                (HOURLY, "hour", cutoff, "c.posts = 0 AND c.comments = 0"),
+                (DAILY, "day", first_day, "c.posts = 0 AND c.comments = 0"),
+                (KEYWORD_HOURLY, "hour", cutoff, "c.count = 0"),
+            ):
+                self._delete_left(base, field, bound, latest, empty)
         except AzureError as error:
             raise self._error("retention delete", error) from error
         return deleted
 
-    def _trim_day(self, day: int, hours: list[Doc]) -> None:
-        """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
-        is gone, so a retention run retried after a failure takes nothing off twice."""
-        if self._days_complete_from is None or day < self._days_complete_from:
-            return  # a day its documents never held whole: read from its hours anyway
-        trimmed: _Patches = {}
-        for doc in hours:
-            if doc["hour"] >= day:
-                row = trimmed.setdefault((DAILY, doc["pk"], doc["pk"], day),
-                                         [0, 0, 0.0, 0, 0, 0])  # fmt: skip
-                for index, name in enumerate(_COUNTERS):
-                    row[index] -= doc.get(name, 0)
-        _, errors = self._apply(trimmed)
-        if errors:
-            raise self._failure("retention of a day's hours", errors)
+    def _delete_left(self, base: str, field: str, bound: float, latest: float, empty: str) -> None:
+        """Delete the aggregate documents of `base` retention has emptied: unmarked ones
+        before `bound` (collected items only), marked ones before `latest` that count none."""
+        container = self._sync(base)
+        pk = _PK_FIELD[base]
+        query = (
+            f"SELECT TOP @n c.id, c.{pk} AS pk FROM c WHERE "
+            f"(c.{field} < @bound AND NOT IS_DEFINED(c.keep)) OR "
+            f"(c.{field} < @latest AND IS_DEFINED(c.keep) AND {empty})"
+        )
+        while True:
+            docs = list(container.query_items(
+                query, parameters=_params(n=_DELETE_BATCH, bound=bound, latest=latest),
+                enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
+            ))  # fmt: skip
+            results = self._run_all(partial(self._delete, container), docs)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                raise self._failure("retention delete", failures)
+            if len(docs) < _DELETE_BATCH:
+                return
 
     @staticmethod
     def _delete(container: ContainerProxy, doc: Doc) -> bool:

@@ -93,7 +93,8 @@ CREATE TABLE IF NOT EXISTS items (
     truncated INTEGER NOT NULL,
     collected_at REAL NOT NULL,
     keywords TEXT NOT NULL DEFAULT '[]',
-    text_hash TEXT NOT NULL DEFAULT ''
+    text_hash TEXT NOT NULL DEFAULT '',
+    imported INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
@@ -176,21 +177,22 @@ CREATE TABLE IF NOT EXISTS meta (
 _ITEM_COLUMNS = (
     "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
     "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords, "
-    "text_hash"
+    "text_hash, imported"
 )
 _UPSERT_ITEM = f"""
-INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 21)})
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 22)})
 ON CONFLICT(id) DO UPDATE SET
     author=excluded.author, title=excluded.title, body=excluded.body,
     score=excluded.score, num_comments=excluded.num_comments,
     compound=excluded.compound, pos=excluded.pos, neu=excluded.neu, neg=excluded.neg,
     label=excluded.label, truncated=excluded.truncated, collected_at=excluded.collected_at,
-    keywords=excluded.keywords, text_hash=excluded.text_hash
+    keywords=excluded.keywords, text_hash=excluded.text_hash,
+    imported=max(imported, excluded.imported)
 """
 # What an upsert of a known item may change (collected_at aside), in _item_params' terms.
 _MUTABLE_COLUMNS = (
     "author, title, body, score, num_comments, compound, pos, neu, neg, label, truncated, "
-    "keywords, text_hash"
+    "keywords, text_hash, imported"
 )
 
 
@@ -262,11 +264,15 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     """Derive, once, what a file written by an older version lacks."""
     if "text_hash" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
         conn.execute("ALTER TABLE items ADD COLUMN text_hash TEXT NOT NULL DEFAULT ''")
+    if "imported" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
+        conn.execute("ALTER TABLE items ADD COLUMN imported INTEGER NOT NULL DEFAULT 0")
     if "rejections" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN rejections TEXT NOT NULL DEFAULT '[]'")
     if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect'")
     conn.execute("CREATE INDEX IF NOT EXISTS runs_kind_started ON runs (kind, started_at, id)")
+    # Retention finds each origin's old items by this (imported history may be most of them).
+    conn.execute("CREATE INDEX IF NOT EXISTS items_origin_created ON items (imported, created_utc)")
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
@@ -318,6 +324,7 @@ def _row_to_item(row: sqlite3.Row) -> Item:
         collected_at=row["collected_at"],
         keywords=json.loads(row["keywords"]),
         text_hash=row["text_hash"],
+        imported=bool(row["imported"]),
     )
 
 
@@ -344,6 +351,7 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         item.collected_at,
         json.dumps(item.keywords) if item.keywords else "[]",
         item.text_hash,
+        int(item.imported),
     )
 
 
@@ -506,6 +514,7 @@ class SqliteStore:
                             before["subreddit"],
                             before["created_utc"],
                         )
+                        item.imported = item.imported or bool(before["imported"])
                     row = _item_params(item)
                     if before is None:
                         result.new += 1
@@ -584,39 +593,43 @@ class SqliteStore:
                 )
             return len(rows)
 
-    def delete_older_than(self, cutoff_utc: float) -> int:
-        # Whole hours only, so the hourly aggregates stay exactly the sum of the items.
-        cutoff = hour_of(cutoff_utc)
+    def delete_older_than(self, cutoff_utc: float, imported_cutoff_utc: float | None = None) -> int:
+        # Whole hours only, like Cosmos's TTL. Each deleted item is taken off its buckets by
+        # the delta engine, so an hour that also holds kept (imported) items keeps exactly
+        # their figures; buckets left empty before the cutoffs go.
+        cutoffs = [(0, hour_of(cutoff_utc))]
+        if imported_cutoff_utc is not None:
+            cutoffs.append((1, hour_of(imported_cutoff_utc)))
         deleted = 0
-        while True:
-            with self._transaction() as conn:
-                cur = conn.execute(
-                    "DELETE FROM items WHERE id IN "
-                    "(SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
-                    (cutoff,),
-                )
-                deleted += cur.rowcount
-                if cur.rowcount < 5000:
-                    expired = conn.execute(
-                        "SELECT subreddit, -SUM(posts), -SUM(comments), -SUM(sum_compound), "
-                        "-SUM(positive), -SUM(neutral), -SUM(negative) FROM hourly "
-                        "WHERE hour < ? GROUP BY subreddit",
-                        (cutoff,),
+        for imported, cutoff in cutoffs:
+            while True:
+                with self._transaction() as conn:
+                    rows = conn.execute(
+                        "SELECT id, kind, subreddit, created_utc, compound, label, keywords "
+                        "FROM items WHERE imported = ? AND created_utc < ? LIMIT 5000",
+                        (imported, cutoff),
                     ).fetchall()
-                    conn.executemany(_ADD_TOTALS, [tuple(row) for row in expired])
-                    # Days wholly before the cutoff go; the day it falls in loses its hours.
-                    first_day = (cutoff // DAY) * DAY
-                    partial = conn.execute(
-                        f"SELECT subreddit, {first_day}, -SUM(posts), -SUM(comments), "
-                        "-SUM(sum_compound), -SUM(positive), -SUM(neutral), -SUM(negative) "
-                        "FROM hourly WHERE hour >= ? AND hour < ? GROUP BY subreddit",
-                        (first_day, cutoff),
-                    ).fetchall()
-                    conn.executemany(_ADD_DAILY, [tuple(row) for row in partial])
-                    conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
-                    conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
-                    conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
-                    return deleted
+                    deltas = Deltas()
+                    for row in rows:
+                        deltas.add(_version(row), -1)
+                    conn.executemany(
+                        "DELETE FROM items WHERE id = ?", [(row["id"],) for row in rows]
+                    )
+                    conn.executemany(_ADD_HOURLY, deltas.hourly_rows())
+                    conn.executemany(_ADD_DAILY, deltas.daily_rows())
+                    conn.executemany(_ADD_TOTALS, deltas.total_rows())
+                    conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
+                deleted += len(rows)
+                if len(rows) < 5000:
+                    break
+        bound = max(cutoff for _, cutoff in cutoffs)
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM hourly WHERE hour < ? AND posts = 0 AND comments = 0", (bound,)
+            )
+            conn.execute("DELETE FROM daily WHERE day < ? AND posts = 0 AND comments = 0", (bound,))
+            conn.execute("DELETE FROM keyword_hourly WHERE hour < ? AND count = 0", (bound,))
+        return deleted
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
         now = time.time()
