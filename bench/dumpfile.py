@@ -48,14 +48,16 @@ def _emoji_text(rng: random.Random) -> str:
     return " ".join(parts)
 
 
-def thing(n: int, rng: random.Random) -> dict[str, Any]:
-    """The n-th thing of a generated dump (the caller's rng gives the variety)."""
+def thing(n: int, rng: random.Random, span: int = SPAN, short: bool = False) -> dict[str, Any]:
+    """The n-th thing of a generated dump (the caller's rng gives the variety), created within
+    `span` seconds from the start of 2019; `short`: no text longer than 20 words (quick to
+    score, for tests)."""
     sub = SUBREDDITS[rng.randrange(len(SUBREDDITS))]
-    created = START + rng.randrange(SPAN)
+    created = START + rng.randrange(span)
     uid = _id36(36**5 + n)
     roll = rng.random()
     if n % 6 == 0:  # a submission: a title, often a long self text
-        body = _text(rng, rng.randint(60, 400)) if roll < 0.5 else ""
+        body = _text(rng, rng.randint(60, 400) if not short else 20) if roll < 0.5 else ""
         if roll > 0.9:
             body = _emoji_text(rng)
         return {
@@ -70,7 +72,7 @@ def thing(n: int, rng: random.Random) -> dict[str, Any]:
             "num_comments": rng.randrange(500),
             "permalink": f"/r/{sub}/comments/{uid}/",
         }
-    body = _emoji_text(rng) if roll < 0.08 else _text(rng, rng.randint(3, 40))
+    body = _emoji_text(rng) if roll < 0.08 else _text(rng, rng.randint(3, 20 if short else 40))
     return {
         "id": uid,
         "subreddit": sub,
@@ -83,10 +85,12 @@ def thing(n: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def things(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
+def things(
+    count: int, seed: int = 1, span: int = SPAN, short: bool = False
+) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     for n in range(count):
-        yield thing(n, rng)
+        yield thing(n, rng, span, short)
 
 
 def open_for_writing(path: Path, window_log: int = 27) -> IO[bytes]:

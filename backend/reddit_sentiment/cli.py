@@ -417,7 +417,8 @@ def _import_summary(run: Any, progress: Any) -> None:
         )
     typer.echo(
         f"lines {progress.lines}: stored {progress.stored} (new {progress.new}, updated "
-        f"{progress.updated}), skipped by filter {progress.skipped}, rejected {progress.rejected}"
+        f"{progress.updated}, repeated {progress.repeats}), skipped by filter "
+        f"{progress.skipped}, rejected {progress.rejected}"
     )
     shown = run.rejections[:10]
     for rejected in shown:

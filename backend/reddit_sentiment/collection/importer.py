@@ -48,12 +48,10 @@ from .keywords import KeywordMatcher
 
 log = logging.getLogger(__name__)
 
-# Lines per batch: scored as one job (the analyzer splits it into its own batches) and
-# stored a subreddit at a time.
-IMPORT_BATCH = 1000
 # How often the lease is renewed while importing, and how often progress is reported.
 LEASE_RENEW_SECONDS = 20.0
 PROGRESS_SECONDS = 0.25
+SAVE_SECONDS = 2.0  # and how often the run record is saved with its counts so far
 # Where a line that is not an item is counted in the run (it has no subreddit).
 NO_SUBREDDIT = "*"
 
@@ -89,6 +87,7 @@ class ImportProgress:
     new: int = 0
     updated: int = 0
     skipped: int = 0  # by the filters
+    repeats: int = 0  # a thing repeated within one batch of lines: stored once, the last seen
     rejected: int = 0
     file: str = ""
     started: float = field(default_factory=time.monotonic)
@@ -114,7 +113,7 @@ class DumpImporter:
         owner: str | None = None,
         stop: StopFlag | None = None,
         lease_owner: str | None = None,
-        batch_size: int = IMPORT_BATCH,
+        batch_size: int | None = None,
         on_progress: Callable[[ImportProgress], None] | None = None,
     ) -> None:
         self.settings = settings
@@ -127,12 +126,13 @@ class DumpImporter:
         self.stop_requested: StopFlag = stop if stop is not None else threading.Event()
         # The holder of the collector lease to renew while importing (None: --no-lease).
         self.lease_owner = lease_owner
-        self.batch_size = batch_size
+        self.batch_size = batch_size or settings.import_batch_size
         self.on_progress = on_progress
         self.keywords = KeywordMatcher(settings.track_keywords)
         self.progress = ImportProgress()
         self._lease_renewed = time.monotonic()
         self._reported = 0.0
+        self._saved = time.monotonic()
 
     # -- the run -------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], run_id: str | None = None) -> CollectionRun:
@@ -224,6 +224,7 @@ class DumpImporter:
                 self.progress.bytes_read = done_bytes + reader.bytes_read
                 self._report()
                 self._renew_lease()
+                self._save_progress(run)
                 if self.stop_requested.is_set():
                     return
             elif self.stop_requested.is_set():
@@ -256,7 +257,9 @@ class DumpImporter:
 
     # -- the cycle's steps, a batch at a time ---------------------------------------------
     def _batch(self, run: CollectionRun, items: list[Item], pending: deque[ScoringJob]) -> None:
-        unscored = self._unscored(items, run)
+        unique = list({item.id: item for item in items}.values())
+        self.progress.repeats += len(items) - len(unique)
+        unscored = self._unscored(unique, run)
         if unscored:
             pending.append(self.analyzer.submit(unscored))
         while len(pending) > SCORING_AHEAD:
@@ -345,6 +348,13 @@ class DumpImporter:
             COLLECTOR_LEASE, self.lease_owner, lease_ttl(self.settings)
         ):
             raise LeaseLost("another process took the collector lease during the import")
+
+    def _save_progress(self, run: CollectionRun) -> None:
+        """The run record as it stands, now and then: /collections shows an import under way."""
+        now = time.monotonic()
+        if now - self._saved >= SAVE_SECONDS:
+            self._saved = now
+            self.store.save_run(run)
 
     def _report(self, force: bool = False) -> None:
         if self.on_progress is None:
