@@ -14,6 +14,9 @@ small shared machine is noisy and only ratios travel:
 6. pathological    the slowest single text of a corpus of texts that make VADER slow (emoji
                    floods, repeated words, "but", marks...), ms, next to a collection cycle on
                    those texts and one on ordinary texts (bench/pathological.py)
+7. import          dump import items scored and stored/s / raw VADER texts/s on the same
+                   texts (200k-line .zst), and the import process's peak RSS on a 1M-line file
+                   (MB, and / its peak on a 100k-line file) (bench/importing.py)
 
 Prints a table and writes bench/results.json. Data is deterministic (seeded generators, a
 fixed time anchor); the 1M-item database is built once and cached under results/bench-cache/.
@@ -41,7 +44,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from reddit_sentiment.collection.analyzer import text_of
 from reddit_sentiment.models import Item, Kind
 
-from . import dataset, pathological
+from . import dataset, importing, pathological
 from .target import (
     HEALTH,
     NO_RETENTION,
@@ -66,6 +69,9 @@ TARGETS = {
     "startup_seconds": ("<", 1.0),
     "web_overhead": (">=", 0.8),
     "pathological_worst_ms": ("<", 50.0),
+    "import_throughput": (">=", 0.8),
+    "import_rss_mb": ("<", 300.0),
+    "import_rss_growth": ("<=", 1.10),
 }
 
 
@@ -91,6 +97,8 @@ class Profile:
     web_rounds: int = 3
     web_seconds: float = 2.0
     web_connections: int = 32
+    # 7: dump lines (smallest file for memory, the throughput file, largest for memory)
+    import_lines: tuple[int, int, int] = (100_000, 200_000, 1_000_000)
     cache_dir: Path = dataset.CACHE_DIR
 
 
@@ -108,6 +116,7 @@ TINY = Profile(
     web_rounds=1,
     web_seconds=0.2,
     web_connections=4,
+    import_lines=(300, 600, 1500),
 )
 
 
@@ -472,6 +481,9 @@ SECTIONS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "startup": measure_startup,
     "web": measure_web,
     "pathological": pathological.measure,
+    "import": lambda profile: importing.measure(
+        profile.import_lines, profile.cache_dir, raw_vader_rate
+    ),
 }
 
 
@@ -567,6 +579,34 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{p['worst_kind']}, {p['worst_over_ordinary']:.1f}x an ordinary 5,000-char post; "
                 f"cycle {cycle['pathological']['seconds']:.2f} s vs "
                 f"{cycle['ordinary']['seconds']:.2f} s ordinary",
+            )
+        )
+    if "import" in results:
+        i = results["import"]
+        t, m = i["throughput"], i["memory"]
+        rows.append(
+            (
+                "import_throughput",
+                "import items/s / raw VADER items/s",
+                t["ratio"],
+                f"{t['import_items_per_second']:.0f} / {t['raw_vader_items_per_second']:.0f}, "
+                f"{t['lines']:,} lines",
+            )
+        )
+        rows.append(
+            (
+                "import_rss_mb",
+                f"import peak RSS, MB, {m['large_lines']:,} lines",
+                m["peak_rss_mb"],
+                f"scoring worker {i['runs'][str(m['large_lines'])]['worker_peak_rss_mb']} MB",
+            )
+        )
+        rows.append(
+            (
+                "import_rss_growth",
+                f"import peak RSS {m['large_lines']:,} / {m['small_lines']:,} lines",
+                m["growth"],
+                f"{m['peak_rss_mb']} / {m['small_peak_rss_mb']} MB",
             )
         )
     out = []

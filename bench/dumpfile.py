@@ -2,8 +2,9 @@
 
 One JSON object per line with the API's `data` field names; written with zstandard and a long
 window (as the real files are: a reader that does not allow one fails on them), gzip or plain.
-The mix is deterministic for a seed: mostly short comments, some long self posts, a share of
-emoji-heavy texts, in a handful of subreddits over the year 2019.
+The mix is deterministic for a seed: five comments (3-40 words) to one post (a title; over half
+link posts without text, the self texts with a long tail up to 600 words), 5 % of texts
+emoji-heavy, seven words in ten without sentiment, in a handful of subreddits over 2019.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ _WORDS = (
     *("memory", "speed", "team", "community", "issue", "helpful", "confusing", "clean", "not"),
     *("messy", "simple", "really", "very", "but", "good", "bad", "happy", "sad", "is", "it"),
 )
+# Most words of a real text carry no sentiment: they are drawn 7 times in 10.
+_FILLER = (
+    *("the", "a", "to", "of", "and", "in", "that", "it", "with", "for", "on", "this", "was"),
+    *("have", "i", "you", "we", "they", "just", "code", "today", "time", "people", "thing"),
+    *("way", "year", "my", "your", "there", "what", "when", "which", "new", "version", "if"),
+)
 _EMOJI = ("😀", "😂", "😡", "🔥", "👍", "💔", "🎉", "😢", "🤔", "❤️")
 
 
@@ -40,7 +47,8 @@ def _id36(number: int) -> str:
 
 
 def _text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
+    chosen = (rng.choice(_FILLER if rng.random() < 0.7 else _WORDS) for _ in range(words))
+    return " ".join(chosen).capitalize() + "."
 
 
 def _emoji_text(rng: random.Random) -> str:
@@ -57,8 +65,10 @@ def thing(n: int, rng: random.Random, span: int = SPAN, short: bool = False) -> 
     uid = _id36(36**5 + n)
     roll = rng.random()
     if n % 6 == 0:  # a submission: a title, often a long self text
-        body = _text(rng, rng.randint(60, 400) if not short else 20) if roll < 0.5 else ""
-        if roll > 0.9:
+        # Over half are link posts (no text); self texts have a long tail of long posts.
+        words = 20 if short else min(600, int(rng.paretovariate(1.2) * 25))
+        body = _text(rng, words) if roll < 0.45 else ""
+        if roll > 0.95:
             body = _emoji_text(rng)
         return {
             "id": uid,
@@ -72,7 +82,7 @@ def thing(n: int, rng: random.Random, span: int = SPAN, short: bool = False) -> 
             "num_comments": rng.randrange(500),
             "permalink": f"/r/{sub}/comments/{uid}/",
         }
-    body = _emoji_text(rng) if roll < 0.08 else _text(rng, rng.randint(3, 20 if short else 40))
+    body = _emoji_text(rng) if roll < 0.05 else _text(rng, rng.randint(3, 20 if short else 40))
     return {
         "id": uid,
         "subreddit": sub,
