@@ -6,8 +6,8 @@
   core, measured just before and just after the import (the better of the two, as for the
   cycle: noise on a shared machine only ever slows a side down).
 * memory: the import process's peak RSS (`VmHWM`, the process itself; its scoring worker's
-  `ru_maxrss` is reported beside it, an upper bound) on the largest file, and its ratio to the peak on the smallest: a
-  reader that streamed nothing would grow with the file.
+  `ru_maxrss` is reported beside it, an upper bound) on the largest file, and its ratio to
+  the peak on the smallest: a reader that streamed nothing would grow with the file.
 
 Each import runs in a fresh process against a fresh SQLite file; the generated files are
 cached under results/bench-cache/ by size, seed and generator version.
