@@ -598,7 +598,7 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "import_rss_mb",
                 f"import peak RSS, MB, {m['large_lines']:,} lines",
                 m["peak_rss_mb"],
-                f"scoring worker {i['runs'][str(m['large_lines'])]['worker_peak_rss_mb']} MB",
+                f"scoring worker {m['runs'][str(m['large_lines'])]['worker_peak_rss_mb']} MB",
             )
         )
         rows.append(

@@ -336,9 +336,9 @@ def import_dumps(
             settings, store, keep=keep, owner=owner, lease_owner=None if no_lease else owner
         )
         try:
-            typer.echo("loading VADER and starting the scoring worker ...", err=True)
-            importer.analyzer.warm_up()
             with _stop_on_sigint(importer.stop_requested), _import_progress() as report:
+                typer.echo("loading VADER and starting the scoring worker ...", err=True)
+                importer.analyzer.warm_up()
                 importer.on_progress = report
                 run = importer.run(files)
         finally:

@@ -179,12 +179,19 @@ async def test_an_unreadable_file_is_an_error_of_the_run_and_the_next_file_is_re
 ) -> None:
     bad = tmp_path / "bad.zst"
     bad.write_bytes(b"\x28\xb5\x2f\xfd" + b"garbage" * 10)
-    good = write_dump(tmp_path / "good.ndjson", list(things(12, seed=1)))
+    cut = write_dump(tmp_path / "cut.zst", list(things(30, seed=2, short=True)))
+    with cut.open("ab") as out:  # damage after a whole frame: its lines are kept
+        out.write(b"\x28\xb5\x2f\xfd" + b"garbage" * 10)
+    good = write_dump(tmp_path / "good.ndjson", list(things(12, seed=1, short=True)))
     importer = DumpImporter(SETTINGS, store, Analyzer(mode="inline"))
-    run = importer.run([bad, good])
+    run = importer.run([bad, cut, good])
     assert run.status is RunStatus.PARTIAL
-    assert [(e.listing, e.error) for e in run.errors] == [("bad.zst", "DumpUnreadable")]
-    assert importer.progress.new == 12
+    assert [(e.listing, e.error) for e in run.errors] == [
+        ("bad.zst", "DumpUnreadable"),
+        ("cut.zst", "DumpUnreadable"),
+    ]
+    assert importer.progress.new == 30  # things() of both seeds share the ids of their first 12
+    assert importer.progress.updated == 12
     await assert_aggregates_match_items(store)
 
 

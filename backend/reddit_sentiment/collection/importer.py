@@ -212,14 +212,31 @@ class DumpImporter:
     ) -> None:
         batch: list[Item] = []
         now = time.time()
+        try:
+            self._records(run, path, reader, pending, done_bytes, batch, now)
+        except DumpUnreadable:
+            if batch:  # what was read before the damage is kept
+                self._batch(run, batch, pending)
+            raise
+
+    def _records(
+        self,
+        run: CollectionRun,
+        path: Path,
+        reader: DumpReader,
+        pending: deque[ScoringJob],
+        done_bytes: int,
+        batch: list[Item],
+        now: float,
+    ) -> None:
         for record in reader.records():
             self.progress.lines += 1
             item = self._item(run, path, record, now)
             if item is not None:
                 batch.append(item)
             if len(batch) >= self.batch_size:
-                self._batch(run, batch, pending)
-                batch = []
+                self._batch(run, batch[:], pending)
+                batch.clear()
                 now = time.time()
                 self.progress.bytes_read = done_bytes + reader.bytes_read
                 self._report()
@@ -230,7 +247,8 @@ class DumpImporter:
             elif self.stop_requested.is_set():
                 break
         if batch:
-            self._batch(run, batch, pending)
+            self._batch(run, batch[:], pending)
+            batch.clear()
 
     def _item(self, run: CollectionRun, path: Path, record: DumpRecord, now: float) -> Item | None:
         """The item of a line, or None (counted as rejected or skipped)."""
