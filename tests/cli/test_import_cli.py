@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from bench.dumpfile import START, write_dump
 from typer.testing import CliRunner
 
-from bench.dumpfile import START, write_dump
 from reddit_sentiment.cli import app
 from reddit_sentiment.models import RunKind
 from reddit_sentiment.store.sqlite import SqliteStore
