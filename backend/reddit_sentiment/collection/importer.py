@@ -118,8 +118,11 @@ class DumpImporter:
     ) -> None:
         self.settings = settings
         self.store = store
+        # An import is a batch job someone started: its scoring worker runs at the priority
+        # of the command (run it under `nice` beside a service), not in the idle class a
+        # service's worker uses, which a busy machine would starve.
         self.analyzer = analyzer or Analyzer(
-            settings.analyzer_max_chars, mode=settings.analyzer_mode
+            settings.analyzer_max_chars, mode=settings.analyzer_mode, background=False
         )
         self.keep = keep or ImportFilter()
         self.owner = owner or process_owner()
