@@ -481,9 +481,7 @@ SECTIONS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "startup": measure_startup,
     "web": measure_web,
     "pathological": pathological.measure,
-    "import": lambda profile: importing.measure(
-        profile.import_lines, profile.cache_dir, raw_vader_rate
-    ),
+    "import": lambda profile: importing.measure(profile.import_lines, profile.cache_dir),
 }
 
 

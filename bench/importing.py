@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
 from reddit_sentiment.collection.analyzer import text_of
 from reddit_sentiment.collection.collector import ItemRejected, item_from_data
 from reddit_sentiment.collection.dumps import DumpReader
@@ -46,8 +48,9 @@ except SystemExit as exit:
     code = exit.code or 0
 # VmHWM, not ru_maxrss: Linux carries the forking parent's peak over into the latter.
 own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
-children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(f"PEAK_RSS_KB {own} {children}", file=sys.stderr)
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+print(f"PEAK_RSS_KB {own} {kids.ru_maxrss} {cpu}", file=sys.stderr)
 sys.exit(code)
 """
 
@@ -105,7 +108,7 @@ def import_once(path: Path, workdir: Path) -> dict[str, Any]:
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"import failed ({done.returncode}): {done.stderr[-2000:]}")
-    own_kb, children_kb = next(
+    own_kb, children_kb, cpu = next(
         line.split()[1:] for line in done.stderr.splitlines() if line.startswith("PEAK_RSS_KB")
     )
     with sqlite3.connect(db) as conn:
@@ -121,25 +124,52 @@ def import_once(path: Path, workdir: Path) -> dict[str, Any]:
         "seconds": round(ended - began, 3),
         "wall_seconds": round(wall, 3),
         "items_per_second": round(stored / (ended - began), 1),
+        # CPU seconds of the import and its scoring worker, start-up included: on a machine
+        # shared with other work the wall-time rate says how much of it the import got.
+        "cpu_seconds": round(float(cpu), 2),
         "peak_rss_mb": round(int(own_kb) / 1024, 1),
         "worker_peak_rss_mb": round(int(children_kb) / 1024, 1),
         "file_mb": round(path.stat().st_size / 2**20, 1),
     }
 
 
-def measure(lines: tuple[int, int, int], cache_dir: Path, raw_rate: Any) -> dict[str, Any]:
-    """`lines`: (smallest file, the throughput file, largest file)."""
+def raw_vader(texts: list[str]) -> tuple[float, float]:
+    """Bare `polarity_scores` over `texts` in this process: (texts per wall second, texts
+    per CPU second)."""
+    vader = SentimentIntensityAnalyzer()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for text in texts:
+        vader.polarity_scores(text)
+    return len(texts) / (time.perf_counter() - wall), len(texts) / (time.process_time() - cpu)
+
+
+def measure(lines: tuple[int, int, int], cache_dir: Path) -> dict[str, Any]:
+    """`lines`: (smallest file, the throughput file, largest file). Each step's result is also
+    written to cache_dir/import-partial.json as it comes (a long run cut short keeps them)."""
     small, mid, large = lines
+    partial: dict[str, Any] = {}
+
+    def keep(name: str, value: Any) -> None:
+        partial[name] = value
+        (cache_dir / "import-partial.json").write_text(json.dumps(partial, indent=2))
+
     through_file = dump_file(mid, cache_dir)
     memory_files = {n: dump_file(n, cache_dir, MEMORY_WINDOW_LOG) for n in (small, large)}
     texts = texts_of(through_file)
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
-        before = raw_rate(texts, 1)
+        before, before_cpu = raw_vader(texts)
+        keep("raw_before", [before, before_cpu])
         through = import_once(through_file, Path(tmp))
-        after = raw_rate(texts, 1)
+        keep("throughput_run", through)
+        after, after_cpu = raw_vader(texts)
+        keep("raw_after", [after, after_cpu])
         del texts
-        runs = {n: import_once(path, Path(tmp)) for n, path in memory_files.items()}
+        runs = {}
+        for n, path in memory_files.items():
+            runs[n] = import_once(path, Path(tmp))
+            keep(f"memory_run_{n}", runs[n])
     raw = max(before, after)
+    raw_cpu = max(before_cpu, after_cpu)
     return {
         # This section may be run on its own (`python -m bench --only import`): when and under
         # what load, beside the run's own.
@@ -150,6 +180,10 @@ def measure(lines: tuple[int, int, int], cache_dir: Path, raw_rate: Any) -> dict
             "import_items_per_second": through["items_per_second"],
             "raw_vader_items_per_second": round(raw, 1),
             "raw_vader_passes": [round(before, 1), round(after, 1)],
+            # per CPU second (the import's two processes together / raw VADER's one): what
+            # the pipeline costs beside VADER, whatever share of the machine each side got
+            "cpu_ratio": round(through["lines"] / through["cpu_seconds"] / raw_cpu, 3),
+            "raw_vader_items_per_cpu_second": round(raw_cpu, 1),
             "lines": mid,
             "window_log": THROUGHPUT_WINDOW_LOG,
             "run": through,
