@@ -136,6 +136,10 @@ class DumpImporter:
         self._lease_renewed = time.monotonic()
         self._reported = 0.0
         self._saved = time.monotonic()
+        # Where the items being scored go (subreddit, creation time), by fullname: a copy read
+        # meanwhile goes to the same place (Cosmos finds an item in its own partition only),
+        # as one read after it was stored does (`known_scores`). A few batches at most.
+        self._in_flight: dict[str, tuple[str, float]] = {}
 
     # -- the run -------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], run_id: str | None = None) -> CollectionRun:
@@ -304,6 +308,8 @@ class DumpImporter:
             before = known.get(item.id)
             if before is not None:
                 item.subreddit, item.created_utc = before.subreddit, before.created_utc
+            elif item.id in self._in_flight:  # read again before its first copy is stored
+                item.subreddit, item.created_utc = self._in_flight[item.id]
             if before is None or before.text_hash != item.text_hash:
                 unscored.append(item)
                 continue
@@ -317,6 +323,8 @@ class DumpImporter:
             scored.append(item)
         if scored:
             self._store(scored, run)
+        for item in unscored:
+            self._in_flight[item.id] = (item.subreddit, item.created_utc)
         return unscored
 
     def _store_scored(self, job: ScoringJob, run: CollectionRun) -> None:
@@ -328,6 +336,7 @@ class DumpImporter:
         by_sub: dict[str, list[Item]] = {}
         for item in items:
             by_sub.setdefault(item.subreddit, []).append(item)
+            self._in_flight.pop(item.id, None)
         for subreddit, group in by_sub.items():
             counts = run.subreddits.setdefault(subreddit, SubredditCounts())
             counts.fetched += len(group)
