@@ -139,6 +139,12 @@ class Settings(BaseSettings):
             return list(dict.fromkeys(canonical(str(n)) for n in names))
         return names
 
+    @field_validator("import_retention_days", mode="before")
+    @classmethod
+    def _keep_when_empty(cls, value: object) -> object:
+        # `IMPORT_RETENTION_DAYS=` (as in .env.example) means keep, like leaving it unset
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
