@@ -18,6 +18,9 @@ small shared machine is noisy and only ratios travel:
                    with 1M stored items / with 10k, side by side on the same cached files,
                    and the 1M refresh in seconds; next to it, once, the same result
                    recomputed from the items (what a refresh read before)
+8. import          dump import items scored and stored/s / raw VADER texts/s on the same
+                   texts (200k-line .zst), and the import process's peak RSS on a 1M-line file
+                   (MB, and / its peak on a 100k-line file) (bench/importing.py)
 
 Prints a table and writes bench/results.json. Data is deterministic (seeded generators, a
 fixed time anchor); the 1M-item database is built once and cached under results/bench-cache/.
@@ -47,7 +50,7 @@ from reddit_sentiment.collection.analyzer import text_of
 from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.store.sqlite import SqliteStore
 
-from . import dataset, pathological
+from . import dataset, importing, pathological
 from .target import (
     HEALTH,
     NO_RETENTION,
@@ -74,6 +77,9 @@ TARGETS = {
     "pathological_worst_ms": ("<", 50.0),
     "trending_ratio": ("<=", 2.0),
     "trending_seconds": ("<", 1.0),
+    "import_throughput": (">=", 0.8),
+    "import_rss_mb": ("<", 300.0),
+    "import_rss_growth": ("<=", 1.10),
 }
 
 
@@ -101,6 +107,8 @@ class Profile:
     web_rounds: int = 3
     web_seconds: float = 2.0
     web_connections: int = 32
+    # 7: dump lines (smallest file for memory, the throughput file, largest for memory)
+    import_lines: tuple[int, int, int] = (100_000, 200_000, 1_000_000)
     cache_dir: Path = dataset.CACHE_DIR
 
 
@@ -119,6 +127,7 @@ TINY = Profile(
     web_rounds=1,
     web_seconds=0.2,
     web_connections=4,
+    import_lines=(300, 600, 1500),
 )
 
 
@@ -539,6 +548,7 @@ SECTIONS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "web": measure_web,
     "pathological": pathological.measure,
     "trending": measure_trending,
+    "import": lambda profile: importing.measure(profile.import_lines, profile.cache_dir),
 }
 
 
@@ -654,6 +664,34 @@ def figures(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{p['worst_kind']}, {p['worst_over_ordinary']:.1f}x an ordinary 5,000-char post; "
                 f"cycle {cycle['pathological']['seconds']:.2f} s vs "
                 f"{cycle['ordinary']['seconds']:.2f} s ordinary",
+            )
+        )
+    if "import" in results:
+        i = results["import"]
+        t, m = i["throughput"], i["memory"]
+        rows.append(
+            (
+                "import_throughput",
+                "import items/s / raw VADER items/s",
+                t["ratio"],
+                f"{t['import_items_per_second']:.0f} / {t['raw_vader_items_per_second']:.0f}, "
+                f"{t['lines']:,} lines",
+            )
+        )
+        rows.append(
+            (
+                "import_rss_mb",
+                f"import peak RSS, MB, {m['large_lines']:,} lines",
+                m["peak_rss_mb"],
+                f"scoring worker {m['runs'][str(m['large_lines'])]['worker_peak_rss_mb']} MB",
+            )
+        )
+        rows.append(
+            (
+                "import_rss_growth",
+                f"import peak RSS {m['large_lines']:,} / {m['small_lines']:,} lines",
+                m["growth"],
+                f"{m['peak_rss_mb']} / {m['small_peak_rss_mb']} MB",
             )
         )
     out = []

@@ -361,6 +361,168 @@ def reconcile(
         raise typer.Exit(1)
 
 
+@app.command("import")
+def import_dumps(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Dump files (.zst, .gz, .jsonl, .ndjson) or directories of them"),
+    ],
+    subreddit: Annotated[
+        list[str] | None,
+        typer.Option("--subreddit", "-s", help="Keep only this subreddit (repeatable)"),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Keep items created from (ISO 8601)")] = None,
+    until: Annotated[str | None, typer.Option(help="Keep items created before (ISO 8601)")] = None,
+    kind: Annotated[Kind | None, typer.Option(help="Keep only posts or comments")] = None,
+    no_lease: Annotated[
+        bool,
+        typer.Option("--no-lease", help="Do not take the collector lease (an API-only service)"),
+    ] = False,
+) -> None:
+    """Load Reddit dump files (one JSON submission or comment per line) into the store.
+
+    Items are scored and aggregated like collected ones and upserted by fullname, so running
+    an import again, or importing what the collector saw, stores nothing twice. Ctrl-C stops
+    at the next batch and records the run as interrupted; run the same command to resume.
+    """
+    from .collection.dumps import dump_paths
+    from .collection.importer import DumpImporter, ImportFilter, lease_ttl
+    from .models import process_owner
+    from .settings import StorageBackend
+
+    settings = _settings()
+    if settings.storage_backend is StorageBackend.COSMOS:
+        # Imported history must not expire with Cosmos DB's per-document TTL; the store's
+        # rule for that is not built yet (README "Import Reddit dumps").
+        typer.echo("import: not available with STORAGE_BACKEND=cosmos yet; use SQLite", err=True)
+        raise typer.Exit(2)
+    files = dump_paths(paths)
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing or not files:
+        typer.echo(
+            f"no such dump file: {', '.join(missing) or ' '.join(map(str, paths))}", err=True
+        )
+        raise typer.Exit(2)
+    names = _subreddit_names(subreddit or [])
+    keep = ImportFilter(
+        subreddits=frozenset(names) if names else None,
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+        kind=kind,
+    )
+    owner = f"cli-import:{process_owner()}"
+    with _open_store(settings, create=True) as store:
+        if not no_lease and not store.acquire_lease(COLLECTOR_LEASE, owner, lease_ttl(settings)):
+            typer.echo(
+                "another process is collecting (it holds the collector lease): stop it, or "
+                "pass --no-lease if that service only serves the API",
+                err=True,
+            )
+            raise typer.Exit(1)
+        importer = DumpImporter(
+            settings, store, keep=keep, owner=owner, lease_owner=None if no_lease else owner
+        )
+        try:
+            with _stop_on_sigint(importer.stop_requested), _import_progress() as report:
+                typer.echo("loading VADER and starting the scoring worker ...", err=True)
+                importer.analyzer.warm_up()
+                importer.on_progress = report
+                run = importer.run(files)
+        finally:
+            importer.close()
+            if not no_lease:
+                store.release_lease(COLLECTOR_LEASE, owner)
+    _import_summary(run, importer.progress)
+
+
+def _subreddit_names(names: list[str]) -> list[str]:
+    """Subreddit names as items store them: lower case, without an "r/" in front."""
+    return [name.strip().removeprefix("/").removeprefix("r/").lower() for name in names]
+
+
+@contextmanager
+def _stop_on_sigint(stop: Any) -> Iterator[None]:
+    """The first Ctrl-C asks the import to stop at its next batch (it then records the run
+    as interrupted); a second one interrupts at once, and the run is still recorded."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def _import_progress() -> Iterator[Any]:
+    """A progress bar: bytes of the files read, items stored per second, and the counts."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .collection.importer import ImportProgress
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+        transient=False,
+    ) as bar:
+        task = bar.add_task("importing", total=None, counts="")
+
+        def report(progress: ImportProgress) -> None:
+            bar.update(
+                task,
+                total=progress.total_bytes or None,
+                completed=progress.bytes_read,
+                description=progress.file or "importing",
+                counts=(
+                    f"{progress.items_per_second:,.0f} items/s  stored {progress.stored:,}  "
+                    f"skipped {progress.skipped:,}  rejected {progress.rejected:,}"
+                ),
+            )
+
+        yield report
+
+
+def _import_summary(run: Any, progress: Any) -> None:
+    for name, counts in sorted(run.subreddits.items()):
+        if name == "*":
+            continue
+        typer.echo(
+            f"r/{name}: read {counts.fetched}, new {counts.new}, updated {counts.updated}, "
+            f"rejected {counts.rejected}"
+        )
+    typer.echo(
+        f"lines {progress.lines}: stored {progress.stored} (new {progress.new}, updated "
+        f"{progress.updated}, repeated {progress.repeats}), skipped by filter "
+        f"{progress.skipped}, rejected {progress.rejected}"
+    )
+    shown = run.rejections[:10]
+    for rejected in shown:
+        typer.echo(f"  rejected {rejected.fullname}: {rejected.reason}", err=True)
+    if progress.rejected > len(shown):
+        typer.echo(f"  ... and {progress.rejected - len(shown)} more rejected", err=True)
+    for error in run.errors:
+        typer.echo(f"  {error.listing}: {error.error}: {error.message}", err=True)
+    typer.echo(f"run {run.id}: {run.status.value}")
+    if run.status.value == "failed":
+        raise typer.Exit(1)
+    if run.status.value == "interrupted":
+        raise typer.Exit(130)
+
+
 class ExportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"

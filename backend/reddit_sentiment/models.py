@@ -115,6 +115,10 @@ class Item:
     def purged(self) -> bool:
         return self.state in PURGED_STATES
 
+    # Loaded from a dump file (`import`), at some time: kept by IMPORT_RETENTION_DAYS instead
+    # of RETENTION_DAYS. Once set it stays set, also when the collector sees the item again.
+    imported: bool = False
+
 
 @dataclass(slots=True)
 class ListingError:

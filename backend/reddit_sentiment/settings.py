@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     collector_mode: WorkerMode = WorkerMode.PROCESS
     collector_warm_up: bool = True
     retention_days: int = Field(default=30, ge=1)
+    # Items loaded from dump files (`import`) and their aggregates: None keeps them for good.
+    import_retention_days: int | None = Field(default=None, ge=1)
+    # Lines of a dump file scored and stored as one batch (a few are in flight at once).
+    import_batch_size: int = Field(default=1000, ge=10, le=100_000)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL
     track_keywords: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -233,6 +237,12 @@ class Settings(BaseSettings):
                 raise ValueError("at most 10 ages")
             return ages
         return parts
+
+    @field_validator("import_retention_days", mode="before")
+    @classmethod
+    def _keep_when_empty(cls, value: object) -> object:
+        # `IMPORT_RETENTION_DAYS=` (as in .env.example) means keep, like leaving it unset
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ from bench.target import percentile
 from tests.performance import run_load
 from tests.performance.scenarios import category
 
-pytestmark = [pytest.mark.timeout(120), pytest.mark.processes, pytest.mark.slow]
+pytestmark = [pytest.mark.timeout(180), pytest.mark.processes, pytest.mark.slow]
 
 
 def test_bench_produces_every_figure(tmp_path: Path) -> None:
@@ -36,6 +36,9 @@ def test_bench_produces_every_figure(tmp_path: Path) -> None:
     assert cycle["throughput"]["cycles"][0]["status"] == "succeeded"
     assert cycle["throughput"]["texts"] == cycle["throughput"]["cycles"][0]["items"]
     assert set(results["dashboard"]["endpoints"]) == set(bench.dashboard_requests())
+    imported = results["import"]
+    assert imported["throughput"]["run"]["stored_items"] == bench.TINY.import_lines[1]
+    assert set(imported["memory"]["runs"]) == {str(n) for n in bench.TINY.import_lines[::2]}
     assert "figure" in bench.render(results["figures"])
 
 

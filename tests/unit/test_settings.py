@@ -106,3 +106,14 @@ def test_the_azure_sdks_request_log_is_shown_only_at_debug(
         logging.getLogger("azure").setLevel(logging.NOTSET)
         configure_logging("INFO")
         logging.getLogger("azure").setLevel(logging.NOTSET)
+
+
+def test_import_retention_is_kept_when_unset_or_empty(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().import_retention_days is None
+    monkeypatch.setenv("IMPORT_RETENTION_DAYS", "")  # as .env.example writes it
+    assert load_settings().import_retention_days is None
+    monkeypatch.setenv("IMPORT_RETENTION_DAYS", "400")
+    assert load_settings().import_retention_days == 400
+    monkeypatch.setenv("IMPORT_RETENTION_DAYS", "0")
+    with pytest.raises(SettingsError, match="IMPORT_RETENTION_DAYS"):
+        load_settings()

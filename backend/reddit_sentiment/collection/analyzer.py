@@ -295,12 +295,15 @@ class Analyzer:
         max_chars: int = 5000,
         mode: AnalyzerMode | str = AnalyzerMode.PROCESS,
         batch_size: int = BATCH_SIZE,
+        *,
+        background: bool = True,
     ) -> None:
         self.max_chars = max_chars
         self.mode = AnalyzerMode(mode)
         self.batch_size = batch_size
         self._vader: SentimentIntensityAnalyzer | None = None
-        self._worker = LazyWorker(_init_worker)
+        # background: the worker in the idle scheduling class (beside a service's event loop)
+        self._worker = LazyWorker(_init_worker, background=background)
 
     # -- in-process ----------------------------------------------------------------------
     @property

@@ -418,13 +418,16 @@ class CollectionService:
         return report
 
     async def run_retention(self) -> int:
-        cutoff = time.time() - self.settings.retention_days * 86400
+        now = time.time()
+        cutoff = now - self.settings.retention_days * 86400
+        days = self.settings.import_retention_days
+        imported_cutoff = None if days is None else now - days * 86400
         loop = asyncio.get_running_loop()
         try:
             # Same single worker as collection: SQLite has one writer anyway, and a cleanup
             # never races a cycle that is writing the same rows.
             deleted = await loop.run_in_executor(
-                self.executor, self.store.delete_older_than, cutoff
+                self.executor, self.store.delete_older_than, cutoff, imported_cutoff
             )
         except Exception as error:
             log.error("retention cleanup failed: %s", error)

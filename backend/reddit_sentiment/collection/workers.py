@@ -82,9 +82,13 @@ class LazyWorker:
     """One spawned single-worker pool: started on first use, replaced after it breaks,
     stopped for good by `close()`. Thread-safe."""
 
-    def __init__(self, initializer: Callable[..., None], *initargs: Any) -> None:
+    def __init__(
+        self, initializer: Callable[..., None], *initargs: Any, background: bool = True
+    ) -> None:
         self._initializer = initializer
         self._initargs = initargs
+        # False: a batch job's worker (`import`), at the priority of the process that starts it
+        self.background = background
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self.closed = False
@@ -99,9 +103,10 @@ class LazyWorker:
                     max_workers=1,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_init,
-                    initargs=(os.getpid(), self._initializer, *self._initargs),
+                    initargs=(os.getpid(), self.background, self._initializer, *self._initargs),
                 )
-                _start_in_background(pool)
+                if self.background:
+                    _start_in_background(pool)
                 self._pool = pool
             return self._pool
 
@@ -172,7 +177,7 @@ def _started() -> None:
     """The no-op task that makes a pool start its worker."""
 
 
-def _init(parent: int, initializer: Callable[..., None], *initargs: Any) -> None:
+def _init(parent: int, background: bool, initializer: Callable[..., None], *initargs: Any) -> None:
     # The service, not the worker, decides when it stops. A signal sent to the service's whole
     # process group (Ctrl-C, `timeout`, a supervisor stopping the group) would otherwise kill
     # the worker mid-write before the service could stop the cycle at a checkpoint; in a group
@@ -182,9 +187,10 @@ def _init(parent: int, initializer: Callable[..., None], *initargs: Any) -> None
         os.setpgid(0, 0)
     # A process outside the terminal's foreground group may still log to that terminal.
     signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    run_in_background()
-    global _give_way_at
-    _give_way_at = 0.0
+    if background:
+        run_in_background()
+        global _give_way_at
+        _give_way_at = 0.0
     # A worker holds both ends of its task pipe, so a parent killed with SIGKILL would leave
     # it waiting forever: it exits by itself once it has been re-parented. The parent's pid
     # comes from the parent: one killed while this interpreter was still starting is gone

@@ -398,8 +398,11 @@ class Store(Protocol):
         """Mark runs left `running` (by a dead process, or stalled: those started before
         `started_before`) as `interrupted`, with the reason in their errors; return how many."""
 
-    def delete_older_than(self, cutoff_utc: float) -> int:
-        """Retention: delete items created before the cutoff (and their aggregates)."""
+    def delete_older_than(self, cutoff_utc: float, imported_cutoff_utc: float | None = None) -> int:
+        """Retention: delete collected items created before the cutoff's hour and imported
+        ones before `imported_cutoff_utc`'s (None: keep them), each taken off its aggregates
+        (a bucket keeps the figures of the items it still holds; empty ones go); return how
+        many items were deleted."""
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
         """Take the named lease if free or expired, or renew it if `owner` holds it.

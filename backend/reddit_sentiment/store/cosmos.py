@@ -1286,8 +1286,10 @@ class CosmosStore:
         except AzureError as error:
             raise self._error("interrupt running runs", error) from error
 
-    def delete_older_than(self, cutoff_utc: float) -> int:
-        """Delete items before the cutoff's hour and their aggregate documents (TTL's job too)."""
+    def delete_older_than(self, cutoff_utc: float, imported_cutoff_utc: float | None = None) -> int:
+        """Delete items before the cutoff's hour and their aggregate documents (TTL's job too).
+        Nothing here is imported (`import` refuses Cosmos DB), so `imported_cutoff_utc` has
+        nothing to delete."""
         cutoff = hour_of(cutoff_utc)
         first_day = (cutoff // DAY) * DAY  # days before it go whole; it loses its early hours
         deleted = 0

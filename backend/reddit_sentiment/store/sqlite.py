@@ -115,7 +115,8 @@ CREATE TABLE IF NOT EXISTS items (
     state_at REAL,
     checked_at REAL,
     reconcile_stage INTEGER NOT NULL DEFAULT 0,
-    counted INTEGER NOT NULL DEFAULT 1
+    counted INTEGER NOT NULL DEFAULT 1,
+    imported INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_new ON items (kind, created_utc, id);
 CREATE INDEX IF NOT EXISTS items_sub_new ON items (kind, subreddit, created_utc, id);
@@ -264,10 +265,10 @@ _LIFECYCLE_COLUMNS = (
 _ITEM_COLUMNS = (
     "id, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments, "
     "parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords, "
-    f"text_hash, {_LIFECYCLE_COLUMNS}"
+    f"text_hash, imported, {_LIFECYCLE_COLUMNS}"
 )
 _UPSERT_ITEM = f"""
-INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 28)})
+INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({", ".join("?" * 29)})
 ON CONFLICT(id) DO UPDATE SET
     author=excluded.author, title=excluded.title, body=excluded.body,
     permalink=excluded.permalink,
@@ -277,12 +278,13 @@ ON CONFLICT(id) DO UPDATE SET
     keywords=excluded.keywords, text_hash=excluded.text_hash,
     upvote_ratio=excluded.upvote_ratio, edited_at=excluded.edited_at, state=excluded.state,
     state_at=excluded.state_at, checked_at=excluded.checked_at,
-    reconcile_stage=excluded.reconcile_stage, counted=excluded.counted
+    reconcile_stage=excluded.reconcile_stage, counted=excluded.counted,
+    imported=max(imported, excluded.imported)
 """
 # What an upsert of a known item may change (collected_at aside), in _item_params' terms.
 _MUTABLE_COLUMNS = (
     "author, title, body, permalink, score, num_comments, compound, pos, neu, neg, label, "
-    f"truncated, keywords, text_hash, {_LIFECYCLE_COLUMNS}"
+    f"truncated, keywords, text_hash, imported, {_LIFECYCLE_COLUMNS}"
 )
 
 
@@ -415,6 +417,8 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     """Derive, once, what a file written by an older version lacks."""
     if "text_hash" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
         conn.execute("ALTER TABLE items ADD COLUMN text_hash TEXT NOT NULL DEFAULT ''")
+    if "imported" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
+        conn.execute("ALTER TABLE items ADD COLUMN imported INTEGER NOT NULL DEFAULT 0")
     if "rejections" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN rejections TEXT NOT NULL DEFAULT '[]'")
     if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
@@ -435,6 +439,8 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     # The reconcile pass's "due" query: one stage, a band of creation times, oldest first.
     conn.execute("CREATE INDEX IF NOT EXISTS items_due ON items (reconcile_stage, created_utc, id)")
     conn.execute("CREATE INDEX IF NOT EXISTS items_state ON items (state)")
+    # Retention finds each origin's old items by this (imported history may be most of them).
+    conn.execute("CREATE INDEX IF NOT EXISTS items_origin_created ON items (imported, created_utc)")
     for table in ("hourly", "daily"):
         if "rendered" not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {_RENDERED}")
@@ -507,6 +513,7 @@ def _row_to_item(row: sqlite3.Row) -> Item:
         checked_at=row["checked_at"],
         reconcile_stage=row["reconcile_stage"],
         counted=bool(row["counted"]),
+        imported=bool(row["imported"]),
     )
 
 
@@ -533,6 +540,7 @@ def _item_params(item: Item) -> tuple[Any, ...]:
         item.collected_at,
         json.dumps(item.keywords) if item.keywords else "[]",
         item.text_hash,
+        int(item.imported),
         item.upvote_ratio,
         item.edited_at,
         item.state.value,
@@ -729,6 +737,7 @@ class SqliteStore:
                             before["subreddit"],
                             before["created_utc"],
                         )
+                        item.imported = item.imported or bool(before["imported"])
                     row = _item_params(item)
                     if before is None:
                         result.new += 1
@@ -843,42 +852,44 @@ class SqliteStore:
                 )
             return len(rows)
 
-    def delete_older_than(self, cutoff_utc: float) -> int:
-        # Whole hours only, so the hourly aggregates stay exactly the sum of the items.
-        cutoff = hour_of(cutoff_utc)
+    def delete_older_than(self, cutoff_utc: float, imported_cutoff_utc: float | None = None) -> int:
+        # Whole hours only, like Cosmos's TTL. Each deleted item is taken off its buckets by
+        # the delta engine, so an hour that also holds kept (imported) items keeps exactly
+        # their figures; buckets left empty before the cutoffs go.
+        cutoffs = [(0, hour_of(cutoff_utc))]
+        if imported_cutoff_utc is not None:
+            cutoffs.append((1, hour_of(imported_cutoff_utc)))
         deleted = 0
-        while True:
-            with self._transaction() as conn:
-                _unlink(conn, cutoff)
-                cur = conn.execute(
-                    "DELETE FROM items WHERE id IN "
-                    "(SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
-                    (cutoff,),
-                )
-                deleted += cur.rowcount
-                if cur.rowcount < 5000:
-                    expired = conn.execute(
-                        "SELECT subreddit, -SUM(posts), -SUM(comments), -SUM(sum_compound), "
-                        "-SUM(positive), -SUM(neutral), -SUM(negative) FROM hourly "
-                        "WHERE hour < ? GROUP BY subreddit",
-                        (cutoff,),
+        for imported, cutoff in cutoffs:
+            while True:
+                with self._transaction() as conn:
+                    rows = conn.execute(
+                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id "
+                        "FROM items WHERE imported = ? AND created_utc < ? LIMIT 5000",
+                        (imported, cutoff),
                     ).fetchall()
-                    conn.executemany(_ADD_TOTALS, [tuple(row) for row in expired])
-                    # Days wholly before the cutoff go; the day it falls in loses its hours.
-                    first_day = (cutoff // DAY) * DAY
-                    partial = conn.execute(
-                        f"SELECT subreddit, {first_day}, -SUM(posts), -SUM(comments), "
-                        "-SUM(sum_compound), -SUM(positive), -SUM(neutral), -SUM(negative) "
-                        "FROM hourly WHERE hour >= ? AND hour < ? GROUP BY subreddit",
-                        (first_day, cutoff),
-                    ).fetchall()
-                    conn.executemany(_ADD_DAILY, [tuple(row) for row in partial])
-                    conn.execute("DELETE FROM daily WHERE day < ?", (first_day,))
-                    conn.execute("DELETE FROM hourly WHERE hour < ?", (cutoff,))
-                    conn.execute("DELETE FROM keyword_hourly WHERE hour < ?", (cutoff,))
-                    conn.execute("DELETE FROM author_hourly WHERE hour < ?", (cutoff,))
-                    _expire_trending(conn, cutoff, first_day)
-                    return deleted
+                    deltas = Deltas()
+                    for row in rows:
+                        deltas.add(_version(row), -1)
+                    conn.executemany(
+                        "DELETE FROM items WHERE id = ?", [(row["id"],) for row in rows]
+                    )
+                    _apply(conn, deltas)
+                deleted += len(rows)
+                if len(rows) < 5000:
+                    break
+        bound = max(cutoff for _, cutoff in cutoffs)
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM hourly WHERE hour < ? AND posts = 0 AND comments = 0", (bound,)
+            )
+            conn.execute("DELETE FROM daily WHERE day < ? AND posts = 0 AND comments = 0", (bound,))
+            conn.execute("DELETE FROM keyword_hourly WHERE hour < ? AND count = 0", (bound,))
+            conn.execute("DELETE FROM author_hourly WHERE hour < ? AND count <= 0", (bound,))
+            conn.execute("DELETE FROM term_hourly WHERE hour < ? AND count = 0", (bound,))
+            conn.execute("DELETE FROM term_daily WHERE day < ? AND count = 0", (bound,))
+            conn.execute("DELETE FROM links WHERE posts = 0 AND comments = 0")
+        return deleted
 
     def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
         now = time.time()
@@ -1422,34 +1433,6 @@ class SqliteStore:
 
 
 _END = 2**62  # a span without an end
-
-
-def _expire_trending(conn: sqlite3.Connection, cutoff: int, first_day: int) -> None:
-    """Retention of trending's aggregates: whole hours before the cutoff, days before its
-    day, and the deleted hours taken off the day it falls in (as `daily`)."""
-    conn.execute(
-        "INSERT INTO term_daily (subreddit, day, term, count) "
-        "SELECT subreddit, ?, term, -SUM(count) FROM term_hourly "
-        "WHERE hour >= ? AND hour < ? GROUP BY subreddit, term "
-        "ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count",
-        (first_day, first_day, cutoff),
-    )
-    conn.execute("DELETE FROM term_daily WHERE day < ? OR count = 0", (first_day,))
-    conn.execute("DELETE FROM term_hourly WHERE hour < ?", (cutoff,))
-    conn.execute("DELETE FROM links WHERE posts = 0 AND comments = 0")
-
-
-def _unlink(conn: sqlite3.Connection, cutoff: int) -> None:
-    """Take the items the next retention batch deletes off their links (a post's comments
-    may outlive it, and the other way round): the delta engine's -1 of each."""
-    deltas = Deltas()
-    for row in conn.execute(
-        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items "
-        "WHERE id IN (SELECT id FROM items WHERE created_utc < ? LIMIT 5000)",
-        (cutoff,),
-    ):
-        deltas.add(_version(row), -1)
-    conn.executemany(_ADD_LINKS, deltas.link_rows())
 
 
 def _bucket_query(
