@@ -136,9 +136,6 @@ async def test_containers_partition_keys_ttl_and_indexes(
     assert {p["path"] for p in props[DAILY]["indexingPolicy"]["includedPaths"]} == {
         "/subreddit/?",
         "/day/?",
-        "/keep/?",  # retention: imported hours, and those it left empty
-        "/posts/?",
-        "/comments/?",
     }
     assert props[RUNS].get("defaultTtl") is None  # runs are kept, as in SQLite
 

@@ -439,7 +439,7 @@
       margin: { l: 48, r: 44, t: 8, b: 32 },
       hoverlabel: { font: { family: FONT.family } },
       showlegend: series.length > 1,
-      legend: { orientation: "h", x: 0, y: -0.14, yanchor: "top", font: { size: 12 } },
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 12 } },  // above: two-line date ticks never reach it
       barmode: "stack",
       bargap: 0.2,
       hovermode: "closest",
