@@ -84,6 +84,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -657,6 +658,9 @@ class CosmosStore:
         self._acontainers: dict[str, AsyncContainerProxy] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency,
                                         thread_name_prefix="cosmos-write")  # fmt: skip
+        # The sync SDK's query path shares a response-headers dict across threads: two
+        # queries at once raise "OrderedDict mutated during iteration" (issue 16, item 8).
+        self._query_lock = threading.Lock()
         self._days_complete_from: float | None = None  # read by open(); None: trust no day
         # (subreddit, day) aggregates to rebuild from the items before the next write.
         self._unsettled: set[tuple[str, int]] = set()
@@ -931,8 +935,7 @@ class CosmosStore:
         # cosmosdb-server: rejects a partitioned query whose WHERE lacks the partition key.
         query = f"SELECT * FROM c WHERE c.subreddit = @subreddit AND c.id IN ({marks})"
         params += _params(subreddit=subreddit)
-        return list(self._sync(ITEMS).query_items(query, parameters=params,
-                                                   partition_key=subreddit))  # fmt: skip
+        return self._listed(self._sync(ITEMS), query, parameters=params, partition_key=subreddit)
 
     def _apply_bucket(self, key: _Key, values: list[float]) -> None:
         """Add signed counters to one aggregate document: patch `incr`, create when missing."""
@@ -1019,8 +1022,8 @@ class CosmosStore:
         query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
         for _ in range(_WRITE_ATTEMPTS):
             # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
-            found = list(container.query_items(query, parameters=_params(pk=subreddit, id=doc_id),
-                                               partition_key=subreddit))  # fmt: skip
+            found = self._listed(container, query, parameters=_params(pk=subreddit, id=doc_id),
+                                 partition_key=subreddit)  # fmt: skip
             terms: dict[str, int] = dict(found[0]["terms"]) if found else {}
             for term, count in counts.items():
                 total = terms.get(term, 0) + count
@@ -1059,10 +1062,8 @@ class CosmosStore:
 
         def stored(chunk: list[str]) -> list[Doc]:
             marks, params = _id_list(chunk)
-            return list(self._sync(ITEMS).query_items(
-                f"SELECT * FROM c WHERE c.id IN ({marks})", parameters=params,
-                enable_cross_partition_query=True,
-            ))  # fmt: skip
+            return self._listed(self._sync(ITEMS), f"SELECT * FROM c WHERE c.id IN ({marks})",
+                                parameters=params, enable_cross_partition_query=True)  # fmt: skip
 
         try:
             found = list(self._pool.map(stored, chunks))
@@ -1588,6 +1589,12 @@ class CosmosStore:
             if len(docs) < _ITER_PAGE:
                 return
             after = (docs[-1]["created_utc"], docs[-1]["id"])
+
+    def _listed(self, container: ContainerProxy, query: str, **options: Any) -> list[Doc]:
+        """A query on the sync client read whole, one at a time across the write pool's
+        threads (see `_query_lock`)."""
+        with self._query_lock:
+            return list(container.query_items(query, **options))
 
     def _scan(self, base: str, query: str, **values: Any) -> list[Doc]:
         """A synchronous cross-partition query (trending's reads, off the event loop)."""
