@@ -168,8 +168,29 @@ class RateLimits:
 
 @dataclass(slots=True)
 class UpsertResult:
+    """What an upsert did: items new to the store and items it had, in all and per subreddit
+    (one batch of an import holds many)."""
+
     new: int = 0
     updated: int = 0
+    by_subreddit: dict[str, SubredditCounts] = field(default_factory=dict)
+
+    def count(self, subreddit: str, *, new: bool) -> None:
+        counts = self.by_subreddit.setdefault(subreddit, SubredditCounts())
+        if new:
+            self.new += 1
+            counts.new += 1
+        else:
+            self.updated += 1
+            counts.updated += 1
+
+    def merge(self, other: UpsertResult) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        for subreddit, theirs in other.by_subreddit.items():
+            counts = self.by_subreddit.setdefault(subreddit, SubredditCounts())
+            counts.new += theirs.new
+            counts.updated += theirs.updated
 
 
 def new_run_id() -> str:

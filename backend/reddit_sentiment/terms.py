@@ -43,24 +43,27 @@ STOP_WORDS = frozenset(_STOP_TEXT.split())
 def text_from(kind: str, title: str | None, body: str) -> str:
     """Submissions are scored on title + selftext, comments on their body."""
     body = "" if body.strip() in PLACEHOLDERS else body
-    if kind == Kind.POST.value:
+    if kind == Kind.POST:
         return f"{title or ''}\n{body}".strip()
     return body.strip()
 
 
 def text_of(item: Item) -> str:
-    return text_from(item.kind.value, item.title, item.body)
+    return text_from(item.kind, item.title, item.body)
 
 
 def terms_of(text: str) -> set[str]:
     """Distinct content words: a term counts once per item (a mention, not a repetition)."""
-    words = set()
-    for word in _WORD.findall(text.lower()):
-        word = word.strip(_APOSTROPHES)
-        if word.endswith(("'s", "\u2019s")):  # possessive: "rocket's" is "rocket"
-            word = word[:-2]
-        if len(word) >= 3:
-            words.add(word)
+    words = set(_WORD.findall(text.lower()))
+    odd = [word for word in words if not word.isalnum()]  # with an apostrophe or hyphen
+    if odd:
+        words.difference_update(odd)
+        for word in odd:
+            word = word.strip(_APOSTROPHES)
+            if word.endswith(("'s", "\u2019s")):  # possessive: "rocket's" is "rocket"
+                word = word[:-2]
+            if len(word) >= 3:
+                words.add(word)
     return words - STOP_WORDS
 
 

@@ -26,18 +26,18 @@ from ..models import (
     RateLimits,
     RunStatus,
     SubredditCounts,
-    UpsertResult,
     new_run_id,
     process_owner,
 )
 from ..settings import Settings
 from ..store.base import Store, StoreUnavailable
 from . import trending
-from .analyzer import Analyzer, ScoringJob, text_of
+from .analyzer import Analyzer, ScoringJob
 from .breaker import CircuitBreaker, CircuitOpen
 from .collector import ListingFailed, ListingPage, RateLimitReserve, RedditCollector
 from .keywords import KeywordMatcher
-from .reconcile import ReconcilePass, settle_purged
+from .reconcile import ReconcilePass
+from .storing import message_of, split_scored, upsert_isolating
 
 log = logging.getLogger(__name__)
 
@@ -297,42 +297,16 @@ class CollectionCycle:
     def _unscored(
         self, items: list[Item], run: CollectionRun, subreddit: str, counts: SubredditCounts
     ) -> list[Item]:
-        """Fingerprint and tag `items`; store at once those whose text was scored before
-        (with the stored scores: an unchanged text is not scored again) and return the rest,
-        to be scored."""
+        """Store at once the items whose text was scored before (with the stored scores) and
+        return the rest, to be scored."""
         if not items:
             return items
-        for item in items:
-            text = text_of(item)
-            item.text_hash = self.analyzer.text_hash(text)
-            if self.keywords:
-                item.keywords = self.keywords.find(text)
-        known = self.store.known_scores(items)
-        unscored: list[Item] = []
-        scored: list[Item] = []
-        for item in items:
-            before = known.get(item.id)
-            if before is not None:  # where and when an item was posted never changes
-                item.subreddit, item.created_utc = before.subreddit, before.created_utc
-                item.checked_at, item.reconcile_stage = before.checked_at, before.reconcile_stage
-            if item.purged:  # no text to score: what it keeps comes from its stored version
-                settle_purged(item, before, self.settings.deleted_items)
-                scored.append(item)
-                continue
-            if before is None or before.text_hash != item.text_hash:
-                unscored.append(item)
-                continue
-            item.compound, item.pos, item.neu, item.neg = (
-                before.compound,
-                before.pos,
-                before.neu,
-                before.neg,
-            )
-            item.label, item.truncated = before.label, before.truncated
-            scored.append(item)
-        if scored:
-            self._store_batch(scored, run, subreddit, counts)
-        return unscored
+        ready, to_score = split_scored(
+            items, self.store, self.analyzer, self.keywords, self.settings.deleted_items
+        )
+        if ready:
+            self._store_batch(ready, run, subreddit, counts)
+        return to_score
 
     def _store_scored(
         self, job: ScoringJob, run: CollectionRun, subreddit: str, counts: SubredditCounts
@@ -347,28 +321,11 @@ class CollectionCycle:
     ) -> None:
         """Store scored items and count them."""
         counts.fetched += len(items)
-        result = self._upsert(items, run, subreddit)
+        result = upsert_isolating(
+            self.store, items, lambda item, reason: run.reject(subreddit, item.id, reason)
+        )
         counts.new += result.new
         counts.updated += result.updated
-
-    def _upsert(self, items: Sequence[Item], run: CollectionRun, subreddit: str) -> UpsertResult:
-        """Store a batch; when the store refuses it for something in the items (rather than
-        for being unavailable), store them one by one and reject only those it refuses."""
-        try:
-            return self.store.upsert_items(items)
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            if len(items) == 1:
-                log.warning("item %s rejected by the store: %s", items[0].id, describe(error))
-                run.reject(subreddit, items[0].id, f"not stored: {describe(error)}")
-                return UpsertResult()
-        result = UpsertResult()
-        for item in items:
-            one = self._upsert([item], run, subreddit)
-            result.new += one.new
-            result.updated += one.updated
-        return result
 
     def reconcile(
         self,
@@ -432,20 +389,9 @@ def build_cycle(
     )
 
 
-def _message(error: BaseException) -> str:
-    """The start of an error's message, on one line."""
-    return " ".join(str(error).split())[:300]
-
-
-def describe(error: BaseException) -> str:
-    """An error as one line: its class and the start of its message."""
-    message = _message(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
 def unforeseen(error: BaseException) -> ListingError:
     """The run record's entry for an exception no part of the cycle expected."""
-    return ListingError("*", "cycle", type(error).__name__, _message(error))
+    return ListingError("*", "cycle", type(error).__name__, message_of(error))
 
 
 def _final_status(run: CollectionRun) -> RunStatus:

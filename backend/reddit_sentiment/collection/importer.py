@@ -34,17 +34,17 @@ from ..models import (
     RunKind,
     RunStatus,
     SubredditCounts,
-    UpsertResult,
     new_run_id,
     process_owner,
 )
 from ..settings import Settings
 from ..store.base import Store, StoreUnavailable
-from .analyzer import Analyzer, ScoringJob, text_of
+from .analyzer import Analyzer, ScoringJob
 from .collector import ItemRejected, item_from_data
-from .cycle import SCORING_AHEAD, StopFlag, describe, unforeseen
+from .cycle import SCORING_AHEAD, StopFlag, unforeseen
 from .dumps import DumpReader, DumpRecord, DumpUnreadable
 from .keywords import KeywordMatcher
+from .storing import split_scored, upsert_isolating
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 LEASE_RENEW_SECONDS = 20.0
 PROGRESS_SECONDS = 0.25
 SAVE_SECONDS = 2.0  # and how often the run record is saved with its counts so far
+# Scored items stored in one write: on SQLite one transaction, whose pages are written once
+# however many of its items touch them (specs/measurements.md#import-write-batches).
+WRITE_ITEMS = 20_000
 # Where a line that is not an item is counted in the run (it has no subreddit).
 NO_SUBREDDIT = "*"
 
@@ -87,7 +90,7 @@ class ImportProgress:
     new: int = 0
     updated: int = 0
     skipped: int = 0  # by the filters
-    repeats: int = 0  # a thing repeated within one batch of lines: stored once, the last seen
+    repeats: int = 0  # a thing read again before its first copy was stored: stored once, the last
     rejected: int = 0
     file: str = ""
     started: float = field(default_factory=time.monotonic)
@@ -140,6 +143,7 @@ class DumpImporter:
         # meanwhile goes to the same place (Cosmos finds an item in its own partition only),
         # as one read after it was stored does (`known_scores`). A few batches at most.
         self._in_flight: dict[str, tuple[str, float]] = {}
+        self._unstored: list[Item] = []  # scored, waiting for a write of WRITE_ITEMS
 
     # -- the run -------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], run_id: str | None = None) -> CollectionRun:
@@ -193,11 +197,14 @@ class DumpImporter:
                     run.errors.append(ListingError("*", path.name, "DumpUnreadable", str(error)))
                     log.warning("import %s: %s", run.id, error)
                     done_bytes += _sizes([path])
+                # A file's items are stored before the next file is read (and what was read
+                # before a stop is stored too): a later file's copy of an item is its update.
+                while pending:
+                    self._store_scored(pending.popleft(), run)
+                self._flush(run)
                 self.progress.bytes_read = done_bytes
                 if self.stop_requested.is_set():
                     break
-            while pending:  # what was read before a stop is stored too
-                self._store_scored(pending.popleft(), run)
         except BaseException:
             for job in pending:
                 job.cancel()
@@ -294,77 +301,54 @@ class DumpImporter:
             self._store_scored(oldest, run)
 
     def _unscored(self, items: list[Item], run: CollectionRun) -> list[Item]:
-        """Fingerprint and tag `items`; store at once those stored before with the same text
-        (keeping their scores, subreddit and creation time); return the rest, to score."""
-        for item in items:
-            text = text_of(item)
-            item.text_hash = self.analyzer.text_hash(text)
-            if self.keywords:
-                item.keywords = self.keywords.find(text)
-        known = self.store.known_scores(items)
-        unscored: list[Item] = []
-        scored: list[Item] = []
-        for item in items:
-            before = known.get(item.id)
-            if before is not None:
-                item.subreddit, item.created_utc = before.subreddit, before.created_utc
-            elif item.id in self._in_flight:  # read again before its first copy is stored
-                item.subreddit, item.created_utc = self._in_flight[item.id]
-            if before is None or before.text_hash != item.text_hash:
-                unscored.append(item)
-                continue
-            item.compound, item.pos, item.neu, item.neg = (
-                before.compound,
-                before.pos,
-                before.neu,
-                before.neg,
-            )
-            item.label, item.truncated = before.label, before.truncated
-            scored.append(item)
-        if scored:
-            self._store(scored, run)
-        for item in unscored:
+        """Store at once the items stored before with the same text (keeping their scores,
+        subreddit and creation time); return the rest, to score."""
+        ready, to_score = split_scored(
+            items,
+            self.store,
+            self.analyzer,
+            self.keywords,
+            self.settings.deleted_items,
+            placed=self._in_flight,  # a line read again before its first copy is stored
+        )
+        self._stage(ready, run)
+        for item in to_score:
             self._in_flight[item.id] = (item.subreddit, item.created_utc)
-        return unscored
+        return to_score
 
     def _store_scored(self, job: ScoringJob, run: CollectionRun) -> None:
         for scored in job:
-            self._store(scored, run)
+            self._stage(scored, run)
 
-    def _store(self, items: Iterable[Item], run: CollectionRun) -> None:
-        """Store scored items a subreddit at a time (one partition on Cosmos), counted."""
-        by_sub: dict[str, list[Item]] = {}
+    def _stage(self, items: Sequence[Item], run: CollectionRun) -> None:
+        """Queue scored items for the store; store them once there are WRITE_ITEMS."""
+        self._unstored.extend(items)
+        if len(self._unstored) >= WRITE_ITEMS:
+            self._flush(run)
+
+    def _flush(self, run: CollectionRun) -> None:
+        """Store the queued items (the store groups them by partition), counted per
+        subreddit."""
+        queued, self._unstored = self._unstored, []
+        items = list({item.id: item for item in queued}.values())  # the last copy read
+        self.progress.repeats += len(queued) - len(items)
+        if not items:
+            return
         for item in items:
-            by_sub.setdefault(item.subreddit, []).append(item)
+            run.subreddits.setdefault(item.subreddit, SubredditCounts()).fetched += 1
             self._in_flight.pop(item.id, None)
-        for subreddit, group in by_sub.items():
+        result = upsert_isolating(self.store, items, lambda one, why: self._refused(run, one, why))
+        for subreddit, stored in result.by_subreddit.items():
             counts = run.subreddits.setdefault(subreddit, SubredditCounts())
-            counts.fetched += len(group)
-            result = self._upsert(group, run, subreddit)
-            counts.new += result.new
-            counts.updated += result.updated
-            self.progress.new += result.new
-            self.progress.updated += result.updated
-            self.progress.stored += result.new + result.updated
+            counts.new += stored.new
+            counts.updated += stored.updated
+        self.progress.new += result.new
+        self.progress.updated += result.updated
+        self.progress.stored += result.new + result.updated
 
-    def _upsert(self, items: Sequence[Item], run: CollectionRun, subreddit: str) -> UpsertResult:
-        """A batch; one by one when the store refuses it for something in the items."""
-        try:
-            return self.store.upsert_items(items)
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            if len(items) == 1:
-                log.warning("item %s rejected by the store: %s", items[0].id, describe(error))
-                run.reject(subreddit, items[0].id, f"not stored: {describe(error)}")
-                self.progress.rejected += 1
-                return UpsertResult()
-        result = UpsertResult()
-        for item in items:
-            one = self._upsert([item], run, subreddit)
-            result.new += one.new
-            result.updated += one.updated
-        return result
+    def _refused(self, run: CollectionRun, item: Item, reason: str) -> None:
+        run.reject(item.subreddit, item.id, reason)
+        self.progress.rejected += 1
 
     # -- housekeeping ----------------------------------------------------------------------
     def _renew_lease(self) -> None:

@@ -1125,10 +1125,7 @@ class CosmosStore:
         touched: set[tuple[str, int]] = set()  # (subreddit, day) the batch's deltas move
         for item in unique:
             before = old.get(item.id)
-            if before is None:
-                result.new += 1
-            else:
-                result.updated += 1
+            result.count(item.subreddit, new=before is None)
             change = item_change(None if before is None else _version(before), Version.of(item))
             if change is not None:
                 per_item[item.id] = change

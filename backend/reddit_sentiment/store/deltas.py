@@ -117,16 +117,16 @@ class Version:
         return cls(
             item.subreddit,
             item.created_utc,
-            item.kind.value,
+            item.kind,  # a StrEnum: its member is the str itself (no `.value` lookup per item)
             item.compound,
-            item.label.value,
+            item.label,
             tuple(item.keywords),
             author_of(item.author),
             item.counted,
-            terms_for(item.kind.value, item.title, item.body),
+            terms_for(item.kind, item.title, item.body),
             item.id,
             item.link_id,
-            engagement_of(item.kind.value, item.score, item.num_comments),
+            engagement_of(item.kind, item.score, item.num_comments),
         )
 
     def counts_as(self, other: Version) -> bool:
@@ -159,7 +159,7 @@ class Version:
 
 def engagement_of(kind: str, score: int, num_comments: int | None) -> int:
     """What trending ranks posts by (comments: 0, they are not ranked)."""
-    return score + (num_comments or 0) if kind == Kind.POST.value else 0
+    return score + (num_comments or 0) if kind == Kind.POST else 0
 
 
 class Deltas:
@@ -182,7 +182,7 @@ class Deltas:
         hour = hour_of(version.created_utc)
         label = LABELS.index(version.label)
         row = self.hourly.setdefault((version.subreddit, hour), [0, 0, 0.0, 0, 0, 0])
-        row[0 if version.kind == Kind.POST.value else 1] += sign
+        row[0 if version.kind == Kind.POST else 1] += sign
         row[2] += sign * version.compound
         row[3 + label] += sign
         for keyword in version.keywords:
@@ -201,7 +201,7 @@ class Deltas:
     def _add_trending(self, version: Version, hour: int, sign: int) -> None:
         for term in version.terms:
             self.term_hourly.setdefault((version.subreddit, hour, term), [0])[0] += sign
-        if version.kind == Kind.POST.value:
+        if version.kind == Kind.POST:
             link = self.links.setdefault((version.subreddit, version.fullname), _no_link())
             link[0] += sign
             link[1] += sign * hour

@@ -481,6 +481,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 
 _SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _CHUNK = 400  # below SQLite's bound-parameter limit
+WRITER_CACHE_KIB = 64 * 1024  # page cache of a connection that writes (SQLite's default: 2 MiB)
 
 
 def _row_to_item(row: sqlite3.Row) -> Item:
@@ -655,6 +656,11 @@ class SqliteStore:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self._connect()
         try:
+            if getattr(self._local, "writer", None) != self._generation:
+                # A writing connection keeps more pages than SQLite's default 2 MiB: an
+                # upsert walks a dozen indexes and aggregate tables at random keys.
+                conn.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+                self._local.writer = self._generation
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -712,51 +718,45 @@ class SqliteStore:
 
     # -- write path --------------------------------------------------------------------
     def upsert_items(self, items: Sequence[Item]) -> UpsertResult:
+        # One transaction for the whole batch: a page it dirties is written once however
+        # many of its items touch it (specs/measurements.md#import-write-batches).
         result = UpsertResult()
         unique = list({item.id: item for item in items}.values())
         purged = False
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            with self._transaction() as conn:
-                marks = ",".join("?" * len(chunk))
-                old = {
-                    row["id"]: row
+        with self._transaction() as conn:
+            old: dict[str, sqlite3.Row] = {}
+            for start in range(0, len(unique), _CHUNK):
+                chunk = [item.id for item in unique[start : start + _CHUNK]]
+                old.update(
+                    (row["id"], row)
                     for row in conn.execute(
                         f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, "
-                        f"link_id FROM items WHERE id IN ({marks})",
-                        [item.id for item in chunk],
+                        f"link_id FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                        chunk,
                     )
-                }
-                deltas = Deltas()
-                rows: list[tuple[Any, ...]] = []
-                seen_again: list[tuple[float, str]] = []
-                for item in chunk:
-                    before = old.get(item.id)
-                    if before is not None:  # kept as first stored, as the upsert keeps them
-                        item.subreddit, item.created_utc = (
-                            before["subreddit"],
-                            before["created_utc"],
-                        )
-                        item.imported = item.imported or bool(before["imported"])
-                    row = _item_params(item)
-                    if before is None:
-                        result.new += 1
-                    else:
-                        result.updated += 1
-                        if tuple(before)[4:-1] == _mutable(row):
-                            # Nothing Reddit or the analyzer can change did: only record that
-                            # it was seen (an unchanged row rewrites no index).
-                            seen_again.append((item.collected_at, item.id))
-                            continue
-                    rows.append(row)
-                    if item.purged and (before is None or before["state"] not in PURGED_STATES):
-                        purged = True
-                    deltas.add_upsert(
-                        None if before is None else _version(before), Version.of(item)
-                    )
-                conn.executemany(_UPSERT_ITEM, rows)
-                conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
-                _apply(conn, deltas)
+                )
+            deltas = Deltas()
+            rows: list[tuple[Any, ...]] = []
+            seen_again: list[tuple[float, str]] = []
+            for item in unique:
+                before = old.get(item.id)
+                if before is not None:  # kept as first stored, as the upsert keeps them
+                    item.subreddit, item.created_utc = before["subreddit"], before["created_utc"]
+                    item.imported = item.imported or bool(before["imported"])
+                row = _item_params(item)
+                result.count(item.subreddit, new=before is None)
+                if before is not None and tuple(before)[4:-1] == _mutable(row):
+                    # Nothing Reddit or the analyzer can change did: only record that it was
+                    # seen (an unchanged row rewrites no index).
+                    seen_again.append((item.collected_at, item.id))
+                    continue
+                rows.append(row)
+                if item.purged and (before is None or before["state"] not in PURGED_STATES):
+                    purged = True
+                deltas.add_upsert(None if before is None else _version(before), Version.of(item))
+            conn.executemany(_UPSERT_ITEM, rows)
+            conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
+            _apply(conn, deltas)
         if purged:
             self.checkpoint()
         return result
