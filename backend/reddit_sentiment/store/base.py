@@ -543,7 +543,7 @@ class Store(Protocol):
     def rebuild_aggregates(self) -> int:
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a
         recomputation from the items, streamed; return how many rows were rewritten. The
-        caller holds the collector lease (`store/verify.repair`)."""
+        caller holds the collector lease (the `repair` command)."""
 
     # -- alerts (rules written by the API off the loop, alerts by the collector thread) --
     async def distinct_authors(
