@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .models import COLLECTOR_LEASE, Item, Kind, Listing
+from .models import COLLECTOR_LEASE, CollectionRun, Item, Kind, Listing
 from .settings import Settings, SettingsError, load_settings
 from .store.base import Store
 
@@ -295,6 +295,12 @@ def collect(
             f"updated {counts.updated}, failed listings {counts.failed}, "
             f"rejected items {counts.rejected}"
         )
+    _run_end(run)
+
+
+def _run_end(run: CollectionRun) -> None:
+    """A run's errors and rejected items on stderr, then its id and status; exit 1 when it
+    failed."""
     for error in run.errors:
         typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
     for rejected in run.rejections:
@@ -365,11 +371,7 @@ def reconcile(
             f"rescored {counts.rescored}, deleted {counts.deleted}, missing {counts.missing}, "
             f"failed {counts.failed}"
         )
-    for error in run.errors:
-        typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
-    typer.echo(f"run {run.id}: {run.status.value}")
-    if run.status.value == "failed":
-        raise typer.Exit(1)
+    _run_end(run)
 
 
 @app.command("import")

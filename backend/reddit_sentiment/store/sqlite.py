@@ -799,20 +799,7 @@ class SqliteStore:
         return [_row_to_item(row) for row in rows]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
-        ids = [item.id for item in items]
-        conn = self._connect()
-        known: dict[str, Item] = {}
-        try:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                rows = conn.execute(
-                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                known.update((row["id"], _row_to_item(row)) for row in rows)
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        return known
+        return self.posts_by_id([item.id for item in items])  # any item, by fullname
 
     def save_run(self, run: CollectionRun) -> None:
         with self._transaction() as conn:
