@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from .models import COLLECTOR_LEASE, Item, Kind, Listing
+from .models import COLLECTOR_LEASE, CollectionRun, Item, Kind, Listing
 from .settings import Settings, SettingsError, load_settings
 from .store.base import Store
 
@@ -88,6 +88,25 @@ def _open_store(settings: Settings, *, create: bool = False) -> Iterator[Store]:
         yield store
     finally:
         asyncio.run(store.aclose())
+
+
+# How long a command holds the collector lease at most: it ends sooner, and lets the lease go.
+LEASE_SECONDS = 3600.0
+
+
+@contextmanager
+def _collector_lease(
+    store: Store, owner: str, refusal: str, ttl: float = LEASE_SECONDS
+) -> Iterator[None]:
+    """The collector lease held for the block, so a command never writes beside a collecting
+    service; when another process holds it, `refusal` on stderr and exit code 1."""
+    if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=ttl):
+        typer.echo(refusal, err=True)
+        raise typer.Exit(1)
+    try:
+        yield
+    finally:
+        store.release_lease(COLLECTOR_LEASE, owner)
 
 
 def _serve(overrides: dict[str, object] | None = None, workers: int = 1) -> None:
@@ -248,14 +267,14 @@ def collect(
         typer.echo(reason, err=True)
         raise typer.Exit(2)
     owner = f"cli:{process_owner()}"
-    with _open_store(settings, create=True) as store:
-        if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=3600):
-            typer.echo(
-                "another process is collecting (it holds the collector lease); "
-                "use POST /api/v1/collections on the service instead",
-                err=True,
-            )
-            raise typer.Exit(1)
+    refusal = (
+        "another process is collecting (it holds the collector lease); "
+        "use POST /api/v1/collections on the service instead"
+    )
+    with (
+        _open_store(settings, create=True) as store,
+        _collector_lease(store, owner, refusal),
+    ):
         cycle = build_cycle(settings, store, owner=owner)
         try:
             with Progress(transient=False) as progress:
@@ -270,13 +289,18 @@ def collect(
                 run = cycle.run(trigger="cli")
         finally:
             cycle.close()
-            store.release_lease(COLLECTOR_LEASE, owner)
     for name, counts in run.subreddits.items():
         typer.echo(
             f"r/{name}: fetched {counts.fetched}, new {counts.new}, "
             f"updated {counts.updated}, failed listings {counts.failed}, "
             f"rejected items {counts.rejected}"
         )
+    _run_end(run)
+
+
+def _run_end(run: CollectionRun) -> None:
+    """A run's errors and rejected items on stderr, then its id and status; exit 1 when it
+    failed."""
     for error in run.errors:
         typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
     for rejected in run.rejections:
@@ -322,14 +346,11 @@ def reconcile(
         typer.echo("reconcile needs REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET", err=True)
         raise typer.Exit(2)
     owner = f"cli:{process_owner()}"
-    with _open_store(settings) as store:
-        if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=3600):
-            typer.echo(
-                "another process is collecting (it holds the collector lease); "
-                "the service reconciles after each of its cycles",
-                err=True,
-            )
-            raise typer.Exit(1)
+    refusal = (
+        "another process is collecting (it holds the collector lease); "
+        "the service reconciles after each of its cycles"
+    )
+    with _open_store(settings) as store, _collector_lease(store, owner, refusal):
         cycle = build_cycle(settings, store, owner=owner)
         try:
             with Progress(transient=False) as progress:
@@ -338,27 +359,19 @@ def reconcile(
                 def advance(checked: int) -> None:
                     progress.update(task, completed=checked, description=f"checked {checked}")
 
-                run = cycle.reconcile(
-                    trigger="cli",
-                    older_than=seconds,
-                    subreddit=name,
-                    max_requests=None,
-                    on_batch=advance,
+                cycle.reconciler.on_batch = advance
+                run = cycle.reconciler.run(
+                    trigger="cli", older_than=seconds, subreddit=name, max_requests=None
                 )
         finally:
             cycle.close()
-            store.release_lease(COLLECTOR_LEASE, owner)
     for sub, counts in sorted(run.subreddits.items()):
         typer.echo(
             f"r/{sub}: checked {counts.checked}, updated {counts.updated}, "
             f"rescored {counts.rescored}, deleted {counts.deleted}, missing {counts.missing}, "
             f"failed {counts.failed}"
         )
-    for error in run.errors:
-        typer.echo(f"  {error.subreddit}/{error.listing}: {error.error}: {error.message}", err=True)
-    typer.echo(f"run {run.id}: {run.status.value}")
-    if run.status.value == "failed":
-        raise typer.Exit(1)
+    _run_end(run)
 
 
 @app.command("import")
@@ -411,14 +424,14 @@ def import_dumps(
         kind=kind,
     )
     owner = f"cli-import:{process_owner()}"
-    with _open_store(settings, create=True) as store:
-        if not no_lease and not store.acquire_lease(COLLECTOR_LEASE, owner, lease_ttl(settings)):
-            typer.echo(
-                "another process is collecting (it holds the collector lease): stop it, or "
-                "pass --no-lease if that service only serves the API",
-                err=True,
-            )
-            raise typer.Exit(1)
+    refusal = (
+        "another process is collecting (it holds the collector lease): stop it, or "
+        "pass --no-lease if that service only serves the API"
+    )
+    with (
+        _open_store(settings, create=True) as store,
+        nullcontext() if no_lease else _collector_lease(store, owner, refusal, lease_ttl(settings)),
+    ):
         importer = DumpImporter(
             settings, store, keep=keep, owner=owner, lease_owner=None if no_lease else owner
         )
@@ -430,8 +443,6 @@ def import_dumps(
                 run = importer.run(files)
         finally:
             importer.close()
-            if not no_lease:
-                store.release_lease(COLLECTOR_LEASE, owner)
     _import_summary(run, importer.progress)
 
 
@@ -666,16 +677,14 @@ def repair() -> None:
     from .store.base import StoreUnavailable
 
     settings = _settings()
+    owner = f"cli:{process_owner()}"
+    refusal = (
+        "another process holds the collector lease (a running service collects): "
+        "stop it, or wait until it lets the lease go, then run repair again"
+    )
     try:
-        with _open_store(settings) as store:
-            rewritten, report = checks.repair(store, f"cli:{process_owner()}")
-    except checks.LeaseHeld:
-        typer.echo(
-            "another process holds the collector lease (a running service collects): "
-            "stop it, or wait until it lets the lease go, then run repair again",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+        with _open_store(settings) as store, _collector_lease(store, owner, refusal):
+            rewritten, report = checks.repair(store)
     except StoreUnavailable as error:
         typer.echo(f"repair failed: {error}", err=True)
         raise typer.Exit(2) from None

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
@@ -85,6 +86,7 @@ positive = _schema(GenerationMode.POSITIVE)
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.slow
 @negative.parametrize()
 @SETTINGS
 def test_data_the_schema_forbids_is_refused(case: schemathesis.Case[Any]) -> None:
@@ -124,6 +126,7 @@ def map_case(context: HookContext, case: schemathesis.Case[Any]) -> schemathesis
     return case
 
 
+@pytest.mark.slow
 @positive.hooks.apply(map_case)
 @positive.parametrize()
 @SETTINGS

@@ -1,15 +1,10 @@
 """The dashboard page on a store seeded in advance, at several widths: what each shape of data
 test shares. One service (a real uvicorn process, no Reddit configured) and one browser per
-module; one page reused across widths."""
+module (`seeded_page`); one page reused across widths."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,11 +18,9 @@ from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from reddit_sentiment.models import Item
 from reddit_sentiment.store.sqlite import SqliteStore
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, _free_port
+from .harness import RESULTS, TIMEOUT_MS, chromium, healthy, served
 
-RESULTS = Path(__file__).resolve().parents[2] / "results" / "browser"
 WIDTHS = (375, 1024, 1600)
-TIMEOUT_MS = 15_000
 
 
 @dataclass
@@ -41,75 +34,27 @@ class Watched:
 
 
 @contextmanager
-def seeded_service(tmp: Path, items: Iterable[Item], **env: str) -> Iterator[str]:
-    """`serve` on a SQLite file holding `items`, without Reddit credentials; yields its URL."""
+def seeded_page(tmp: Path, items: Iterable[Item], **env: str) -> Iterator[Watched]:
+    """`serve` on a SQLite file holding `items`, without Reddit credentials, and a page of
+    Debian's chromium in UTC on it (axis texts then compare with the data's UTC dates)."""
     store = SqliteStore(tmp / "page.db")
     store.open()
     batch = list(items)
     for start in range(0, len(batch), 2000):
         store.upsert_items(batch[start : start + 2000])
     asyncio.run(store.aclose())
-    port = _free_port()
     environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
         "SQLITE_PATH": str(tmp / "page.db"),
         "RETENTION_DAYS": "100000",  # keep the old data these tests are about
         "LOG_LEVEL": "WARNING",
         **env,
     }
-    log = tmp / "service.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "reddit_sentiment", "serve"],
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"service exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"service not up in 20 s: {log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
-
-
-@contextmanager
-def watched_page(tmp: Path, url: str) -> Iterator[Watched]:
-    """Debian's chromium in UTC (so axis texts compare with the data's UTC dates)."""
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 900},
-            timezone_id="UTC",
-            locale="en-US",
-        )
+    with served(tmp, environment, healthy) as running, sync_playwright() as playwright:
+        context = chromium(playwright, tmp / "profile", viewport={"width": 1600, "height": 900},
+                           timezone_id="UTC", locale="en-US")  # fmt: skip
         try:
             page = context.new_page()
-            watched = Watched(page=page, url=url)
+            watched = Watched(page=page, url=running.url)
 
             def on_console(message: ConsoleMessage) -> None:
                 if message.type == "error":

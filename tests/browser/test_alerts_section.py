@@ -5,10 +5,6 @@ local receiver, and the page lists the alert with its delivery and evidence."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -19,15 +15,13 @@ from playwright.sync_api import BrowserContext
 from fakereddit import FakeReddit
 from tests.alerts.receiver import Receiver, receiver
 
-from .conftest import Service, _free_port, _wait_first_collection
-
-TIMEOUT_MS = 15_000
+from .harness import TIMEOUT_MS, Running, collected, fake_reddit_env, served
 
 
 @pytest.fixture(scope="module")
 def alerting_service(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Service, Receiver]]:
+) -> Iterator[tuple[Running, Receiver]]:
     tmp = tmp_path_factory.mktemp("alerts-service")
     with FakeReddit.sample().start() as fake, receiver() as hook:
         rules = tmp / "rules.json"
@@ -35,41 +29,17 @@ def alerting_service(
             "name": "python is busy", "subreddit": "python", "metric": "mentions",
             "window": "24h", "condition": {"above": 0}, "notify": [f"json://{hook.url}/hook"],
         }]))  # fmt: skip
-        port = _free_port()
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(tmp),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
+            **fake_reddit_env(fake),
             "SQLITE_PATH": str(tmp / "alerts.db"),
-            "REDDIT_URL": fake.url,
-            "REDDIT_OAUTH_URL": fake.url,
-            "REDDIT_CLIENT_ID": "x",
-            "REDDIT_CLIENT_SECRET": "x",
-            "SUBREDDITS": ",".join(sorted(fake.subreddit_names())),
-            "COLLECTION_START_DELAY_SECONDS": "0",
             "ALERT_RULES_FILE": str(rules),
         }
-        log = tmp / "service.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "reddit_sentiment", "serve"], env=env,
-                                    stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_first_collection(proc, url, log)
-            yield Service(url=url, subreddits=[], log=log), hook
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        with served(tmp, env, collected) as service:
+            yield service, hook
 
 
 def test_the_page_lists_the_alert_that_fired(
-    alerting_service: tuple[Service, Receiver], browser_context: BrowserContext
+    alerting_service: tuple[Running, Receiver], browser_context: BrowserContext
 ) -> None:
     service, hook = alerting_service
     deadline = time.monotonic() + 20

@@ -3,16 +3,13 @@ no request leaves the host (the service promises to load nothing from outside)."
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Request
 
 from .conftest import Service
-
-RESULTS = Path(__file__).resolve().parents[2] / "results" / "browser"
-TIMEOUT_MS = 15_000
+from .harness import RESULTS, TIMEOUT_MS
 
 
 @pytest.mark.parametrize(

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request
 
 from .conftest import Service
-
-RESULTS = Path(__file__).resolve().parents[2] / "results" / "browser"
-TIMEOUT_MS = 15_000
-
-
-def api(service: Service, path: str) -> Any:
-    response = httpx.get(f"{service.url}/api/v1{path}", timeout=5)
-    assert response.status_code == 200, (path, response.status_code, response.text)
-    return response.json()
+from .harness import RESULTS, TIMEOUT_MS
+from .pages import api
 
 
 def count(page: Page, selector: str) -> int:
@@ -71,14 +64,16 @@ def test_dashboard_renders_stored_data_without_errors(
     assert count(page, drawn) == len(subreddits)
     legend = page.locator(f"{sentiment} .legendtext").all_text_contents()
     assert sorted(legend) == [f"r/{name}" for name in subreddits]
-    series = {s["subreddit"]: s["buckets"] for s in api(service, "/dashboard/sentiment")["series"]}
+    series = {
+        s["subreddit"]: s["buckets"] for s in api(service.url, "/dashboard/sentiment")["series"]
+    }
     lines = [t for t in chart_data(page, "chart-sentiment") if t["type"] == "scatter"]
     assert {t["name"]: [y for y in t["y"] if y is not None] for t in lines} == {
         f"r/{name}": [b["mean_compound"] for b in buckets] for name, buckets in series.items()
     }
 
     # Label distribution: totals as text equal the summary; the chart has the three labels.
-    summary = api(service, "/dashboard/summary")
+    summary = api(service.url, "/dashboard/summary")
     shown = {
         label: int(re.sub(r"\D", "", page.inner_text(f"[data-label-total={label}]")))
         for label in ("positive", "neutral", "negative")
@@ -90,20 +85,20 @@ def test_dashboard_renders_stored_data_without_errors(
     assert page.inner_text("#kpi-comments") == str(summary["comments"])
 
     # Collection runs: the finished run with its id and status badge.
-    run = api(service, "/collections?limit=1")["items"][0]
+    run = api(service.url, "/collections?limit=1")["items"][0]
     row = page.locator(f"#runs tr[data-run-id='{run['id']}']")
     assert row.count() == 1
     assert run["id"] in row.inner_text()
     assert row.locator(".badge").inner_text() in {"succeeded", "partial"}
 
     # Tracked keywords (TRACK_KEYWORDS=python,data): a table row each and a chart.
-    keywords = api(service, "/keywords")["keywords"]
+    keywords = api(service.url, "/keywords")["keywords"]
     assert {k["keyword"] for k in keywords} == {"python", "data"}
     assert count(page, "#keywords-table tr[data-keyword]") == 2
     assert count(page, "#chart-keyword.js-plotly-plot .scatterlayer .trace") == 1
 
     # Trending: either the lists or the "not computed yet" note, never an error banner.
-    trending = api(service, "/trending?window=24h")
+    trending = api(service.url, "/trending?window=24h")
     if trending["computed_at"] is None:
         assert "Not computed yet" in page.inner_text("#trending")
     else:
@@ -144,6 +139,7 @@ def test_dashboard_renders_stored_data_without_errors(
     assert f"{service.url}/static/plotly.min.js" in {url.split("?")[0] for url in requests}
 
 
+@pytest.mark.processes  # no browser, but the service fixture's process
 def test_assets_are_served_by_the_app(service: Service) -> None:
     page = httpx.get(f"{service.url}/", timeout=5)
     assert page.status_code == 200

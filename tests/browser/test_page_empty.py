@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .pages import WIDTHS, Watched, api, assert_page_is_sound, open_at, seeded_service, watched_page
+from .pages import WIDTHS, Watched, api, assert_page_is_sound, open_at, seeded_page
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     tmp = tmp_path_factory.mktemp("page-empty")
-    with seeded_service(tmp, []) as url, watched_page(tmp, url) as page:
+    with seeded_page(tmp, []) as page:
         yield page
 
 

@@ -11,17 +11,16 @@ from urllib.parse import parse_qs
 import pytest
 
 from . import data
+from .harness import TIMEOUT_MS
 from .pages import (
-    TIMEOUT_MS,
     WIDTHS,
     Watched,
     api,
     assert_page_is_sound,
     open_at,
-    seeded_service,
+    seeded_page,
     trace_dates,
     utc,
-    watched_page,
     x_range,
 )
 
@@ -32,10 +31,7 @@ SUBREDDITS = 150
 @pytest.fixture(scope="module")
 def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     tmp = tmp_path_factory.mktemp("page-many")
-    with (
-        seeded_service(tmp, data.many_subreddits(SUBREDDITS)) as url,
-        watched_page(tmp, url) as page,
-    ):
+    with seeded_page(tmp, data.many_subreddits(SUBREDDITS)) as page:
         yield page
 
 

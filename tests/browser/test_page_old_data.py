@@ -11,17 +11,16 @@ from typing import Any
 import pytest
 
 from . import data
+from .harness import TIMEOUT_MS
 from .pages import (
-    TIMEOUT_MS,
     WIDTHS,
     Watched,
     api,
     assert_page_is_sound,
     open_at,
-    seeded_service,
+    seeded_page,
     trace_dates,
     utc,
-    watched_page,
     x_range,
 )
 
@@ -32,10 +31,7 @@ pytestmark = pytest.mark.browser
 def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Watched]:
     tmp = tmp_path_factory.mktemp("page-old")
     items = data.ten_years_old()
-    with (
-        seeded_service(tmp, items, TRACK_KEYWORDS="python,rust") as url,
-        watched_page(tmp, url) as page,
-    ):
+    with seeded_page(tmp, items, TRACK_KEYWORDS="python,rust") as page:
         yield page
 
 

@@ -201,6 +201,7 @@ async def test_a_zscore_rule_with_too_little_history_does_not_fire(
         assert hook.received() == []
 
 
+@pytest.mark.slow
 async def test_a_slow_target_does_not_hold_up_the_cycle(
     request: pytest.FixtureRequest, tmp_path: Path, fake: FakeReddit, hook: Receiver
 ) -> None:

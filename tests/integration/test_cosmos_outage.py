@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
@@ -17,6 +18,7 @@ from tests.integration.conftest import settings_for
 KEY = {"X-API-Key": "outage-key"}
 
 
+@pytest.mark.cosmos  # starts its own Cosmos test server (Node.js)
 async def test_cosmos_outage_mid_cycle(sample_reddit: FakeReddit, tmp_path: Path) -> None:
     server = start_server(tmp_path / "cosmos.log")  # its own server: this test stops it
     try:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -804,6 +805,7 @@ REGRESSIONS = with_examples(*REGRESSION_EXAMPLES)
 COSMOS_REGRESSIONS = with_examples(*REGRESSION_EXAMPLES[:3])
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES["sqlite"], deadline=None, suppress_health_check=HEALTH)
 @given(listings=hostile_listings)
 @REGRESSIONS
@@ -955,6 +957,7 @@ def _failures(listings: dict[str, FailingListing]) -> Iterator[tuple[str, Failur
 failing_reddit = st.fixed_dictionaries({name: failing_listings() for name in ORDER})
 
 
+@pytest.mark.slow
 @settings(max_examples=FAILURE_EXAMPLES["sqlite"], deadline=None, suppress_health_check=HEALTH)
 @given(listings=failing_reddit, unknown=st.booleans())
 @example(

@@ -31,6 +31,7 @@ class _SlowCallbacks(logging.Handler):
             self.messages.append(message)
 
 
+@pytest.mark.slow
 async def test_health_answers_while_a_cycle_runs(tmp_path: Path) -> None:
     loop = asyncio.get_running_loop()
     slow = _SlowCallbacks()

@@ -193,6 +193,7 @@ async def test_a_pass_brings_items_to_what_reddit_says_now(store: Store) -> None
             assert latest["id"] == run.id and latest["subreddits"]["python"]["checked"] == 10
 
 
+@pytest.mark.slow
 async def test_a_failing_api_info_fails_the_pass_and_the_items_wait(store: Store) -> None:
     with cycle_on(lifecycle_data(), store, reconcile_request_share=1.0) as (fake, cycle):
         await asyncio.to_thread(cycle.run)

@@ -53,6 +53,7 @@ async def wait_idle(client: httpx.AsyncClient) -> None:
     raise AssertionError("cycle did not finish")
 
 
+@pytest.mark.slow
 async def test_locked_database_fails_the_cycle_then_catches_up(
     app_client: tuple[httpx.AsyncClient, SqliteStore], sample_reddit: FakeReddit
 ) -> None:

@@ -49,6 +49,7 @@ async def client(sample_reddit: FakeReddit, tmp_path: Path) -> AsyncIterator[htt
         await assert_verified(store)
 
 
+@pytest.mark.slow
 async def test_keyword_counts_match_the_texts(
     client: httpx.AsyncClient, sample_reddit: FakeReddit
 ) -> None:

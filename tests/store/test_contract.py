@@ -22,7 +22,7 @@ from reddit_sentiment.store.base import (
     hour_of,
 )
 from reddit_sentiment.store.rendered import series_texts
-from tests.factories import BASE_TIME, make_item, make_run
+from tests.factories import BASE_TIME, make_alert, make_item, make_run
 from tests.invariants import assert_aggregates_match_items
 
 
@@ -317,6 +317,29 @@ async def test_runs_filter_by_kind(store: Store) -> None:
     assert [r.id for r in everything.runs] == [f"run-{n}" for n in range(5, -1, -1)]
     got = await store.get_run("run-2")
     assert got is not None and got.kind is RunKind.RECONCILE
+
+
+async def test_alerts_newest_first_with_paging_and_rule_filter(store: Store) -> None:
+    # a1 and a2 fire in the same second: the id orders them, and no page repeats or skips one
+    fired = [BASE_TIME, BASE_TIME + 1, BASE_TIME + 1, BASE_TIME + 2, BASE_TIME + 3]
+    for n, at in enumerate(fired):
+        store.save_alert(make_alert(f"a{n}", at, "r1" if n % 2 else "r2"))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await store.list_alerts(2, cursor)
+        assert len(page.alerts) <= 2
+        seen += [a.id for a in page.alerts]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["a4", "a3", "a2", "a1", "a0"]
+    first = await store.list_alerts(1, None, "r1")
+    assert [a.id for a in first.alerts] == ["a3"]
+    rest = await store.list_alerts(5, first.next_cursor, "r1")
+    assert [a.id for a in rest.alerts] == ["a1"] and rest.next_cursor is None
+    with pytest.raises(InvalidCursor):
+        await store.list_alerts(5, "x" * 40)
 
 
 async def test_invalid_cursor_is_rejected(store: Store) -> None:

@@ -105,6 +105,7 @@ def _run(kind: str, items: list[Item], updates: list[Item], now: float) -> None:
             store.close()  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 @given(item_sets())
 @settings(max_examples=60, deadline=None)
 def test_sqlite_trending_from_aggregates_equals_recomputation(

@@ -85,6 +85,7 @@ def test_odd_content_scores_without_error(body: str) -> None:
         assert (item.compound, item.label) == (0.0, Label.NEUTRAL)
 
 
+@pytest.mark.slow
 def test_a_waiting_caller_steals_a_batch_the_worker_has_not_started() -> None:
     analyzer = Analyzer(mode="process", batch_size=20)
     vader = SentimentIntensityAnalyzer()
@@ -150,6 +151,7 @@ FLOODS = st.lists(
 ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates included
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(FLOODS | ANY_TEXT)
 @example("😀" * 5000)  # 10 s before the work was bounded

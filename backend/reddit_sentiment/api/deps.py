@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
@@ -58,3 +58,8 @@ def require_admin(
 
 
 AdminDep = Depends(require_admin)
+# The answers AdminDep adds to an admin endpoint's documented responses.
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong X-API-Key"},
+    403: {"description": "Admin endpoints disabled (no ADMIN_API_KEY)"},
+}

@@ -69,6 +69,7 @@ class Cycle(Protocol):
         self,
         run_id: str | None = None,
         trigger: str = "scheduled",
+        *,
         older_than: float | None = None,
         subreddit: str | None = None,
     ) -> CollectionRun: ...
@@ -106,6 +107,13 @@ class CollectionCycle:
         self._tree_requests = 0
         # Called after each listing is stored (subreddit, listing, items): the CLI's progress bar.
         self.on_listing: Callable[[str, Listing, int], None] | None = None
+        # The reconcile pass with this cycle's PRAW instance, analyzer, keywords and stop flag;
+        # the Cycle's `reconcile` is its `run` (the scheduled pass after each cycle).
+        self.reconciler = ReconcilePass(
+            settings, store, analyzer, collector, self.keywords,
+            owner=self.owner, stopped=self.stop_requested.is_set,
+        )  # fmt: skip
+        self.reconcile = self.reconciler.run
         self.breaker = CircuitBreaker(
             settings.circuit_breaker_threshold, settings.circuit_breaker_cooldown_seconds
         )
@@ -326,31 +334,6 @@ class CollectionCycle:
         )
         counts.new += result.new
         counts.updated += result.updated
-
-    def reconcile(
-        self,
-        run_id: str | None = None,
-        trigger: str = "scheduled",
-        older_than: float | None = None,
-        subreddit: str | None = None,
-        max_requests: int | None = -1,
-        on_batch: Callable[[int], None] | None = None,
-    ) -> CollectionRun:
-        """One reconcile pass (reconcile.py) with this cycle's PRAW instance and analyzer:
-        the scheduled one after each cycle, within its share of the request budget."""
-        reconcile = ReconcilePass(
-            self.settings,
-            self.store,
-            self.analyzer,
-            self.collector,
-            self.keywords,
-            owner=self.owner,
-            stopped=self.stop_requested.is_set,
-        )
-        reconcile.on_batch = on_batch
-        return reconcile.run(
-            run_id, trigger, older_than=older_than, subreddit=subreddit, max_requests=max_requests
-        )
 
     def rate_limits(self) -> RateLimits:
         """Reddit's rate-limit headers of the last response this cycle's PRAW received."""

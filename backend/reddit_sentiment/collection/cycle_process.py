@@ -93,7 +93,7 @@ def _reconcile(
         )
         run.kind = RunKind.RECONCILE
         return run
-    return cycle.reconcile(run_id, trigger, older_than, subreddit)
+    return cycle.reconcile(run_id, trigger, older_than=older_than, subreddit=subreddit)
 
 
 def _rate_limits() -> RateLimits:
@@ -173,6 +173,7 @@ class ProcessCycle:
         self,
         run_id: str | None = None,
         trigger: str = "scheduled",
+        *,
         older_than: float | None = None,
         subreddit: str | None = None,
     ) -> CollectionRun:

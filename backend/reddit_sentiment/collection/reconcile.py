@@ -56,7 +56,8 @@ def stage_for(age: float, ages: list[float]) -> int:
 
 
 class ReconcilePass:
-    """One pass; built by the cycle, sharing its PRAW instance, analyzer and store."""
+    """Built once by the cycle, sharing its PRAW instance, analyzer and store; each `run` is
+    one pass."""
 
     def __init__(
         self,

@@ -12,11 +12,11 @@ import binascii
 import json
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from ..models import (
     Alert,
@@ -332,6 +332,29 @@ def item_page(read: list[Item], query: ItemQuery) -> ItemPage:
     return ItemPage(items=items, next_cursor=encode_cursor(sort_value(last, query.sort), last.id))
 
 
+class Dated(Protocol):
+    """A run or an alert: listed newest first by its time field, then by id."""
+
+    @property
+    def id(self) -> str: ...
+
+
+_Row = TypeVar("_Row")
+_Dated = TypeVar("_Dated", bound=Dated)
+
+
+def newest_first_page(
+    read: Sequence[_Row], limit: int, field: str, convert: Callable[[_Row], _Dated]
+) -> tuple[list[_Dated], str | None]:
+    """A page of runs or alerts from `limit + 1` rows read newest first by (`field`, id): the
+    first `limit`, converted, and a cursor after the last of them when there was one more."""
+    page = [convert(row) for row in read[:limit]]
+    if len(read) <= limit or not page:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor(getattr(last, field), last.id)
+
+
 def encode_cursor(value: float, item_id: str) -> str:
     raw = json.dumps([value, item_id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -520,7 +543,7 @@ class Store(Protocol):
     def rebuild_aggregates(self) -> int:
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a
         recomputation from the items, streamed; return how many rows were rewritten. The
-        caller holds the collector lease (`store/verify.repair`)."""
+        caller holds the collector lease (the `repair` command)."""
 
     # -- alerts (rules written by the API off the loop, alerts by the collector thread) --
     async def distinct_authors(

@@ -139,6 +139,7 @@ from .base import (
     Aggregate,
     AlertPage,
     Bucket,
+    Dated,
     ItemPage,
     ItemQuery,
     KeywordAggregate,
@@ -157,10 +158,10 @@ from .base import (
     ceil_day,
     day_ranges,
     decode_cursor,
-    encode_cursor,
     hour_of,
     interrupted,
     item_page,
+    newest_first_page,
     rule_doc,
     rule_of,
     span_pieces,
@@ -186,6 +187,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+D = TypeVar("D", bound=Dated)  # a run or an alert
 Doc = dict[str, Any]
 
 ITEMS = "items"
@@ -1858,27 +1860,44 @@ class CosmosStore:
     async def list_runs(
         self, limit: int, cursor: str | None = None, kind: RunKind | None = None
     ) -> RunPage:
-        where = ["c.pk = @pk"]
-        values: dict[str, Any] = {"pk": RUN_PK, "n": limit + 1}
+        where: list[str] = []
+        values: dict[str, Any] = {}
         if kind is RunKind.COLLECT:  # runs from before kinds were all collections
             where.append("(NOT IS_DEFINED(c.kind) OR c.kind = @kind)")
             values["kind"] = kind.value
         elif kind is not None:
             where.append("c.kind = @kind")
             values["kind"] = kind.value
+        runs, next_cursor = await self._newest_first(
+            RUNS, RUN_PK, "started_at", where, values, limit, cursor, _doc_to_run
+        )
+        return RunPage(runs=runs, next_cursor=next_cursor)
+
+    async def _newest_first(
+        self,
+        base: str,
+        pk: str,
+        field: str,
+        where: list[str],
+        values: dict[str, Any],
+        limit: int,
+        cursor: str | None,
+        convert: Callable[[Doc], D],
+    ) -> tuple[list[D], str | None]:
+        """A page of runs or alerts (one partition) newest first by (`field`, id) after
+        `cursor`, of the documents `where` (with `values`) admits."""
+        where = ["c.pk = @pk", *where]
+        values = {**values, "pk": pk, "n": limit + 1}
         if cursor:
             value, last_id = decode_cursor(cursor)
-            where.append("(c.started_at < @v OR (c.started_at = @v AND c.id < @last))")
+            where.append(f"(c.{field} < @v OR (c.{field} = @v AND c.id < @last))")
             values.update(v=value, last=last_id)
         sql = (
-            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
-            "ORDER BY c.started_at DESC, c.id DESC"
+            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} ORDER BY c.{field} DESC, c.id DESC"
         )
-        docs = await self._query(RUNS, sql, _params(**values), partition_key=RUN_PK,
+        docs = await self._query(base, sql, _params(**values), partition_key=pk,
                                  page_size=limit + 1)  # fmt: skip
-        runs = [_doc_to_run(d) for d in docs[:limit]]
-        next_cursor = encode_cursor(runs[-1].started_at, runs[-1].id) if len(docs) > limit else None
-        return RunPage(runs=runs, next_cursor=next_cursor)
+        return newest_first_page(docs, limit, field, convert)
 
     async def _read(self, base: str, doc_id: str, partition_key: str) -> Doc | None:
         """A point read (1 RU for a small document); None when there is no such document."""
@@ -1990,24 +2009,13 @@ class CosmosStore:
     async def list_alerts(
         self, limit: int, cursor: str | None = None, rule_id: str | None = None
     ) -> AlertPage:
-        where = ["c.pk = @pk"]
-        values: dict[str, Any] = {"pk": ALERT_PK, "n": limit + 1}
+        where: list[str] = []
+        values: dict[str, Any] = {}
         if rule_id is not None:
             where.append("c.rule_id = @rule")
             values["rule"] = rule_id
-        if cursor:
-            value, last_id = decode_cursor(cursor)
-            where.append("(c.fired_at < @v OR (c.fired_at = @v AND c.id < @last))")
-            values.update(v=value, last=last_id)
-        sql = (
-            f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
-            "ORDER BY c.fired_at DESC, c.id DESC"
-        )
-        docs = await self._query(ALERTS, sql, _params(**values), partition_key=ALERT_PK,
-                                 page_size=limit + 1)  # fmt: skip
-        alerts = [alert_of(d) for d in docs[:limit]]
-        next_cursor = (
-            encode_cursor(alerts[-1].fired_at, alerts[-1].id) if len(docs) > limit else None
+        alerts, next_cursor = await self._newest_first(
+            ALERTS, ALERT_PK, "fired_at", where, values, limit, cursor, alert_of
         )
         return AlertPage(alerts=alerts, next_cursor=next_cursor)
 

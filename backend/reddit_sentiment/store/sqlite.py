@@ -46,6 +46,7 @@ from .base import (
     Aggregate,
     AlertPage,
     Bucket,
+    Dated,
     ItemPage,
     ItemQuery,
     KeywordAggregate,
@@ -63,10 +64,10 @@ from .base import (
     bucket_seconds,
     day_ranges,
     decode_cursor,
-    encode_cursor,
     hour_of,
     interrupted,
     item_page,
+    newest_first_page,
     rule_doc,
     rule_of,
     span_pieces,
@@ -75,6 +76,7 @@ from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of, engagemen
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Dated)  # a run or an alert
 log = logging.getLogger(__name__)
 
 # The figures every aggregate table keeps, per subreddit (and hour or day).
@@ -797,20 +799,7 @@ class SqliteStore:
         return [_row_to_item(row) for row in rows]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
-        ids = [item.id for item in items]
-        conn = self._connect()
-        known: dict[str, Item] = {}
-        try:
-            for start in range(0, len(ids), _CHUNK):
-                chunk = ids[start : start + _CHUNK]
-                rows = conn.execute(
-                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                known.update((row["id"], _row_to_item(row)) for row in rows)
-        except sqlite3.Error as error:
-            raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        return known
+        return self.posts_by_id([item.id for item in items])  # any item, by fullname
 
     def save_run(self, run: CollectionRun) -> None:
         with self._transaction() as conn:
@@ -1075,25 +1064,37 @@ class SqliteStore:
     async def list_runs(
         self, limit: int, cursor: str | None = None, kind: RunKind | None = None
     ) -> RunPage:
-        where: list[str] = []
-        params: list[str | float] = []
-        if kind is not None:
-            where.append("kind = ?")
-            params.append(kind.value)
+        of_kind = {"kind": None if kind is None else kind.value}
+        runs, next_cursor = await self._newest_first(
+            "SELECT * FROM runs", "started_at", of_kind, limit, cursor, _row_to_run
+        )
+        return RunPage(runs=runs, next_cursor=next_cursor)
+
+    async def _newest_first(
+        self,
+        select: str,
+        field: str,
+        equal: dict[str, str | None],
+        limit: int,
+        cursor: str | None,
+        convert: Callable[[sqlite3.Row], D],
+    ) -> tuple[list[D], str | None]:
+        """A page of runs or alerts newest first by (`field`, id) after `cursor`, of the rows
+        whose columns in `equal` hold the value given (a None value: any)."""
+        where = [f"{column} = ?" for column, value in equal.items() if value is not None]
+        params: list[str | float] = [value for value in equal.values() if value is not None]
         if cursor:
             value, last_id = decode_cursor(cursor)
-            where.append("(started_at, id) < (?, ?)")
+            where.append(f"({field}, id) < (?, ?)")
             params.extend([value, last_id])
         condition = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"{select} {condition} ORDER BY {field} DESC, id DESC LIMIT ?"
 
-        def run(conn: sqlite3.Connection) -> list[CollectionRun]:
-            sql = f"SELECT * FROM runs {condition} ORDER BY started_at DESC, id DESC LIMIT ?"
-            return [_row_to_run(r) for r in conn.execute(sql, [*params, limit + 1])]
+        def run(conn: sqlite3.Connection) -> tuple[list[D], str | None]:
+            read = conn.execute(sql, [*params, limit + 1]).fetchall()
+            return newest_first_page(read, limit, field, convert)
 
-        rows = await self._read(run)
-        runs = rows[:limit]
-        next_cursor = encode_cursor(runs[-1].started_at, runs[-1].id) if len(rows) > limit else None
-        return RunPage(runs=runs, next_cursor=next_cursor)
+        return await self._read(run)
 
     async def lease_holder(self, name: str) -> Lease | None:
         def run(conn: sqlite3.Connection) -> Lease | None:
@@ -1346,30 +1347,13 @@ class SqliteStore:
     async def list_alerts(
         self, limit: int, cursor: str | None = None, rule_id: str | None = None
     ) -> AlertPage:
-        where: list[str] = []
-        params: list[str | float] = []
-        if rule_id is not None:
-            where.append("rule_id = ?")
-            params.append(rule_id)
-        if cursor:
-            value, last_id = decode_cursor(cursor)
-            where.append("(fired_at, id) < (?, ?)")
-            params.extend([value, last_id])
-        condition = f"WHERE {' AND '.join(where)}" if where else ""
-
-        def run(conn: sqlite3.Connection) -> list[Alert]:
-            sql = f"SELECT alert FROM alerts {condition} ORDER BY fired_at DESC, id DESC LIMIT ?"
-            return [
-                alert_of(json.loads(r["alert"])) for r in conn.execute(sql, [*params, limit + 1])
-            ]
-
-        rows = await self._read(run)
-        alerts = rows[:limit]
-        last = alerts[-1] if alerts else None
-        next_cursor = (
-            encode_cursor(last.fired_at, last.id)
-            if last is not None and len(rows) > limit
-            else None
+        alerts, next_cursor = await self._newest_first(
+            "SELECT alert FROM alerts",
+            "fired_at",
+            {"rule_id": rule_id},
+            limit,
+            cursor,
+            lambda row: alert_of(json.loads(row["alert"])),
         )
         return AlertPage(alerts=alerts, next_cursor=next_cursor)
 

@@ -25,13 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import COLLECTOR_LEASE
 from .base import Store
 from .deltas import KINDS, AggregateKind, Deltas, Row, Version
 
 SUM_TOLERANCE = 1e-6
-# How long `repair` holds the collector lease at most (as `collect` does).
-REPAIR_LEASE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,6 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.drifts
-
-
-class LeaseHeld(RuntimeError):
-    """Another owner holds the collector lease: repair would race its writes."""
 
 
 def recompute(versions: Iterable[Version]) -> tuple[Deltas, int]:
@@ -151,16 +144,11 @@ def _same_difference(first: tuple[float, ...], drift: Drift) -> bool:
     return _same(KINDS[drift.kind].figures, first, _difference(drift))
 
 
-def repair(store: Store, owner: str) -> tuple[int, Report]:
-    """Rebuild the aggregates from the items under the collector lease, then verify. Returns
-    the rows rewritten and the verify after; raises LeaseHeld when another owner holds it."""
-    if not store.acquire_lease(COLLECTOR_LEASE, owner, ttl_seconds=REPAIR_LEASE_SECONDS):
-        raise LeaseHeld(COLLECTOR_LEASE)
-    try:
-        rewritten = store.rebuild_aggregates()
-        return rewritten, verify(store)
-    finally:
-        store.release_lease(COLLECTOR_LEASE, owner)
+def repair(store: Store) -> tuple[int, Report]:
+    """Rebuild the aggregates from the items, then verify; the caller holds the collector
+    lease (the `repair` command), so no writer races the rebuild. Returns the rows rewritten
+    and the verify after."""
+    return store.rebuild_aggregates(), verify(store)
 
 
 def _key(values: Row) -> tuple[Any, ...]:

@@ -10,17 +10,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from ...alerts import RuleError, build_rule, mask_url
 from ...models import Alert, AlertRule
-from ..deps import AdminDep, SettingsDep, StoreDep
+from ..deps import ADMIN_RESPONSES, AdminDep, SettingsDep, StoreDep
 from ..params import CursorParam, cursor_checked
 from ..schemas import AlertOut, AlertRuleIn, AlertRuleOut, DeliveryOut, EvidencePost, Page
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 RuleIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Rule id")]
-_ADMIN: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or wrong X-API-Key"},
-    403: {"description": "Admin endpoints disabled (no ADMIN_API_KEY)"},
-}
 
 
 def _time(epoch: float) -> datetime:
@@ -61,7 +57,7 @@ def alert_out(alert: Alert) -> AlertOut:
     dependencies=[AdminDep],
     summary="Add an alert rule (admin)",
     responses={
-        **_ADMIN,
+        **ADMIN_RESPONSES,
         400: {"description": "The body cannot be parsed"},
         422: {"description": "A bad rule; the message names the field"},
     },
@@ -84,7 +80,7 @@ async def create_rule(
     response_model=list[AlertRuleOut],
     dependencies=[AdminDep],
     summary="Every alert rule (admin)",
-    responses=_ADMIN,
+    responses=ADMIN_RESPONSES,
 )
 async def list_rules(store: StoreDep) -> list[AlertRuleOut]:
     return [rule_out(rule) for rule in await store.list_alert_rules()]
@@ -95,7 +91,7 @@ async def list_rules(store: StoreDep) -> list[AlertRuleOut]:
     response_model=AlertRuleOut,
     dependencies=[AdminDep],
     summary="One alert rule (admin)",
-    responses={**_ADMIN, 404: {"description": "Unknown rule"}},
+    responses={**ADMIN_RESPONSES, 404: {"description": "Unknown rule"}},
 )
 async def get_rule(store: StoreDep, rule_id: RuleIdPath) -> AlertRuleOut:
     rule = await store.get_alert_rule(rule_id)
@@ -109,7 +105,7 @@ async def get_rule(store: StoreDep, rule_id: RuleIdPath) -> AlertRuleOut:
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[AdminDep],
     summary="Delete an alert rule (admin)",
-    responses={**_ADMIN, 404: {"description": "Unknown rule"}},
+    responses={**ADMIN_RESPONSES, 404: {"description": "Unknown rule"}},
 )
 async def delete_rule(store: StoreDep, rule_id: RuleIdPath) -> Response:
     if not await asyncio.to_thread(store.delete_alert_rule, rule_id):

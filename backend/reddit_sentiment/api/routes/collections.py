@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from ...collection import CollectionAlreadyRunning
 from ...models import RunKind
 from ..convert import run_out
-from ..deps import AdminDep, ServiceDep, StoreDep
+from ..deps import ADMIN_RESPONSES, AdminDep, ServiceDep, StoreDep
 from ..params import CursorParam, cursor_checked
 from ..schemas import Page, RunOut, Started
 
@@ -37,8 +37,7 @@ async def list_runs(
     dependencies=[AdminDep],
     summary="Start a collection cycle now (admin)",
     responses={
-        401: {"description": "Missing or wrong X-API-Key"},
-        403: {"description": "Admin endpoints disabled (no ADMIN_API_KEY)"},
+        **ADMIN_RESPONSES,
         409: {"description": "A cycle is already running"},
         503: {"description": "Collection is not configured in this process"},
     },
