@@ -136,6 +136,7 @@ async def test_containers_partition_keys_ttl_and_indexes(
     assert {p["path"] for p in props[DAILY]["indexingPolicy"]["includedPaths"]} == {
         "/subreddit/?",
         "/day/?",
+        "/keep/?",  # imported history's documents, which retention tells apart
     }
     assert props[RUNS].get("defaultTtl") is None  # runs are kept, as in SQLite
 

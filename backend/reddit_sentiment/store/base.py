@@ -517,6 +517,12 @@ class Store(Protocol):
         """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),
         streamed; with `since`, only buckets that start at or after it."""
 
+    def imported_rows(self, kind: str, until: float) -> Iterator[tuple[Any, ...]]:
+        """The rows of imported items alone in buckets that start before `until` (a
+        `kept_aggregates` start), for a store that keeps those exact for all time apart from
+        the others (Cosmos DB: its imported history's documents; a store that keeps every
+        bucket exact gets no such question)."""
+
     def rebuild_aggregates(self) -> int:
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a
         recomputation from the items, streamed; return how many rows were rewritten. The
