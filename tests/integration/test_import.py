@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from bench.dumpfile import things, write_dump, write_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,21 +20,7 @@ from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import DAY, HOUR, Store, hour_of
 from reddit_sentiment.store.sqlite import SqliteStore
 from tests.factories import make_item
-from tests.invariants import assert_aggregates_match_items, assert_verified
-
-
-# The import refuses Cosmos DB for now (its per-document TTL would expire imported history:
-# README "Import Reddit dumps"), so these run on SQLite only.
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = SqliteStore(tmp_path / "store.db")
-    s.open()
-    try:
-        yield s
-        await assert_verified(s)
-    finally:
-        await s.aclose()
-
+from tests.invariants import assert_aggregates_match_items
 
 SETTINGS = Settings(track_keywords="python,bug")
 
