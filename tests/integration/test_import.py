@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from bench.dumpfile import things, write_dump, write_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,10 +17,11 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from reddit_sentiment.collection.analyzer import Analyzer, text_of
 from reddit_sentiment.collection.importer import DumpImporter, ImportFilter
-from reddit_sentiment.models import CollectionRun, Kind, RunKind, RunStatus
+from reddit_sentiment.models import CollectionRun, Item, Kind, RunKind, RunStatus, UpsertResult
 from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import DAY, HOUR, Store, hour_of
 from reddit_sentiment.store.sqlite import SqliteStore
+from tests.cosmos.fixture import CosmosServer
 from tests.factories import make_item
 from tests.invariants import assert_aggregates_match_items
 
@@ -193,6 +196,36 @@ async def test_an_unreadable_file_is_an_error_of_the_run_and_the_next_file_is_re
     assert importer.progress.new == 30  # things() of both seeds share the ids of their first 12
     assert importer.progress.updated == 12
     await assert_aggregates_match_items(store)
+
+
+@pytest.mark.cosmos
+async def test_cosmos_writes_of_an_import_go_per_partition_within_the_bound(
+    cosmos_server: CosmosServer, tmp_path: Path
+) -> None:
+    """Each store call of an import holds one subreddit (one partition), and the store sends
+    its writes in parallel, never more than COSMOS_MAX_CONCURRENCY at once."""
+    from tests.store.test_cosmos_specific import ScriptedTransport
+
+    transport = ScriptedTransport(delay=0.005)
+    store = cosmos_server.store(transport=transport, max_concurrency=3)
+    store.open()
+    batches: list[set[str]] = []
+    upsert = store.upsert_items
+
+    def recorded(items: Sequence[Item]) -> UpsertResult:
+        batches.append({item.subreddit for item in items})
+        return upsert(items)
+
+    store.upsert_items = recorded  # type: ignore[method-assign]
+    try:
+        objects = list(things(200, seed=5, short=True))
+        importer = run_import(store, write_dump(tmp_path / "d.jsonl", objects))
+        assert importer.progress.new == 200
+        assert len(batches) > 1 and all(len(subreddits) == 1 for subreddits in batches)
+        assert 2 <= transport.max_in_flight <= 3
+        await assert_aggregates_match_items(store)
+    finally:
+        await store.aclose()
 
 
 # -- hostile lines -----------------------------------------------------------------------------
