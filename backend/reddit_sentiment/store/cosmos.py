@@ -71,6 +71,17 @@ container TTL counts from the last write, which would keep an often re-collected
 forever). ``delete_older_than`` deletes the same documents explicitly, for parity with
 SQLite, and takes the deleted hours of the day its cutoff falls in off that day's document.
 
+Imported history (``import``, issue 20) must not expire by TTL: an imported item has
+``ttl`` -1, and counts only in aggregate documents of its own, marked ``keep`` with ``ttl``
+-1 (ids ``k...``; term_counts kinds ``kh``/``kd``), beside the bucket's document of collected
+items. So a collected item's TTL takes off exactly what it added, and a bucket holding both
+keeps the imported figures; reads sum a bucket's documents. An item once imported stays
+imported (it moves from the collected documents to the kept ones). A ``links`` document stays
+one per post, kept (``ttl`` -1) once an imported item counts in it. Retention of each origin
+is the same pass: items before its cutoff, then its own documents before it
+(``IMPORT_RETENTION_DAYS`` unset: imported history is never deleted). ``verify`` compares the
+kept documents for all time (`imported_rows`), the others from where TTL has not begun.
+
 Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
 code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
 one that is correct for real Cosmos DB.
@@ -1520,7 +1531,8 @@ class CosmosStore:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and
         days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
-        kept: they are read as the hourly documents summed."""
+        kept: they are read as the hourly documents summed. Before these, imported history's
+        own documents are exact too (`imported_rows`)."""
         now = self._clock()
         hours = hour_of(now - self.retention_seconds) + 2 * HOUR
         days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
