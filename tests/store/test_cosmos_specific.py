@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -241,17 +242,19 @@ async def test_imported_history_never_expires_and_goes_by_its_own_retention(
     aggregates = (HOURLY, DAILY, KEYWORD_HOURLY, AUTHOR_HOURLY, TERM_COUNTS)
     async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
         collected = tagged(["python"], created_utc=BASE_TIME, compound=0.5, body="great code")
-        store.upsert_items([collected])
+        moved = make_item(created_utc=BASE_TIME + 120, body="fine")  # collected, then imported
+        store.upsert_items([collected, moved])
+        moved = replace(moved, imported=True)
         shared = tagged(["python"], kind=Kind.COMMENT, created_utc=BASE_TIME + 60,
                         link_id=collected.id, body="great answer")  # fmt: skip
         old = make_item(created_utc=BASE_TIME - 400 * DAY, body="history")
         for item in (shared, old):
             item.imported = True
-        store.upsert_items([shared, old])
+        store.upsert_items([shared, old, moved])
 
         items = {d["id"]: d for d in everything(raw, cosmos_server, store, ITEMS)}
         assert items[collected.id]["ttl"] == int(hour_of(BASE_TIME) + HOUR + 3 * DAY - now)
-        assert (items[shared.id]["ttl"], items[old.id]["ttl"]) == (-1, -1)
+        assert {items[i.id]["ttl"] for i in (shared, old, moved)} == {-1}
         assert items[shared.id]["imported"] and not items[collected.id]["imported"]
         for base in aggregates:
             docs = everything(raw, cosmos_server, store, base)
@@ -261,7 +264,7 @@ async def test_imported_history_never_expires_and_goes_by_its_own_retention(
         hours = {d["id"]: d for d in everything(raw, cosmos_server, store, HOURLY)}
         hour = hour_of(BASE_TIME)
         assert (hours[str(hour)]["posts"], hours[str(hour)]["comments"]) == (1, 0)
-        assert (hours[f"k{hour}"]["posts"], hours[f"k{hour}"]["comments"]) == (0, 1)
+        assert (hours[f"k{hour}"]["posts"], hours[f"k{hour}"]["comments"]) == (1, 1)
         links = {d["id"]: d for d in everything(raw, cosmos_server, store, LINKS)}
         link = links[collected.id]  # the collected post's, and its imported comment's
         assert (link["posts"], link["comments"], link["ttl"], link["keep"]) == (1, 1, -1, True)
@@ -270,15 +273,16 @@ async def test_imported_history_never_expires_and_goes_by_its_own_retention(
         # IMPORT_RETENTION_DAYS unset: retention takes the collected item only.
         assert store.delete_older_than(BASE_TIME + DAY) == 1
         left = {d["id"] for d in everything(raw, cosmos_server, store, ITEMS)}
-        assert left == {shared.id, old.id}
+        assert left == {shared.id, old.id, moved.id}
         for base in aggregates:
             assert all(d.get("keep") for d in everything(raw, cosmos_server, store, base)), base
-        assert sum(a.count for a in await store.aggregates()) == 2
+        assert sum(a.count for a in await store.aggregates()) == 3
         report = verify(store)
-        assert report.ok and report.items == 2 and report.rows["hourly"] == 2
+        # hours: the shared one (both origins summed), and imported history's two alone
+        assert report.ok and report.items == 3 and report.rows["hourly"] == 3
 
         # IMPORT_RETENTION_DAYS set: imported history goes too, with every document of it.
-        assert store.delete_older_than(BASE_TIME + DAY, BASE_TIME + DAY) == 2
+        assert store.delete_older_than(BASE_TIME + DAY, BASE_TIME + DAY) == 3
         for base in (ITEMS, *aggregates, LINKS):
             assert everything(raw, cosmos_server, store, base) == [], base
         assert await store.aggregates() == []

@@ -517,11 +517,11 @@ class Store(Protocol):
         """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),
         streamed; with `since`, only buckets that start at or after it."""
 
-    def imported_rows(self, kind: str, until: float) -> Iterator[tuple[Any, ...]]:
-        """The rows of imported items alone in buckets that start before `until` (a
-        `kept_aggregates` start), for a store that keeps those exact for all time apart from
-        the others (Cosmos DB: its imported history's documents; a store that keeps every
-        bucket exact gets no such question)."""
+    def imported_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of a kept kind that count imported items alone, for a store that keeps
+        those apart and exact for all time while its other rows are exact only from a
+        `kept_aggregates` start (Cosmos DB: imported history's documents). A store that keeps
+        every row exact (start None) is not asked."""
 
     def rebuild_aggregates(self) -> int:
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a

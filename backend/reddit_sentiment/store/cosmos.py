@@ -80,7 +80,8 @@ imported (it moves from the collected documents to the kept ones). A ``links`` d
 one per post, kept (``ttl`` -1) once an imported item counts in it. Retention of each origin
 is the same pass: items before its cutoff, then its own documents before it
 (``IMPORT_RETENTION_DAYS`` unset: imported history is never deleted). ``verify`` compares the
-kept documents for all time (`imported_rows`), the others from where TTL has not begun.
+kept documents alone for all time (`imported_rows`), all of them from where TTL has not
+begun.
 
 Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
 code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
@@ -1531,8 +1532,8 @@ class CosmosStore:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and
         days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
-        kept: they are read as the hourly documents summed. Before these, imported history's
-        own documents are exact too (`imported_rows`)."""
+        kept: they are read as the hourly documents summed. Imported history's own documents
+        are exact for all time (`imported_rows`)."""
         now = self._clock()
         hours = hour_of(now - self.retention_seconds) + 2 * HOUR
         days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
@@ -1545,8 +1546,8 @@ class CosmosStore:
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
         return self._rows(KINDS[kind], since=since)
 
-    def imported_rows(self, kind: str, until: float) -> Iterator[Row]:
-        return self._rows(KINDS[kind], until=until, kept=True)
+    def imported_rows(self, kind: str) -> Iterator[Row]:
+        return self._rows(KINDS[kind], kept=True)
 
     def _rows(
         self,

@@ -1415,8 +1415,8 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
 
-    def imported_rows(self, kind: str, until: float) -> Iterator[Row]:
-        """None: every bucket is kept exact (`kept_aggregates` has no start to ask before)."""
+    def imported_rows(self, kind: str) -> Iterator[Row]:
+        """None apart: every row is kept exact (`kept_aggregates` starts are None)."""
         return iter(())
 
     def rebuild_aggregates(self) -> int:

@@ -14,8 +14,8 @@ verify runs between the collector's cycles anyway.
 
 A store that keeps its buckets exact only from some start (`kept_aggregates`; Cosmos DB, whose
 TTL expires collected hours one by one) keeps imported items in documents of their own, which
-no TTL expires: before that start, those (`imported_rows`) are compared with the imported
-items alone.
+no TTL expires: those (`imported_rows`) are compared with the imported items alone, for all
+time.
 
 Counts must match exactly; float figures (sums of compounds) within `SUM_TOLERANCE`,
 since a store adds them in another order than the recomputation does. A row whose figures are
@@ -92,22 +92,15 @@ def recompute(versions: Iterable[Version]) -> tuple[Deltas, int]:
 
 
 def compare(
-    kind: AggregateKind,
-    stored: Iterable[Row],
-    expected: Iterable[Row],
-    since: float | None,
-    until: float | None = None,
+    kind: AggregateKind, stored: Iterable[Row], expected: Iterable[Row], since: float | None
 ) -> tuple[list[Drift], int]:
-    """The rows of `kind` that differ (buckets starting before `since`, or at or after
-    `until`, left out), and how many keys were compared."""
+    """The rows of `kind` that differ (buckets starting before `since` left out), and how many
+    keys were compared."""
     width = len(kind.key)
     time_index = None if kind.time is None else kind.key.index(kind.time)
 
     def keep(row: Row) -> bool:
-        if time_index is None:
-            return True
-        start = row[time_index]
-        return (since is None or start >= since) and (until is None or start < until)
+        return since is None or time_index is None or row[time_index] >= since
 
     held = {_key(row[:width]): tuple(row[width:]) for row in stored if keep(row)}
     want = {_key(row[:width]): tuple(row[width:]) for row in expected if keep(row)}
@@ -154,10 +147,10 @@ def _look(store: Store) -> Report:
             drifts, compared = compare(
                 KINDS[name], store.aggregate_rows(name, since), expected.rows(name), since
             )
-            if since is not None:  # before it, imported history's rows: kept for all time
-                before, more = compare(KINDS[name], store.imported_rows(name, since),
-                                       imported.rows(name), None, since)  # fmt: skip
-                drifts, compared = drifts + before, compared + more
+            if since is not None:  # imported history's own rows, exact for all time
+                kept, more = compare(KINDS[name], store.imported_rows(name),
+                                     imported.rows(name), None)  # fmt: skip
+                drifts, compared = drifts + kept, compared + more
             report.drifts.extend(drifts)
             report.rows[name] = compared
     return report
