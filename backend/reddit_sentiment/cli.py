@@ -401,14 +401,8 @@ def import_dumps(
     from .collection.dumps import dump_paths
     from .collection.importer import DumpImporter, ImportFilter, lease_ttl
     from .models import process_owner
-    from .settings import StorageBackend
 
     settings = _settings()
-    if settings.storage_backend is StorageBackend.COSMOS:
-        # Imported history must not expire with Cosmos DB's per-document TTL; the store's
-        # rule for that is not built yet (README "Import Reddit dumps").
-        typer.echo("import: not available with STORAGE_BACKEND=cosmos yet; use SQLite", err=True)
-        raise typer.Exit(2)
     files = dump_paths(paths)
     missing = [str(p) for p in files if not p.is_file()]
     if missing or not files:

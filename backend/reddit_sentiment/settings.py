@@ -110,8 +110,10 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)
     # Items loaded from dump files (`import`) and their aggregates: None keeps them for good.
     import_retention_days: int | None = Field(default=None, ge=1)
-    # Lines of a dump file scored and stored as one batch (a few are in flight at once).
+    # Lines of a dump file scored as one batch (a few are in flight at once), and scored
+    # items stored in one write (specs/measurements.md#import-write-batches).
     import_batch_size: int = Field(default=1000, ge=10, le=100_000)
+    import_write_items: int = Field(default=20_000, ge=10, le=1_000_000)
     retention_interval_seconds: int = Field(default=3600, ge=10)
     role: Role = Role.ALL
     track_keywords: Annotated[list[str], NoDecode] = Field(default_factory=list)

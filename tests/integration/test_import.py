@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +17,13 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from reddit_sentiment.collection.analyzer import Analyzer, text_of
 from reddit_sentiment.collection.importer import DumpImporter, ImportFilter
-from reddit_sentiment.models import CollectionRun, Kind, RunKind, RunStatus
+from reddit_sentiment.models import CollectionRun, Item, Kind, RunKind, RunStatus, UpsertResult
 from reddit_sentiment.settings import Settings
 from reddit_sentiment.store.base import DAY, HOUR, Store, hour_of
 from reddit_sentiment.store.sqlite import SqliteStore
+from tests.cosmos.fixture import CosmosServer
 from tests.factories import make_item
-from tests.invariants import assert_aggregates_match_items, assert_verified
-
-
-# The import refuses Cosmos DB for now (its per-document TTL would expire imported history:
-# README "Import Reddit dumps"), so these run on SQLite only.
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = SqliteStore(tmp_path / "store.db")
-    s.open()
-    try:
-        yield s
-        await assert_verified(s)
-    finally:
-        await s.aclose()
-
+from tests.invariants import assert_aggregates_match_items
 
 SETTINGS = Settings(track_keywords="python,bug")
 
@@ -209,6 +196,37 @@ async def test_an_unreadable_file_is_an_error_of_the_run_and_the_next_file_is_re
     assert importer.progress.new == 30  # things() of both seeds share the ids of their first 12
     assert importer.progress.updated == 12
     await assert_aggregates_match_items(store)
+
+
+@pytest.mark.cosmos
+async def test_cosmos_writes_of_an_import_go_per_partition_within_the_bound(
+    cosmos_server: CosmosServer, tmp_path: Path
+) -> None:
+    """An import hands the store many subreddits at a time; the store sends its writes
+    (grouped by partition) in parallel, never more than COSMOS_MAX_CONCURRENCY at once."""
+    from tests.store.test_cosmos_specific import ScriptedTransport
+
+    transport = ScriptedTransport(delay=0.005)
+    store = cosmos_server.store(transport=transport, max_concurrency=3)
+    store.open()
+    batches: list[set[str]] = []
+    upsert = store.upsert_items
+
+    def recorded(items: Sequence[Item]) -> UpsertResult:
+        batches.append({item.subreddit for item in items})
+        return upsert(items)
+
+    store.upsert_items = recorded  # type: ignore[method-assign]
+    try:
+        objects = list(things(200, seed=5, short=True))
+        importer = run_import(store, write_dump(tmp_path / "d.jsonl", objects))
+        assert importer.progress.new == 200
+        # One write of the whole import (IMPORT_WRITE_ITEMS): the store splits it by partition.
+        assert batches == [{obj["subreddit"].lower() for obj in objects}]
+        assert 2 <= transport.max_in_flight <= 3
+        await assert_aggregates_match_items(store)
+    finally:
+        await store.aclose()
 
 
 # -- hostile lines -----------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-@pytest.fixture(params=["sqlite"])  # the import refuses Cosmos DB for now (README)
+@pytest.fixture(params=["sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
 def target(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[dict[str, str], Store]]:
@@ -54,6 +54,7 @@ def target(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SQLITE_", "COSMOS_"))}
     env["LOG_LEVEL"] = "WARNING"
     env["IMPORT_BATCH_SIZE"] = "100"  # progress is saved between batches: several per test
+    env["IMPORT_WRITE_ITEMS"] = "200"
     if request.param == "sqlite":
         env["SQLITE_PATH"] = str(tmp_path / "import.db")
         store: Store = SqliteStore(tmp_path / "import.db")

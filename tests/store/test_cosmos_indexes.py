@@ -144,7 +144,7 @@ _EXERCISED = {
     "interrupt_running_runs", "delete_older_than", "acquire_lease", "release_lease", "ping",
     "aggregates", "sentiment_series", "list_items", "get_item", "list_runs", "get_run",
     "lease_holder", "keyword_aggregates", "iter_items", "save_trending", "get_trending",
-    "snapshot", "kept_aggregates", "aggregate_rows", "rebuild_aggregates",
+    "snapshot", "kept_aggregates", "aggregate_rows", "imported_rows", "rebuild_aggregates",
     "distinct_authors", "save_alert_rule", "delete_alert_rule", "list_alert_rules",
     "get_alert_rule", "save_alert", "list_alerts", "due_items", "checkpoint", "state_counts",
     "hour_extent", "trending_terms", "trending_subreddits", "trending_links", "posts_by_id",
@@ -164,7 +164,9 @@ async def _send_everything(store: CosmosStore) -> None:
     from reddit_sentiment.models import AlertRule, CollectionRun, ItemState, RunKind, RunStatus
 
     items = [make_item(subreddit="python", compound=0.5), make_item(subreddit="rust")]
-    store.upsert_items(items)
+    imported = make_item(subreddit="python", created_utc=BASE_TIME - 500 * DAY)
+    imported.imported = True  # imported history's own documents
+    store.upsert_items([*items, imported])
     store.upsert_items(items)  # the read-before-upsert of known items
     store.known_scores(items)
     run = CollectionRun(id="r1", started_at=BASE_TIME, finished_at=None,
@@ -245,8 +247,10 @@ async def _send_everything(store: CosmosStore) -> None:
     with store.snapshot():
         for aggregate_kind, since in store.kept_aggregates().items():
             list(store.aggregate_rows(aggregate_kind, since))
+            list(store.imported_rows(aggregate_kind))
     store.rebuild_aggregates()
     store.delete_older_than(BASE_TIME - 400 * DAY)
+    store.delete_older_than(BASE_TIME - 400 * DAY, BASE_TIME - 800 * DAY)  # and imported ones
 
 
 async def test_every_query_the_store_sends_is_served_by_its_indexes(

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,18 @@ from reddit_sentiment.settings import Settings, StorageBackend
 from reddit_sentiment.store import cosmos
 from reddit_sentiment.store.base import DAY, HOUR, Bucket, StoreUnavailable, hour_of
 from reddit_sentiment.store.cosmos import (
+    AUTHOR_HOURLY,
     DAILY,
     HOURLY,
     ITEMS,
     KEYWORD_HOURLY,
+    LINKS,
     RUNS,
+    TERM_COUNTS,
     TRENDING,
     CosmosStore,
 )
+from reddit_sentiment.store.verify import verify
 from tests.cosmos.fixture import CosmosServer, start_server
 from tests.factories import BASE_TIME, make_item
 
@@ -136,6 +141,7 @@ async def test_containers_partition_keys_ttl_and_indexes(
     assert {p["path"] for p in props[DAILY]["indexingPolicy"]["includedPaths"]} == {
         "/subreddit/?",
         "/day/?",
+        "/keep/?",  # imported history's documents, which retention tells apart
     }
     assert props[RUNS].get("defaultTtl") is None  # runs are kept, as in SQLite
 
@@ -217,6 +223,70 @@ async def test_documents_expire_with_their_hour(
             str(hour_of(BASE_TIME)), partition_key="python"
         )
         assert doc["ttl"] == hourly["ttl"] == int(expected)
+
+
+def everything(raw: CosmosClient, server: CosmosServer, store: CosmosStore, base: str) -> list[Any]:
+    docs = container(raw, server, store, base).query_items(
+        "SELECT * FROM c", enable_cross_partition_query=True
+    )
+    return [doc for doc in docs if doc.get("subreddit") != "~meta"]  # not the days marker
+
+
+async def test_imported_history_never_expires_and_goes_by_its_own_retention(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    """Imported items and the aggregate documents that count them carry no TTL; an hour that
+    holds collected and imported items has a document per origin, so a collected item's TTL
+    (or retention) takes off exactly what it added; IMPORT_RETENTION_DAYS deletes the rest."""
+    now = BASE_TIME + 2 * HOUR
+    aggregates = (HOURLY, DAILY, KEYWORD_HOURLY, AUTHOR_HOURLY, TERM_COUNTS)
+    async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
+        collected = tagged(["python"], created_utc=BASE_TIME, compound=0.5, body="great code")
+        moved = make_item(created_utc=BASE_TIME + 120, body="fine")  # collected, then imported
+        store.upsert_items([collected, moved])
+        moved = replace(moved, imported=True)
+        shared = tagged(["python"], kind=Kind.COMMENT, created_utc=BASE_TIME + 60,
+                        link_id=collected.id, body="great answer")  # fmt: skip
+        old = make_item(created_utc=BASE_TIME - 400 * DAY, body="history")
+        for item in (shared, old):
+            item.imported = True
+        store.upsert_items([shared, old, moved])
+
+        items = {d["id"]: d for d in everything(raw, cosmos_server, store, ITEMS)}
+        assert items[collected.id]["ttl"] == int(hour_of(BASE_TIME) + HOUR + 3 * DAY - now)
+        assert {items[i.id]["ttl"] for i in (shared, old, moved)} == {-1}
+        assert items[shared.id]["imported"] and not items[collected.id]["imported"]
+        for base in aggregates:
+            docs = everything(raw, cosmos_server, store, base)
+            assert {d.get("keep", False) for d in docs} == {True, False}, base
+            for doc in docs:  # kept: no TTL; the others expire with their (last) hour
+                assert (doc["ttl"] == -1) == bool(doc.get("keep")), (base, doc)
+        hours = {d["id"]: d for d in everything(raw, cosmos_server, store, HOURLY)}
+        hour = hour_of(BASE_TIME)
+        assert (hours[str(hour)]["posts"], hours[str(hour)]["comments"]) == (1, 0)
+        assert (hours[f"k{hour}"]["posts"], hours[f"k{hour}"]["comments"]) == (1, 1)
+        links = {d["id"]: d for d in everything(raw, cosmos_server, store, LINKS)}
+        link = links[collected.id]  # the collected post's, and its imported comment's
+        assert (link["posts"], link["comments"], link["ttl"], link["keep"]) == (1, 1, -1, True)
+        assert verify(store).ok
+
+        # IMPORT_RETENTION_DAYS unset: retention takes the collected item only.
+        assert store.delete_older_than(BASE_TIME + DAY) == 1
+        left = {d["id"] for d in everything(raw, cosmos_server, store, ITEMS)}
+        assert left == {shared.id, old.id, moved.id}
+        for base in aggregates:
+            assert all(d.get("keep") for d in everything(raw, cosmos_server, store, base)), base
+        assert sum(a.count for a in await store.aggregates()) == 3
+        report = verify(store)
+        # hours: the shared one (both origins summed), and imported history's two alone
+        assert report.ok and report.items == 3 and report.rows["hourly"] == 3
+
+        # IMPORT_RETENTION_DAYS set: imported history goes too, with every document of it.
+        assert store.delete_older_than(BASE_TIME + DAY, BASE_TIME + DAY) == 3
+        for base in (ITEMS, *aggregates, LINKS):
+            assert everything(raw, cosmos_server, store, base) == [], base
+        assert await store.aggregates() == []
+        assert verify(store).ok
 
 
 async def test_keyword_documents_expire_with_their_hour(

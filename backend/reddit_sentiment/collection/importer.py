@@ -52,9 +52,6 @@ log = logging.getLogger(__name__)
 LEASE_RENEW_SECONDS = 20.0
 PROGRESS_SECONDS = 0.25
 SAVE_SECONDS = 2.0  # and how often the run record is saved with its counts so far
-# Scored items stored in one write: on SQLite one transaction, whose pages are written once
-# however many of its items touch them (specs/measurements.md#import-write-batches).
-WRITE_ITEMS = 20_000
 # Where a line that is not an item is counted in the run (it has no subreddit).
 NO_SUBREDDIT = "*"
 
@@ -143,7 +140,7 @@ class DumpImporter:
         # meanwhile goes to the same place (Cosmos finds an item in its own partition only),
         # as one read after it was stored does (`known_scores`). A few batches at most.
         self._in_flight: dict[str, tuple[str, float]] = {}
-        self._unstored: list[Item] = []  # scored, waiting for a write of WRITE_ITEMS
+        self._unstored: list[Item] = []  # scored, waiting for a write of IMPORT_WRITE_ITEMS
 
     # -- the run -------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], run_id: str | None = None) -> CollectionRun:
@@ -321,9 +318,9 @@ class DumpImporter:
             self._stage(scored, run)
 
     def _stage(self, items: Sequence[Item], run: CollectionRun) -> None:
-        """Queue scored items for the store; store them once there are WRITE_ITEMS."""
+        """Queue scored items for the store; store them once there are IMPORT_WRITE_ITEMS."""
         self._unstored.extend(items)
-        if len(self._unstored) >= WRITE_ITEMS:
+        if len(self._unstored) >= self.settings.import_write_items:
             self._flush(run)
 
     def _flush(self, run: CollectionRun) -> None:

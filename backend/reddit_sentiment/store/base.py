@@ -540,6 +540,12 @@ class Store(Protocol):
         """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),
         streamed; with `since`, only buckets that start at or after it."""
 
+    def imported_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
+        """The rows of a kept kind that count imported items alone, for a store that keeps
+        those apart and exact for all time while its other rows are exact only from a
+        `kept_aggregates` start (Cosmos DB: imported history's documents). A store that keeps
+        every row exact (start None) is not asked."""
+
     def rebuild_aggregates(self) -> int:
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a
         recomputation from the items, streamed; return how many rows were rewritten. The

@@ -71,6 +71,18 @@ container TTL counts from the last write, which would keep an often re-collected
 forever). ``delete_older_than`` deletes the same documents explicitly, for parity with
 SQLite, and takes the deleted hours of the day its cutoff falls in off that day's document.
 
+Imported history (``import``, issue 20) must not expire by TTL: an imported item has
+``ttl`` -1, and counts only in aggregate documents of its own, marked ``keep`` with ``ttl``
+-1 (ids ``k...``; term_counts kinds ``kh``/``kd``), beside the bucket's document of collected
+items. So a collected item's TTL takes off exactly what it added, and a bucket holding both
+keeps the imported figures; reads sum a bucket's documents. An item once imported stays
+imported (it moves from the collected documents to the kept ones). A ``links`` document stays
+one per post, kept (``ttl`` -1) once an imported item counts in it. Retention of each origin
+is the same pass: items before its cutoff, then its own documents before it
+(``IMPORT_RETENTION_DAYS`` unset: imported history is never deleted). ``verify`` compares the
+kept documents alone for all time (`imported_rows`), all of them from where TTL has not
+begun.
+
 Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
 code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
 one that is correct for real Cosmos DB.
@@ -181,7 +193,7 @@ from .deltas import (
     item_change,
 )
 from .rendered import series_texts
-from .verify import Drift, compare, recompute
+from .verify import Drift, compare
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +225,7 @@ _WRITE_ATTEMPTS = 5  # create/patch races on one hourly document
 _IDEMPOTENT_ATTEMPTS = 3  # an upsert or delete whose reply was lost is simply sent again
 _SETTLE_ATTEMPTS = 3  # rebuilds of the buckets a write with an unknown outcome touched
 _UNCHANGED = MatchConditions.IfNotModified  # etag-conditioned write
+NO_TTL = -1  # a document's ttl that never expires (imported history, see the docstring)
 _SORT_PATH = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _COUNTERS = FIGURES  # the engine's row figures are the documents' counters, in its order
 _KEYWORD_COUNTERS = KEYWORD_FIGURES
@@ -272,6 +285,7 @@ ITEMS_POLICY = _policy(
         "compound",
         "state",
         "reconcile_stage",
+        "imported",  # retention finds each origin's old items by it
     ),
     _composite("kind", "created_utc", "id")
     + _composite("kind", "score", "id")
@@ -280,14 +294,15 @@ ITEMS_POLICY = _policy(
     + _composite("created_utc", "id")  # iter_items without a kind filter
     + _composite("reconcile_stage", "created_utc", "id"),  # the reconcile pass's due items
 )
-HOURLY_POLICY = _policy(("subreddit", "hour", "posts", "comments"), [])  # hour_extent
-DAILY_POLICY = _policy(("subreddit", "day"), [])
-KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour"), [])
-AUTHOR_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "count"), [])
+# `keep`: retention and verify tell imported history's documents from the others by it.
+HOURLY_POLICY = _policy(("subreddit", "hour", "posts", "comments", "keep"), [])  # hour_extent
+DAILY_POLICY = _policy(("subreddit", "day", "keep"), [])
+KEYWORD_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "keep"), [])
+AUTHOR_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "count", "keep"), [])
 ALERT_RULES_POLICY = _policy(("pk",), [])
 ALERTS_POLICY = _policy(("pk", "rule_id", "fired_at"), _composite("fired_at", "id"))
 LEASES_POLICY = _policy(("expires_at",), [])
-TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "day"), [])  # not the terms map
+TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "day", "keep"), [])  # not the terms map
 LINKS_POLICY = _policy(("subreddit", "posts", "post_hour"), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(("pk", "status", "kind", "started_at"), _composite("started_at", "id"))
@@ -414,7 +429,7 @@ def _item_doc(item: Item, ttl: int) -> Doc:
         "text_hash": item.text_hash, "upvote_ratio": item.upvote_ratio,
         "edited_at": item.edited_at, "state": item.state.value, "state_at": item.state_at,
         "checked_at": item.checked_at, "reconcile_stage": item.reconcile_stage,
-        "counted": item.counted, "ttl": ttl,
+        "counted": item.counted, "imported": item.imported, "ttl": ttl,
     }  # fmt: skip
 
 
@@ -449,6 +464,7 @@ def _doc_to_item(doc: Mapping[str, Any]) -> Item:
         checked_at=doc.get("checked_at"),
         reconcile_stage=int(doc.get("reconcile_stage") or 0),
         counted=bool(doc.get("counted", True)),
+        imported=bool(doc.get("imported")),  # absent on items from before imports
     )
 
 
@@ -512,9 +528,10 @@ def _trending_id(key: str) -> str:
     return "sha256." + hashlib.sha256(key.encode()).hexdigest()  # "." is not base64url
 
 
-# An aggregate document: (container, partition key value, subreddit, hour); for
-# author_hourly the third is `_author_key` (keyword and author).
-_Key = tuple[str, str, str, int]
+# An aggregate document: (container, partition key value, subreddit, hour, kept); for
+# author_hourly the third is `_author_key` (keyword and author). `kept`: the document of
+# imported history, which counts imported items only and never expires (module docstring).
+_Key = tuple[str, str, str, int, bool]
 # Signed counters to add to aggregate documents (in `_COUNTERS` / `_KEYWORD_COUNTERS` order).
 _Patches = dict[_Key, list[float]]
 
@@ -545,10 +562,15 @@ def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
     if stored is None:
         return False
     doc = _item_doc(item, 0)
-    return all(stored.get(k) == v for k, v in doc.items() if k not in ("collected_at", "ttl"))
+    absent = {"imported": False}  # items stored before imports lack it
+    return all(
+        stored.get(k, absent.get(k)) == v
+        for k, v in doc.items()
+        if k not in ("collected_at", "ttl")
+    )
 
 
-def _doc_key(kind: str, key: Row) -> _Key:
+def _doc_key(kind: str, key: Row, kept: bool = False) -> _Key:
     """The aggregate document of a row key of one of `KINDS` kept here."""
     fields = dict(zip(KINDS[kind].key, key, strict=True))
     third = (
@@ -556,47 +578,76 @@ def _doc_key(kind: str, key: Row) -> _Key:
         if kind == AUTHOR_HOURLY
         else str(fields["subreddit"])
     )
-    return (kind, str(fields[_PK_FIELD[kind]]), third, int(fields[_TIME_FIELD[kind]]))
+    return (kind, str(fields[_PK_FIELD[kind]]), third, int(fields[_TIME_FIELD[kind]]), kept)
 
 
 def _doc_id(key: _Key) -> str:
-    base, _, third, start = key
-    if base == AUTHOR_HOURLY:
-        return _author_id(third, start)
-    if base == LINKS:  # the link's fullname has the third slot
+    base, _, third, start, kept = key
+    if base == LINKS:  # the link's fullname has the third slot; one document for both origins
         return third
-    return f"{third}:{start}" if base == KEYWORD_HOURLY else str(start)
+    mark = "k" if kept else ""  # imported history's own document of the bucket
+    if base == AUTHOR_HOURLY:
+        return mark + _author_id(third, start)
+    return f"{mark}{third}:{start}" if base == KEYWORD_HOURLY else f"{mark}{start}"
 
 
-def _documents(deltas: Deltas) -> _Patches:
+def _documents(deltas: Deltas, kept: bool = False) -> _Patches:
     """The aggregate documents the engine's rows change: hourly, daily and keyword_hourly
-    (Cosmos keeps no totals: they are read as the daily documents summed)."""
+    (Cosmos keeps no totals: they are read as the daily documents summed); `kept`: those of
+    imported history."""
     patches: _Patches = {}
     for subreddit, hour, *figures in deltas.hourly_rows():
-        patches[(HOURLY, subreddit, subreddit, hour)] = figures
+        patches[(HOURLY, subreddit, subreddit, hour, kept)] = figures
     for subreddit, day, *figures in deltas.daily_rows():
-        patches[(DAILY, subreddit, subreddit, day)] = figures
+        patches[(DAILY, subreddit, subreddit, day, kept)] = figures
     for keyword, subreddit, hour, *figures in deltas.keyword_rows():
-        patches[(KEYWORD_HOURLY, keyword, subreddit, hour)] = figures
+        patches[(KEYWORD_HOURLY, keyword, subreddit, hour, kept)] = figures
     for keyword, subreddit, hour, author, count in deltas.author_rows():
-        patches[(AUTHOR_HOURLY, subreddit, _author_key(keyword, author), hour)] = [count]
+        patches[(AUTHOR_HOURLY, subreddit, _author_key(keyword, author), hour, kept)] = [count]
     for subreddit, link_id, *figures in deltas.link_rows():  # the link in `subreddit`'s slot
-        patches[(LINKS, subreddit, link_id, 0)] = figures
+        patches[(LINKS, subreddit, link_id, 0, kept)] = figures
     return patches
 
 
-# A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term.
+def _by_origin(by_origin: Mapping[bool, Deltas]) -> tuple[_Patches, _TermPatches]:
+    """The aggregate and term documents of deltas split by origin (True: imported)."""
+    patches: _Patches = {}
+    terms: _TermPatches = {}
+    for kept, deltas in by_origin.items():
+        patches.update(_documents(deltas, kept))
+        terms.update(_term_documents(deltas, kept))
+    return patches, terms
+
+
+def _changes(before: Mapping[str, Any] | None, item: Item) -> dict[bool, Deltas]:
+    """What writing `item` over its stored version moves, by the origin of the documents it
+    goes to (True: imported history's). An item is imported for good: one collected and then
+    imported moves from the collected documents to the kept ones."""
+    after = Version.of(item)
+    if before is None or bool(before.get("imported")) == item.imported:
+        change = item_change(None if before is None else _version(before), after)
+        return {} if change is None else {item.imported: change}
+    gone, came = Deltas(), Deltas()
+    gone.add(_version(before), -1)
+    came.add(after, +1)
+    return {False: gone, True: came}
+
+
+# A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term
+# ("kh", "kd": imported history's).
 _TermKey = tuple[str, str, int]
 _TermPatches = dict[_TermKey, dict[str, int]]
 
 
-def _term_documents(deltas: Deltas) -> _TermPatches:
-    """The term_counts documents the engine's term rows change, hourly and daily."""
+def _term_documents(deltas: Deltas, kept: bool = False) -> _TermPatches:
+    """The term_counts documents the engine's term rows change, hourly and daily (`kept`:
+    imported history's, whose kinds are "kh" and "kd")."""
+    mark = "k" if kept else ""
     patches: _TermPatches = {}
     for subreddit, hour, term, count in deltas.term_rows():
-        patches.setdefault((subreddit, "h", hour), {})[term] = count
+        patches.setdefault((subreddit, f"{mark}h", hour), {})[term] = count
     for subreddit, day, term, count in deltas.term_daily_rows():
-        patches.setdefault((subreddit, "d", day), {})[term] = count
+        patches.setdefault((subreddit, f"{mark}d", day), {})[term] = count
     return patches
 
 
@@ -941,7 +992,7 @@ class CosmosStore:
 
     def _apply_bucket(self, key: _Key, values: list[float]) -> None:
         """Add signed counters to one aggregate document: patch `incr`, create when missing."""
-        base, partition, _, _ = key
+        base, partition, *_ = key
         container = self._sync(base)
         doc = self._bucket_doc(key, values)
         ttl, doc_id = doc.get("ttl"), doc["id"]
@@ -953,12 +1004,20 @@ class CosmosStore:
         ]
         if ttl is not None:  # links: the container's ttl from the last write (see open())
             ops.append({"op": "set", "path": "/ttl", "value": ttl})
+        if doc.get("keep"):  # a link of collected items that now counts an imported one too
+            ops.append({"op": "set", "path": "/keep", "value": True})
         for _ in range(_WRITE_ATTEMPTS):
             try:
                 patched = container.patch_item(
                     doc_id, partition_key=partition, patch_operations=ops
                 )
                 if base == AUTHOR_HOURLY and not patched.get("count"):
+                    self._forget_author(container, patched)
+                if (
+                    base == LINKS
+                    and patched.get("keep")
+                    and not (patched.get("posts") or patched.get("comments"))
+                ):  # kept for no item any more (retention): it would never expire
                     self._forget_author(container, patched)
                 return
             except CosmosResourceNotFoundError:
@@ -975,7 +1034,8 @@ class CosmosStore:
     @staticmethod
     def _forget_author(container: ContainerProxy, doc: Mapping[str, Any]) -> None:
         """An author row counted down to nothing goes: a purged item's author name must not
-        stay behind in it. Only if unchanged since (a concurrent +1 keeps it)."""
+        stay behind in it (an emptied kept link, too). Only if unchanged since (a concurrent
+        +1 keeps it)."""
         with contextlib.suppress(CosmosResourceNotFoundError, CosmosAccessConditionFailedError):
             container.delete_item(
                 doc["id"],
@@ -985,15 +1045,21 @@ class CosmosStore:
             )
 
     def _bucket_doc(self, key: _Key, values: Sequence[float]) -> Doc:
-        """An aggregate document holding `values`, expiring with its (last) hour."""
-        base, partition, subreddit, start = key
+        """An aggregate document holding `values`, expiring with its (last) hour; imported
+        history's (`kept`) never."""
+        base, partition, subreddit, start, kept = key
         ttl = self._ttl(start + DAY - HOUR if base == DAILY else start)  # with its last hour
         counters = _COUNTERS_OF.get(base, _COUNTERS)
         if base == LINKS:  # no bucket: the container's ttl from its last write (see open())
             doc: Doc = {"id": _doc_id(key), "subreddit": partition, "link_id": subreddit}
+            if kept:
+                doc.update(ttl=NO_TTL, keep=True)
             doc.update(zip(counters, values, strict=True))
             return doc
-        doc = {"id": _doc_id(key), "subreddit": subreddit, _TIME_FIELD[base]: start, "ttl": ttl}
+        doc = {"id": _doc_id(key), "subreddit": subreddit, _TIME_FIELD[base]: start,
+               "ttl": NO_TTL if kept else ttl}  # fmt: skip
+        if kept:
+            doc["keep"] = True
         if base == KEYWORD_HOURLY:
             doc["keyword"] = partition
         if base == AUTHOR_HOURLY:  # the key's third part is the keyword and the author
@@ -1019,8 +1085,9 @@ class CosmosStore:
         subreddit, kind, start = key
         container = self._sync(TERM_COUNTS)
         doc_id = f"{kind}{start}"
-        field = "hour" if kind == "h" else "day"
-        ttl = self._ttl(start if kind == "h" else start + DAY - HOUR)
+        field = "hour" if kind.endswith("h") else "day"
+        kept = kind.startswith("k")  # imported history's: never expires
+        ttl = NO_TTL if kept else self._ttl(start if field == "hour" else start + DAY - HOUR)
         query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
         for _ in range(_WRITE_ATTEMPTS):
             # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
@@ -1035,6 +1102,8 @@ class CosmosStore:
                     terms.pop(term, None)
             doc: Doc = {"id": doc_id, "subreddit": subreddit, field: start, "terms": terms,
                         "ttl": ttl}  # fmt: skip
+            if kept:
+                doc["keep"] = True
             try:
                 if found:
                     container.replace_item(doc_id, doc, etag=found[0]["_etag"],
@@ -1074,7 +1143,7 @@ class CosmosStore:
         return {doc["id"]: _doc_to_item(doc) for docs in found for doc in docs}
 
     def _upsert_item(self, item: Item) -> None:
-        doc = _item_doc(item, self._ttl(item.created_utc))
+        doc = _item_doc(item, NO_TTL if item.imported else self._ttl(item.created_utc))
         self._idempotent(lambda: self._sync(ITEMS).upsert_item(doc))
 
     @staticmethod
@@ -1122,24 +1191,28 @@ class CosmosStore:
             raise self._error("read before upsert", error) from error
         old = {doc["id"]: doc for docs in found for doc in docs}
 
-        per_item: dict[str, Deltas] = {}
-        total = Deltas()
+        per_item: dict[str, dict[bool, Deltas]] = {}
+        total = {False: Deltas(), True: Deltas()}  # by origin (True: imported history)
         touched: set[tuple[str, int]] = set()  # (subreddit, day) the batch's deltas move
         for item in unique:
             before = old.get(item.id)
             result.count(item.subreddit, new=before is None)
-            change = item_change(None if before is None else _version(before), Version.of(item))
-            if change is not None:
-                per_item[item.id] = change
-                total.merge(change)
+            if before is not None:
+                item.imported = item.imported or bool(before.get("imported"))  # for good
+            changes = _changes(before, item)
+            if changes:
+                per_item[item.id] = changes
+                for kept, change in changes.items():
+                    total[kept].merge(change)
                 touched.add((item.subreddit, _day(item.created_utc)))
                 if before is not None:
                     touched.add((before["subreddit"], _day(before["created_utc"])))
 
-        applied, errors = self._apply(_documents(total))
+        patches, term_patches = _by_origin(total)
+        applied, errors = self._apply(patches)
         terms_applied: _TermPatches = {}
         if all(_unknown(e) for e in errors):  # no definite failure: the terms too
-            terms_applied, term_errors = self._apply_terms(_term_documents(total))
+            terms_applied, term_errors = self._apply_terms(term_patches)
             errors += term_errors
         if errors and not any(_unknown(e) for e in errors):
             failure = self._failure("aggregate update", errors)
@@ -1159,11 +1232,11 @@ class CosmosStore:
             if any(_unknown(e) for e in item_errors):
                 unsettled = True  # the item may be stored: its deltas must stay if it is
             else:
-                undo = Deltas()
+                undo = {False: Deltas(), True: Deltas()}
                 for item in failed:
-                    if item.id in per_item:
-                        undo.merge(per_item[item.id])
-                unsettled = not self._compensate(_documents(undo), _term_documents(undo))
+                    for kept, change in per_item.get(item.id, {}).items():
+                        undo[kept].merge(change)
+                unsettled = not self._compensate(*_by_origin(undo))
         if unsettled:
             self._settle(touched)
         if failed:
@@ -1287,43 +1360,55 @@ class CosmosStore:
             raise self._error("interrupt running runs", error) from error
 
     def delete_older_than(self, cutoff_utc: float, imported_cutoff_utc: float | None = None) -> int:
-        """Delete items before the cutoff's hour and their aggregate documents (TTL's job too).
-        Nothing here is imported (`import` refuses Cosmos DB), so `imported_cutoff_utc` has
-        nothing to delete."""
-        cutoff = hour_of(cutoff_utc)
-        first_day = (cutoff // DAY) * DAY  # days before it go whole; it loses its early hours
-        deleted = 0
+        """Delete collected items before the cutoff's hour and their aggregate documents
+        (TTL's job too), and with `imported_cutoff_utc` imported items before its hour and
+        imported history's documents (no TTL expires those); return the items deleted."""
+        origins = [(False, hour_of(cutoff_utc))]
+        if imported_cutoff_utc is not None:
+            origins.append((True, hour_of(imported_cutoff_utc)))
         try:
-            for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
-                                       (DAILY, "day", first_day),
-                                       (KEYWORD_HOURLY, "hour", cutoff),
-                                       (AUTHOR_HOURLY, "hour", cutoff)):  # fmt: skip
-                container = self._sync(base)
-                pk = _PK_FIELD[base]
-                extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
-                if base == ITEMS:  # what their links count of them
-                    extra = ", " + _DELTA_FIELDS.replace("c.id, ", "")
-                query = f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff"
-                while True:  # re-query after each batch: nothing to get wrong in continuations
-                    docs = list(container.query_items(
-                        query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
-                        enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
-                    ))  # fmt: skip
-                    results = self._run_all(partial(self._delete, container), docs)
-                    failures = [r for r in results if isinstance(r, BaseException)]
-                    if failures:
-                        raise self._failure("retention delete", failures)
-                    if base == HOURLY:
-                        gone = [doc for doc, r in zip(docs, results, strict=True) if r is True]
-                        self._trim_day(first_day, gone)
-                    if base == ITEMS:
-                        deleted += sum(1 for r in results if r is True)
-                        self._unlink([d for d, r in zip(docs, results, strict=True) if r is True])
-                    if len(docs) < _DELETE_BATCH:
-                        break
-            self._expire_terms(cutoff, first_day)
+            return sum(self._expire(cutoff, kept) for kept, cutoff in origins)
         except AzureError as error:
             raise self._error("retention delete", error) from error
+
+    def _expire(self, cutoff: int, kept: bool) -> int:
+        """One origin's retention (`kept`: imported history): its items before the cutoff,
+        and its own aggregate documents before it, which counted only those items."""
+        first_day = (cutoff // DAY) * DAY  # days before it go whole; it loses its early hours
+        of_items = "c.imported = true"
+        if not kept:  # items from before imports have no `imported`
+            of_items = "(NOT IS_DEFINED(c.imported) OR c.imported = false)"
+        of_docs = "IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)"
+        deleted = 0
+        for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
+                                   (DAILY, "day", first_day),
+                                   (KEYWORD_HOURLY, "hour", cutoff),
+                                   (AUTHOR_HOURLY, "hour", cutoff)):  # fmt: skip
+            container = self._sync(base)
+            pk = _PK_FIELD[base]
+            extra = "".join(f", c.{n}" for n in ("hour", *_COUNTERS)) if base == HOURLY else ""
+            if base == ITEMS:  # what their links count of them
+                extra = ", " + _DELTA_FIELDS.replace("c.id, ", "")
+            query = (f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff "
+                     f"AND {of_items if base == ITEMS else of_docs}")  # fmt: skip
+            while True:  # re-query after each batch: nothing to get wrong in continuations
+                docs = list(container.query_items(
+                    query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
+                    enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
+                ))  # fmt: skip
+                results = self._run_all(partial(self._delete, container), docs)
+                failures = [r for r in results if isinstance(r, BaseException)]
+                if failures:
+                    raise self._failure("retention delete", failures)
+                if base == HOURLY:
+                    gone = [doc for doc, r in zip(docs, results, strict=True) if r is True]
+                    self._trim_day(first_day, gone, kept)
+                if base == ITEMS:
+                    deleted += sum(1 for r in results if r is True)
+                    self._unlink([d for d, r in zip(docs, results, strict=True) if r is True])
+                if len(docs) < _DELETE_BATCH:
+                    break
+        self._expire_terms(cutoff, first_day, kept)
         return deleted
 
     def _unlink(self, deleted: list[Doc]) -> None:
@@ -1337,14 +1422,16 @@ class CosmosStore:
         if errors:
             raise self._failure("retention of links", errors)
 
-    def _expire_terms(self, cutoff: int, first_day: int) -> None:
-        """Term documents: hours before the cutoff go (those of the cutoff's day taken off
-        its day document after they are gone, so a retry takes nothing off twice), then days
-        before that day."""
+    def _expire_terms(self, cutoff: int, first_day: int, kept: bool = False) -> None:
+        """Term documents (of one origin): hours before the cutoff go (those of the cutoff's
+        day taken off its day document after they are gone, so a retry takes nothing off
+        twice), then days before that day."""
         container = self._sync(TERM_COUNTS)
+        of_docs = "IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)"
+        day_kind = "kd" if kept else "d"
         for field, bound in (("hour", cutoff), ("day", first_day)):
             query = (f"SELECT TOP @n c.id, c.subreddit AS pk, c.{field} AS start, c.terms "
-                     f"FROM c WHERE c.{field} < @cutoff")  # fmt: skip
+                     f"FROM c WHERE c.{field} < @cutoff AND {of_docs}")  # fmt: skip
             while True:
                 docs = list(container.query_items(
                     query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
@@ -1357,7 +1444,7 @@ class CosmosStore:
                 trimmed: _TermPatches = {}
                 for doc, gone in zip(docs, results, strict=True):
                     if field == "hour" and gone is True and doc["start"] >= first_day:
-                        day = trimmed.setdefault((doc["pk"], "d", first_day), {})
+                        day = trimmed.setdefault((doc["pk"], day_kind, first_day), {})
                         for term, count in doc["terms"].items():
                             day[term] = day.get(term, 0) - count
                 _, errors = self._apply_terms(trimmed)
@@ -1366,15 +1453,15 @@ class CosmosStore:
                 if len(docs) < _DELETE_BATCH:
                     break
 
-    def _trim_day(self, day: int, hours: list[Doc]) -> None:
+    def _trim_day(self, day: int, hours: list[Doc], kept: bool = False) -> None:
         """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
         is gone, so a retention run retried after a failure takes nothing off twice."""
-        if self._days_complete_from is None or day < self._days_complete_from:
+        if not kept and (self._days_complete_from is None or day < self._days_complete_from):
             return  # a day its documents never held whole: read from its hours anyway
         trimmed: _Patches = {}
         for doc in hours:
             if doc["hour"] >= day:
-                row = trimmed.setdefault((DAILY, doc["pk"], doc["pk"], day),
+                row = trimmed.setdefault((DAILY, doc["pk"], doc["pk"], day, kept),
                                          [0, 0, 0.0, 0, 0, 0])  # fmt: skip
                 for index, name in enumerate(_COUNTERS):
                     row[index] -= doc.get(name, 0)
@@ -1445,7 +1532,8 @@ class CosmosStore:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and
         days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
-        kept: they are read as the hourly documents summed."""
+        kept: they are read as the hourly documents summed. Imported history's own documents
+        are exact for all time (`imported_rows`)."""
         now = self._clock()
         hours = hour_of(now - self.retention_seconds) + 2 * HOUR
         days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
@@ -1458,18 +1546,50 @@ class CosmosStore:
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
         return self._rows(KINDS[kind], since=since)
 
+    def imported_rows(self, kind: str) -> Iterator[Row]:
+        return self._rows(KINDS[kind], kept=True)
+
     def _rows(
         self,
         spec: AggregateKind,
         subreddit: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        kept: bool | None = None,
     ) -> Iterator[Row]:
-        """The documents of one aggregate container as the engine's rows, streamed page by
-        page; optionally one subreddit's, in a range of bucket starts."""
+        """The documents of one aggregate container as the engine's rows; optionally one
+        subreddit's, in a range of bucket starts, of one origin (`kept`: imported history's
+        documents, or the others). Of both origins, a bucket's two documents are summed."""
+        rows = self._doc_rows(spec, subreddit, since, until, kept)
+        if kept is not None:
+            yield from rows
+            return
+        width = len(spec.key)
+        sums: dict[Row, list[Any]] = {}
+        for row in rows:
+            seen = sums.get(row[:width])
+            if seen is None:
+                sums[row[:width]] = list(row[width:])
+            else:
+                for index, value in enumerate(row[width:]):
+                    seen[index] += value
+        for key, figures in sums.items():
+            yield (*key, *figures)
+
+    def _doc_rows(
+        self,
+        spec: AggregateKind,
+        subreddit: str | None,
+        since: float | None,
+        until: float | None,
+        kept: bool | None,
+    ) -> Iterator[Row]:
+        """`_rows` one document each, streamed page by page."""
         fields = (*spec.key, *spec.figures)
         where: list[str] = []
         values: dict[str, Any] = {}
+        if kept is not None:
+            where.append("IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)")
         if subreddit is not None:
             where.append("c.subreddit = @subreddit")
             values["subreddit"] = subreddit
@@ -1503,22 +1623,26 @@ class CosmosStore:
         """Make the kept aggregates (of one subreddit's [since, until), or all) equal the items
         in that range, writing only the documents that differ, each with its whole figures
         (an upsert, or a delete for a bucket no item fills): every write is idempotent."""
-        items = self.iter_items(subreddit=subreddit, since=since, until=until)
-        expected, _ = recompute(Version.of(item) for item in items)
-        fixes = []
+        expected = {False: Deltas(), True: Deltas()}  # by origin (True: imported history)
+        for item in self.iter_items(subreddit=subreddit, since=since, until=until):
+            expected[item.imported].add(Version.of(item), +1)
+        fixes: list[tuple[Drift, bool]] = []
         for kind, floor in self.kept_aggregates().items():
-            low = since if floor is None else floor if since is None else max(since, floor)
-            stored = self._rows(KINDS[kind], subreddit, low, until)
-            drifts, _ = compare(KINDS[kind], stored, expected.rows(kind), low)
-            fixes += drifts
-        results = self._run_all(self._fix, fixes)
+            for kept, deltas in expected.items():
+                low = since  # imported history's documents are exact however old
+                if floor is not None and not kept:
+                    low = floor if since is None else max(since, floor)
+                stored = self._rows(KINDS[kind], subreddit, low, until, kept)
+                drifts, _ = compare(KINDS[kind], stored, deltas.rows(kind), low)
+                fixes += [(drift, kept) for drift in drifts]
+        results = self._run_all(lambda fix: self._fix(*fix), fixes)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise self._failure("aggregate rebuild", errors)
         return len(fixes)
 
-    def _fix(self, drift: Drift) -> None:
-        key = _doc_key(drift.kind, drift.key)
+    def _fix(self, drift: Drift, kept: bool) -> None:
+        key = _doc_key(drift.kind, drift.key, kept)
         container = self._sync(drift.kind)
         if drift.expected is None:
             self._idempotent(partial(self._delete, container, {"id": _doc_id(key), "pk": key[1]}))

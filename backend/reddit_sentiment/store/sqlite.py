@@ -1399,6 +1399,10 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
 
+    def imported_rows(self, kind: str) -> Iterator[Row]:
+        """None apart: every row is kept exact (`kept_aggregates` starts are None)."""
+        return iter(())
+
     def rebuild_aggregates(self) -> int:
         """In one write transaction: empty every aggregate table, and add each item back
         through the delta engine (the upsert's own path), rendered buckets included."""
