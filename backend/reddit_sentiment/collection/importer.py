@@ -141,6 +141,9 @@ class DumpImporter:
         # as one read after it was stored does (`known_scores`). A few batches at most.
         self._in_flight: dict[str, tuple[str, float]] = {}
         self._unstored: list[Item] = []  # scored, waiting for a write of IMPORT_WRITE_ITEMS
+        # Batches handed to the scorer before the oldest is stored: a cycle's few, plus a
+        # write's worth, so the scorer has work for as long as a write takes.
+        self._scoring_ahead = SCORING_AHEAD + -(-settings.import_write_items // self.batch_size)
 
     # -- the run -------------------------------------------------------------------------
     def run(self, paths: Sequence[Path], run_id: str | None = None) -> CollectionRun:
@@ -291,7 +294,7 @@ class DumpImporter:
         unscored = self._unscored(unique, run)
         if unscored:
             pending.append(self.analyzer.submit(unscored))
-        while len(pending) > SCORING_AHEAD:
+        while len(pending) > self._scoring_ahead:
             oldest = pending.popleft()
             while not oldest.done and any(job.steal_one() for job in reversed(pending)):
                 pass

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -389,11 +390,16 @@ def _render(table: str, key: str, where: str) -> str:
     )
 
 
+# A (subreddit, hour or day, term, count) row in its table's key order: time first.
+_BY_TIME_FIRST = itemgetter(1, 0, 2)
+
+
 def _apply_trending(conn: sqlite3.Connection, deltas: Deltas) -> None:
-    """Trending's aggregate rows (terms per hour and day, links) from the engine."""
-    conn.executemany(_ADD_TERM_HOURLY, deltas.term_rows())
-    conn.executemany(_ADD_TERM_DAILY, deltas.term_daily_rows())
-    conn.executemany(_ADD_LINKS, deltas.link_rows())
+    """Trending's aggregate rows (terms per hour and day, links) from the engine, each in its
+    table's key order: consecutive upserts land on the same pages."""
+    conn.executemany(_ADD_TERM_HOURLY, sorted(deltas.term_rows(), key=_BY_TIME_FIRST))
+    conn.executemany(_ADD_TERM_DAILY, sorted(deltas.term_daily_rows(), key=_BY_TIME_FIRST))
+    conn.executemany(_ADD_LINKS, sorted(deltas.link_rows()))
 
 
 def _derive_trending(conn: sqlite3.Connection) -> None:
@@ -575,8 +581,8 @@ def _version(row: sqlite3.Row) -> Version:
 
 def _apply(conn: sqlite3.Connection, deltas: Deltas) -> None:
     """Add the engine's rows to the aggregate tables (in the caller's transaction)."""
-    conn.executemany(_ADD_HOURLY, deltas.hourly_rows())
-    conn.executemany(_ADD_DAILY, deltas.daily_rows())
+    conn.executemany(_ADD_HOURLY, sorted(deltas.hourly_rows()))
+    conn.executemany(_ADD_DAILY, sorted(deltas.daily_rows()))
     conn.executemany(_ADD_TOTALS, deltas.total_rows())
     conn.executemany(_ADD_KEYWORD_HOURLY, deltas.keyword_rows())
     authors = deltas.author_rows()
@@ -756,6 +762,7 @@ class SqliteStore:
                 if item.purged and (before is None or before["state"] not in PURGED_STATES):
                     purged = True
                 deltas.add_upsert(None if before is None else _version(before), Version.of(item))
+            rows.sort(key=itemgetter(0))  # by id, the primary key's order
             conn.executemany(_UPSERT_ITEM, rows)
             conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
             _apply(conn, deltas)
