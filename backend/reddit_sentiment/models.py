@@ -119,6 +119,17 @@ class Item:
     # of RETENTION_DAYS. Once set it stays set, also when the collector sees the item again.
     imported: bool = False
 
+    def take_scores(self, other: Item) -> None:
+        """The sentiment `other` was scored with (a stored version of the same text, or of
+        the text before it was purged)."""
+        self.compound, self.pos, self.neu, self.neg = (
+            other.compound,
+            other.pos,
+            other.neu,
+            other.neg,
+        )
+        self.label, self.truncated = other.label, other.truncated
+
 
 @dataclass(slots=True)
 class ListingError:

@@ -265,10 +265,7 @@ class ReconcilePass:
             fresh.keywords = self.keywords.find(text) if self.keywords else []
             fresh.counted = True
             if fresh.text_hash == stored.text_hash and stored.text_hash:
-                fresh.compound, fresh.pos, fresh.neu, fresh.neg = (
-                    stored.compound, stored.pos, stored.neu, stored.neg,
-                )  # fmt: skip
-                fresh.label, fresh.truncated = stored.label, stored.truncated
+                fresh.take_scores(stored)
                 if _changed(stored, fresh):
                     counts.updated += 1
                 ready.append(fresh)
@@ -302,13 +299,7 @@ def settle_purged(item: Item, before: Item | None, deleted_items: DeletedItems) 
     if before is None:
         item.counted = deleted_items is DeletedItems.KEEP_SCORES
         return item
-    item.compound, item.pos, item.neu, item.neg = (
-        before.compound,
-        before.pos,
-        before.neu,
-        before.neg,
-    )
-    item.label, item.truncated = before.label, before.truncated
+    item.take_scores(before)
     item.keywords, item.text_hash = list(before.keywords), before.text_hash
     item.counted = before.counted and deleted_items is DeletedItems.KEEP_SCORES
     if before.purged and before.state_at is not None:

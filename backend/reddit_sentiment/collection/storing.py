@@ -55,13 +55,7 @@ def split_scored(
         elif before is None or before.text_hash != item.text_hash:
             to_score.append(item)
         else:
-            item.compound, item.pos, item.neu, item.neg = (
-                before.compound,
-                before.pos,
-                before.neu,
-                before.neg,
-            )
-            item.label, item.truncated = before.label, before.truncated
+            item.take_scores(before)
             ready.append(item)
     return ready, to_score
 
