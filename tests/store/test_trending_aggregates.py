@@ -118,13 +118,6 @@ def test_sqlite_trending_from_aggregates_equals_recomputation(
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-# Was intermittent (about one run in two: a previous-window item's terms missing, and a
-# replay passing) while the term documents were read by concurrent queries on the sync
-# client, whose shared response headers race (see CosmosStore._query_lock). Since the lock it
-# passed every run tried; kept non-strict until CI has shown that too (issue 16).
-@pytest.mark.xfail(
-    reason="Cosmos term counts missed an item intermittently (issue 16)", strict=False
-)
 def test_cosmos_trending_from_aggregates_equals_recomputation(
     cosmos_server: object, case: tuple[list[Item], list[Item], float]
 ) -> None:
