@@ -163,7 +163,7 @@ from .base import (
     item_page,
     rule_doc,
     rule_of,
-    span_pieces,
+    shared_pieces,
 )
 from .deltas import (
     ALL_ITEMS,
@@ -1608,18 +1608,19 @@ class CosmosStore:
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         counts: dict[tuple[str, str], list[int]] = {}
-        for index, span in enumerate(spans):
-            for daily, start, end, sign in span_pieces(span):  # no MAX across partitions
-                field = "day" if daily else "hour"
-                docs = self._scan(
-                    TERM_COUNTS,
-                    f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "
-                    f"AND c.{field} < @end",
-                    start=start, end=_END if end is None else end,
-                )  # fmt: skip
-                for doc in docs:
-                    for term, count in doc["terms"].items():
-                        row = counts.setdefault((doc["subreddit"], term), [0] * len(spans))
+        # Each document read once for all the spans using it; no MAX across partitions.
+        for daily, start, end, uses in shared_pieces(spans):
+            field = "day" if daily else "hour"
+            docs = self._scan(
+                TERM_COUNTS,
+                f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "
+                f"AND c.{field} < @end",
+                start=start, end=_END if end is None else end,
+            )  # fmt: skip
+            for doc in docs:
+                for term, count in doc["terms"].items():
+                    row = counts.setdefault((doc["subreddit"], term), [0] * len(spans))
+                    for index, sign in uses:
                         row[index] += sign * count
         return {key: row for key, row in counts.items() if any(row)}
 
