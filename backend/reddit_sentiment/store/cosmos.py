@@ -549,6 +549,8 @@ def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
 def _doc_key(kind: str, key: Row) -> _Key:
     """The aggregate document of a row key of one of `KINDS` kept here."""
     fields = dict(zip(KINDS[kind].key, key, strict=True))
+    if kind == LINKS:  # no bucket: the link's fullname has the third slot
+        return (LINKS, str(fields["subreddit"]), str(fields["link_id"]), 0)
     third = (
         _author_key(fields["keyword"], fields["author"])
         if kind == AUTHOR_HOURLY
@@ -584,6 +586,8 @@ def _documents(deltas: Deltas) -> _Patches:
 
 
 # A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term.
+# The engine's kinds it holds (its hour and its day documents).
+_TERM_KINDS = ("term_hourly", "term_daily")
 _TermKey = tuple[str, str, int]
 _TermPatches = dict[_TermKey, dict[str, int]]
 
@@ -662,8 +666,10 @@ class CosmosStore:
         # queries at once raise "OrderedDict mutated during iteration" (issue 16, item 8).
         self._query_lock = threading.Lock()
         self._days_complete_from: float | None = None  # read by open(); None: trust no day
-        # (subreddit, day) aggregates to rebuild from the items before the next write.
+        # (subreddit, day) aggregates and (subreddit, link_id) links to rebuild from the
+        # items before the next write.
         self._unsettled: set[tuple[str, int]] = set()
+        self._unsettled_links: set[tuple[str, str]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CosmosStore:
@@ -1011,9 +1017,12 @@ class CosmosStore:
         }
         return applied, [r for r in results if isinstance(r, BaseException)]
 
-    def _apply_term_doc(self, key: _TermKey, counts: dict[str, int]) -> None:
-        """Read, add to and replace one term_counts document on its etag (create if missing).
-        Terms whose count drops to zero leave the map, so it holds only what is counted."""
+    def _apply_term_doc(
+        self, key: _TermKey, counts: dict[str, int], absolute: bool = False
+    ) -> None:
+        """Read, add to (or, `absolute`, set terms of) and replace one term_counts document on
+        its etag (create if missing). Terms whose count drops to zero leave the map, so it
+        holds only what is counted."""
         subreddit, kind, start = key
         container = self._sync(TERM_COUNTS)
         doc_id = f"{kind}{start}"
@@ -1026,7 +1035,7 @@ class CosmosStore:
                                  partition_key=subreddit)  # fmt: skip
             terms: dict[str, int] = dict(found[0]["terms"]) if found else {}
             for term, count in counts.items():
-                total = terms.get(term, 0) + count
+                total = count if absolute else terms.get(term, 0) + count
                 if total:
                     terms[term] = total
                 else:
@@ -1102,8 +1111,8 @@ class CosmosStore:
         items (`_settle`), so the aggregates equal the items whatever was applied. Correct for
         one writer at a time (the collector, under its lease).
         """
-        if self._unsettled:  # an earlier batch's rebuild that could not be done then
-            self._settle(set(self._unsettled))
+        if self._unsettled or self._unsettled_links:  # a rebuild that could not be done then
+            self._settle(set(self._unsettled), set(self._unsettled_links))
         result = UpsertResult()
         unique = list({item.id: item for item in items}.values())
         by_sub: dict[str, list[Item]] = {}
@@ -1145,7 +1154,7 @@ class CosmosStore:
         if errors and not any(_unknown(e) for e in errors):
             failure = self._failure("aggregate update", errors)
             if not self._compensate(applied, terms_applied):
-                self._settle(touched)
+                self._settle(touched, set(total.links))
             raise failure
         unsettled = bool(errors)  # an increment may or may not have been applied
 
@@ -1166,7 +1175,7 @@ class CosmosStore:
                         undo.merge(per_item[item.id])
                 unsettled = not self._compensate(_documents(undo), _term_documents(undo))
         if unsettled:
-            self._settle(touched)
+            self._settle(touched, set(total.links))
         if failed:
             what = f"upsert of {len(failed)} of {len(unique)} items"
             first = item_errors[0]
@@ -1184,13 +1193,16 @@ class CosmosStore:
                         "the buckets from the items", len(errors), errors[0])  # fmt: skip
         return not errors
 
-    def _settle(self, days: set[tuple[str, int]]) -> None:
-        """Rebuild these (subreddit, day) aggregates from the items, after a write whose
-        outcome is unknown. Its writes are absolute (idempotent), so it is simply tried again;
-        what cannot be rebuilt now is remembered and rebuilt before the next batch, and
-        StoreUnavailable is raised (`repair` rebuilds everything)."""
+    def _settle(self, days: set[tuple[str, int]], links: set[tuple[str, str]]) -> None:
+        """Rebuild these (subreddit, day) aggregates (their terms included) and these
+        (subreddit, link_id) links from the items, after a write whose outcome is unknown.
+        Its writes are absolute (idempotent), so it is simply tried again; what cannot be
+        rebuilt now is remembered and rebuilt before the next batch, and StoreUnavailable is
+        raised (`repair` rebuilds everything)."""
         pending = set(days)
+        pending_links = set(links)
         self._unsettled |= pending
+        self._unsettled_links |= pending_links
         error: Exception | None = None
         for _ in range(_SETTLE_ATTEMPTS):
             for subreddit, day in sorted(pending):
@@ -1201,15 +1213,24 @@ class CosmosStore:
                     continue
                 pending.discard((subreddit, day))
                 self._unsettled.discard((subreddit, day))
-            if not pending:
-                log.info("Cosmos DB: rebuilt %d subreddit-days after a write with an unknown "
-                         "outcome", len(days))  # fmt: skip
+            if pending_links:
+                try:
+                    self._rebuild_links(pending_links)
+                except (AzureError, StoreUnavailable) as failed:
+                    error = failed
+                else:
+                    self._unsettled_links -= pending_links
+                    pending_links = set()
+            if not pending and not pending_links:
+                log.info("Cosmos DB: rebuilt %d subreddit-days and %d links after a write with "
+                         "an unknown outcome", len(days), len(links))  # fmt: skip
                 return
         assert error is not None
         raise StoreUnavailable(
-            f"Cosmos DB: the aggregates of {len(pending)} subreddit-days may be off after a "
-            f"write with an unknown outcome, and rebuilding them failed ({error}); they are "
-            "rebuilt before the next write, or run `python -m reddit_sentiment repair`"
+            f"Cosmos DB: the aggregates of {len(pending)} subreddit-days and "
+            f"{len(pending_links)} links may be off after a write with an unknown outcome, and "
+            f"rebuilding them failed ({error}); they are rebuilt before the next write, or run "
+            "`python -m reddit_sentiment repair`"
         ) from error
 
     def _failure(self, what: str, errors: Sequence[BaseException]) -> StoreUnavailable:
@@ -1446,15 +1467,22 @@ class CosmosStore:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and
         days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
-        kept: they are read as the hourly documents summed."""
+        kept: they are read as the hourly documents summed. The term kinds are the hour and
+        day documents of term_counts; links are dated by their post (a comment is never older
+        than its post), so a link whose post is not stored is not compared: its comments may
+        have expired one by one."""
         now = self._clock()
         hours = hour_of(now - self.retention_seconds) + 2 * HOUR
         days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
-        return {
+        kept: dict[str, float | None] = {
             kind: float(days if spec.time == "day" else hours)
             for kind, spec in KINDS.items()
-            if kind in self._containers and kind in _TIME_FIELD
+            if kind in self._containers and (kind in _TIME_FIELD or kind == LINKS)
         }
+        if TERM_COUNTS in self._containers:
+            kept.update({kind: float(days if KINDS[kind].time == "day" else hours)
+                         for kind in _TERM_KINDS})  # fmt: skip
+        return kept
 
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
         return self._rows(KINDS[kind], since=since)
@@ -1468,6 +1496,9 @@ class CosmosStore:
     ) -> Iterator[Row]:
         """The documents of one aggregate container as the engine's rows, streamed page by
         page; optionally one subreddit's, in a range of bucket starts."""
+        if spec.name in _TERM_KINDS:
+            yield from self._term_rows(spec, subreddit, since, until)
+            return
         fields = (*spec.key, *spec.figures)
         where: list[str] = []
         values: dict[str, Any] = {}
@@ -1495,6 +1526,35 @@ class CosmosStore:
         except AzureError as error:
             raise self._error(f"query on {self.container_name(spec.name)}", error) from error
 
+    def _term_rows(
+        self, spec: AggregateKind, subreddit: str | None, since: float | None, until: float | None
+    ) -> Iterator[Row]:
+        """term_counts' hour or day documents as (subreddit, hour or day, term, count) rows."""
+        field = spec.time
+        where = [f"IS_DEFINED(c.{field})"]
+        values: dict[str, Any] = {}
+        if subreddit is not None:
+            where.append("c.subreddit = @subreddit")
+            values["subreddit"] = subreddit
+        for op, name, bound in ((">=", "since", since), ("<", "until", until)):
+            if bound is not None:
+                where.append(f"c.{field} {op} @{name}")
+                values[name] = bound
+        sql = f"SELECT c.subreddit, c.{field} AS start, c.terms FROM c WHERE {' AND '.join(where)}"
+        scope: dict[str, Any] = (
+            {"partition_key": subreddit}
+            if subreddit is not None
+            else {"enable_cross_partition_query": True}
+        )
+        try:
+            for doc in self._sync(TERM_COUNTS).query_items(
+                sql, parameters=_params(**values), max_item_count=1000, **scope
+            ):
+                for term, count in doc["terms"].items():
+                    yield (doc["subreddit"], doc["start"], term, count)
+        except AzureError as error:
+            raise self._error(f"query on {self.container_name(TERM_COUNTS)}", error) from error
+
     def rebuild_aggregates(self) -> int:
         return self._rebuild()
 
@@ -1507,16 +1567,67 @@ class CosmosStore:
         items = self.iter_items(subreddit=subreddit, since=since, until=until)
         expected, _ = recompute(Version.of(item) for item in items)
         fixes = []
+        ranged = (subreddit, since, until) != (None, None, None)
         for kind, floor in self.kept_aggregates().items():
+            if ranged and KINDS[kind].time is None:
+                continue  # a link counts items of any time: `_rebuild_links`
             low = since if floor is None else floor if since is None else max(since, floor)
             stored = self._rows(KINDS[kind], subreddit, low, until)
             drifts, _ = compare(KINDS[kind], stored, expected.rows(kind), low)
             fixes += drifts
-        results = self._run_all(self._fix, fixes)
+        self._fix_all(fixes)
+        return len(fixes)
+
+    def _rebuild_links(self, links: set[tuple[str, str]]) -> None:
+        """Make these (subreddit, link_id) links equal their items: the post and its comments
+        in the subreddit, whenever they were created."""
+        by_sub: dict[str, list[str]] = {}
+        for subreddit, link_id in sorted(links):
+            by_sub.setdefault(subreddit, []).append(link_id)
+        fixes: list[Drift] = []
+        spec = KINDS[LINKS]
+        for subreddit, link_ids in by_sub.items():
+            for start in range(0, len(link_ids), _READ_CHUNK):
+                chunk = link_ids[start : start + _READ_CHUNK]
+                marks, params = _id_list(chunk)
+                params += _params(subreddit=subreddit)
+                scope = {"parameters": params, "partition_key": subreddit}
+                try:
+                    items = self._listed(self._sync(ITEMS), (
+                        f"SELECT {_DELTA_FIELDS} FROM c WHERE c.subreddit = @subreddit AND "
+                        f"(c.id IN ({marks}) OR c.link_id IN ({marks}))"), **scope)  # fmt: skip
+                    stored = self._listed(self._sync(LINKS), (
+                        "SELECT * FROM c WHERE c.subreddit = @subreddit AND "
+                        f"c.id IN ({marks})"), **scope)  # fmt: skip
+                except AzureError as error:
+                    raise self._error("read of links to rebuild", error) from error
+                expected, _ = recompute(_version(doc) for doc in items)
+                wanted = set(chunk)
+                drifts, _ = compare(
+                    spec,
+                    [(d["subreddit"], d["link_id"], *(d.get(n, 0) for n in spec.figures))
+                     for d in stored],
+                    [row for row in expected.rows(LINKS) if row[1] in wanted],
+                    None,
+                )  # fmt: skip
+                fixes += drifts
+        self._fix_all(fixes)
+
+    def _fix_all(self, fixes: list[Drift]) -> None:
+        """Write each drifted row's expected figures (term rows grouped per document)."""
+        terms: _TermPatches = {}
+        for drift in fixes:
+            if drift.kind in _TERM_KINDS:
+                subreddit, start, term = drift.key
+                slot = "h" if KINDS[drift.kind].time == "hour" else "d"
+                counts = terms.setdefault((subreddit, slot, int(start)), {})
+                counts[term] = 0 if drift.expected is None else int(drift.expected[0])
+        results = self._run_all(self._fix, [d for d in fixes if d.kind not in _TERM_KINDS])
+        docs = list(terms.items())
+        results += self._run_all(lambda kv: self._apply_term_doc(*kv, absolute=True), docs)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise self._failure("aggregate rebuild", errors)
-        return len(fixes)
 
     def _fix(self, drift: Drift) -> None:
         key = _doc_key(drift.kind, drift.key)

@@ -89,24 +89,35 @@ def recompute(versions: Iterable[Version]) -> tuple[Deltas, int]:
 def compare(
     kind: AggregateKind, stored: Iterable[Row], expected: Iterable[Row], since: float | None
 ) -> tuple[list[Drift], int]:
-    """The rows of `kind` that differ (buckets starting before `since` left out), and how many
+    """The rows of `kind` that differ (buckets starting before `since` left out, and with a
+    `since`, rows dated by a figure that neither side dates from `since` on), and how many
     keys were compared."""
     width = len(kind.key)
-    time_index = None if kind.time is None else kind.key.index(kind.time)
+    dated = since is not None and kind.time is None and kind.dated_by is not None
 
     def keep(row: Row) -> bool:
-        return since is None or time_index is None or row[time_index] >= since
+        if since is None or (kind.time is None and kind.dated_by is None):
+            return True
+        start = kind.start(row)
+        return start is not None and start >= since
 
-    held = {_key(row[:width]): tuple(row[width:]) for row in stored if keep(row)}
-    want = {_key(row[:width]): tuple(row[width:]) for row in expected if keep(row)}
+    if dated:  # a row is compared when either side dates it from `since` on
+        held = {_key(row[:width]): tuple(row[width:]) for row in stored}
+        want = {_key(row[:width]): tuple(row[width:]) for row in expected}
+        keys = {k for k, v in held.items() if keep((*k, *v))}
+        keys |= {k for k, v in want.items() if keep((*k, *v))}
+    else:
+        held = {_key(row[:width]): tuple(row[width:]) for row in stored if keep(row)}
+        want = {_key(row[:width]): tuple(row[width:]) for row in expected if keep(row)}
+        keys = held.keys() | want.keys()
     drifts: list[Drift] = []
-    for key in sorted(held.keys() | want.keys(), key=repr):
+    for key in sorted(keys, key=repr):
         got, should = _nonzero(kind, held.get(key)), _nonzero(kind, want.get(key))
         if got is None and should is None:
             continue
         if got is None or should is None or not _same(kind.figures, got, should):
             drifts.append(Drift(kind.name, key, got, should))
-    return drifts, len(held.keys() | want.keys())
+    return drifts, len(keys)
 
 
 def verify(store: Store) -> Report:
