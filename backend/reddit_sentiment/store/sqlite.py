@@ -1195,7 +1195,8 @@ class SqliteStore:
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         # Every piece of every span in one statement, each piece read once for all the spans
-        # using it: SQLite sums per piece, Python adds the pieces up per span.
+        # using it and summed on its own (small sorts; an hour's rows come in key order, so
+        # need none): Python adds the pieces up per span.
         conn = self._connect()
         try:
             latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0]
@@ -1207,22 +1208,20 @@ class SqliteStore:
         for index, (daily, start, end, _) in enumerate(pieces):
             table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
             parts.append(
-                f"SELECT subreddit, term, {index} AS piece, count FROM {table} "
-                f"WHERE {column} >= ? AND {column} < ?"
+                f"SELECT subreddit, term, {index}, SUM(count) FROM {table} "
+                f"WHERE {column} >= ? AND {column} < ? GROUP BY subreddit, term"
             )
             params += [start, _END if end is None else end]
         counts: dict[tuple[str, str], list[int]] = {}
         if not parts:
             return counts
         try:
-            rows = conn.execute(
-                f"SELECT subreddit, term, piece, SUM(count) FROM ({' UNION ALL '.join(parts)}) "
-                "GROUP BY subreddit, term, piece HAVING SUM(count) != 0",
-                params,
-            ).fetchall()
+            rows = conn.execute(" UNION ALL ".join(parts), params).fetchall()
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
         for subreddit, term, piece, count in rows:
+            if not count:
+                continue
             row = counts.get((subreddit, term))
             if row is None:
                 row = counts[(subreddit, term)] = [0] * len(spans)
