@@ -247,7 +247,7 @@ async def _send_everything(store: CosmosStore) -> None:
     with store.snapshot():
         for aggregate_kind, since in store.kept_aggregates().items():
             list(store.aggregate_rows(aggregate_kind, since))
-            list(store.imported_rows(aggregate_kind))
+            list(store.imported_rows(aggregate_kind) or ())
     store.rebuild_aggregates()
     store.delete_older_than(BASE_TIME - 400 * DAY)
     store.delete_older_than(BASE_TIME - 400 * DAY, BASE_TIME - 800 * DAY)  # and imported ones

@@ -289,6 +289,79 @@ async def test_imported_history_never_expires_and_goes_by_its_own_retention(
         assert verify(store).ok
 
 
+async def test_verify_and_repair_cover_each_origins_term_documents_and_links(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    """A collected and an imported item in one hour, sharing a term: verify compares the term
+    documents of both origins summed ("h" + "kh", "d" + "kd") and imported history's alone,
+    so a count planted in the imported document, or moved to the other origin's, is drift;
+    `repair` writes each back into its own origin's document (kept, never expiring), and a
+    link counting both origins back into its one document."""
+    now = BASE_TIME + 2 * HOUR
+    async with opened(cosmos_server, retention_seconds=3 * DAY, clock=lambda: now) as store:
+        post = make_item(created_utc=BASE_TIME, body="rust compiler release")
+        reply = make_item(kind=Kind.COMMENT, created_utc=BASE_TIME + 60, link_id=post.id,
+                          body="rust compiler wins")  # fmt: skip
+        reply.imported = True
+        store.upsert_items([post, reply])
+        hour, day = hour_of(BASE_TIME), int(BASE_TIME // DAY) * DAY
+        terms = container(raw, cosmos_server, store, TERM_COUNTS)
+        docs = {d["id"]: d for d in everything(raw, cosmos_server, store, TERM_COUNTS)}
+        assert {f"h{hour}", f"kh{hour}", f"d{day}", f"kd{day}"} <= docs.keys()
+        shared = sorted(docs[f"h{hour}"]["terms"].keys() & docs[f"kh{hour}"]["terms"].keys())
+        assert shared  # a term both origins count in the hour
+        term = shared[0]
+        report = verify(store)
+        assert report.ok, report.drifts
+        assert report.rows["term_hourly"] and report.rows["term_daily"] and report.rows["links"]
+        summed = {row[2]: row[3] for row in store.aggregate_rows("term_hourly", hour)}
+        assert summed[term] == 2  # "h" + "kh"
+        own = {row[2]: row[3] for row in store.imported_rows("term_hourly") or ()}
+        assert own == docs[f"kh{hour}"]["terms"] and own[term] == 1
+        assert store.imported_rows("links") is None  # one document for both origins
+
+        def planted(doc_id: str, change: dict[str, int]) -> None:
+            doc = dict(docs[doc_id])
+            doc["terms"] = {**doc["terms"], **change}
+            terms.replace_item(doc_id, doc)
+
+        # A count planted in imported history's hour document, and an unknown term in its day.
+        planted(f"kh{hour}", {term: 5})
+        planted(f"kd{day}", {"planted": 3})
+        drifts = {(d.kind, d.key) for d in verify(store).drifts}
+        assert drifts == {("term_hourly", ("python", hour, term)),
+                          ("term_daily", ("python", day, "planted"))}  # fmt: skip
+        assert store.rebuild_aggregates() >= 2
+        after = {d["id"]: d for d in everything(raw, cosmos_server, store, TERM_COUNTS)}
+        for doc_id in (f"h{hour}", f"kh{hour}", f"d{day}", f"kd{day}"):
+            assert after[doc_id]["terms"] == docs[doc_id]["terms"], doc_id
+            assert after[doc_id]["ttl"] == (-1 if doc_id.startswith("k") else docs[doc_id]["ttl"])
+            assert after[doc_id].get("keep", False) == doc_id.startswith("k")
+        assert verify(store).ok
+
+        # A count moved to the collected document: the sum is right, imported history's is not.
+        docs = after
+        planted(f"kh{hour}", {term: 0})
+        planted(f"h{hour}", {term: 2})
+        drifts = {(d.kind, d.key) for d in verify(store).drifts}
+        assert drifts == {("term_hourly", ("python", hour, term))}
+        store.rebuild_aggregates()
+        after = {d["id"]: d for d in everything(raw, cosmos_server, store, TERM_COUNTS)}
+        assert after[f"h{hour}"]["terms"][term] == after[f"kh{hour}"]["terms"][term] == 1
+        assert verify(store).ok
+
+        # The link counting both: repaired into its one document, kept since a reply is imported.
+        links = container(raw, cosmos_server, store, LINKS)
+        link = links.read_item(post.id, partition_key="python")
+        assert (link["posts"], link["comments"], link["keep"], link["ttl"]) == (1, 1, True, -1)
+        links.replace_item(post.id, {**link, "comments": 4})
+        assert {d.kind for d in verify(store).drifts} == {"links"}
+        store.rebuild_aggregates()
+        fixed = links.read_item(post.id, partition_key="python")
+        assert (fixed["posts"], fixed["comments"], fixed["keep"], fixed["ttl"]) == (1, 1, True, -1)
+        assert verify(store).ok
+
+
 async def test_keyword_documents_expire_with_their_hour(
     cosmos_server: CosmosServer, raw: CosmosClient
 ) -> None:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from reddit_sentiment.collection import trending
 from reddit_sentiment.collection.analyzer import label_for
 from reddit_sentiment.models import Item, Kind
-from reddit_sentiment.store.base import DAY, HOUR, Span, Store, span_pieces
+from reddit_sentiment.store.base import DAY, HOUR, Span, Store, shared_pieces
 from tests.conftest import open_store
 from tests.factories import BASE_TIME
 
@@ -119,13 +119,6 @@ def test_sqlite_trending_from_aggregates_equals_recomputation(
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-# Was intermittent (about one run in two: a previous-window item's terms missing, and a
-# replay passing) while the term documents were read by concurrent queries on the sync
-# client, whose shared response headers race (see CosmosStore._query_lock). Since the lock it
-# passed every run tried; kept non-strict until CI has shown that too (issue 16).
-@pytest.mark.xfail(
-    reason="Cosmos term counts missed an item intermittently (issue 16)", strict=False
-)
 def test_cosmos_trending_from_aggregates_equals_recomputation(
     cosmos_server: object, case: tuple[list[Item], list[Item], float]
 ) -> None:
@@ -133,29 +126,40 @@ def test_cosmos_trending_from_aggregates_equals_recomputation(
 
 
 @given(
-    st.integers(0, 40 * 24),
-    st.one_of(st.none(), st.integers(0, 40 * 24)),
-    st.one_of(st.none(), st.integers(0, 80 * 24)),
+    st.lists(
+        st.tuples(st.integers(0, 30 * 24), st.one_of(st.none(), st.integers(0, 20 * 24))),
+        min_size=1,
+        max_size=8,
+    ),
+    st.one_of(st.none(), st.integers(0, 60 * 24)),
 )
-def test_span_pieces_cover_exactly_the_span(
-    start_hour: int, length: int | None, latest_hour: int | None
+def test_shared_pieces_cover_exactly_each_span(
+    hours: list[tuple[int, int | None]], latest_hour: int | None
 ) -> None:
-    """Every hour that can hold rows (up to `latest`) is counted once inside the span and
-    not at all outside it; day pieces are whole days."""
+    """Read once for several spans, every hour that can hold rows still counts once towards
+    each span holding it and not at all towards the others; day pieces are whole days, and no
+    piece is read twice."""
     origin = 1_699_920_000  # a UTC midnight
-    start = origin + start_hour * HOUR
-    span: Span = (start, None if length is None else start + length * HOUR)
+    spans: list[Span] = [
+        (origin + start * HOUR, None if length is None else origin + (start + length) * HOUR)
+        for start, length in hours
+    ]
     latest = None if latest_hour is None else origin + latest_hour * HOUR
-    horizon = origin + 90 * DAY
-    covered: dict[int, int] = {}
-    for daily, first, end, sign in span_pieces(span, latest):
+    horizon = origin + 60 * DAY
+    covered: dict[tuple[int, int], int] = {}
+    pieces = shared_pieces(spans, latest)
+    assert len({(daily, first, end) for daily, first, end, _ in pieces}) == len(pieces)
+    for daily, first, end, uses in pieces:
         assert not daily or (first % DAY == 0 and (end is None or end % DAY == 0))
         for hour in range(first, horizon if end is None else end, HOUR):
-            covered[hour] = covered.get(hour, 0) + sign
-    end = horizon if span[1] is None else span[1]
+            for index, sign in uses:
+                covered[(index, hour)] = covered.get((index, hour), 0) + sign
     last = horizon if latest is None else latest + HOUR
-    for hour in range(origin - DAY, min(horizon, last), HOUR):
-        assert covered.get(hour, 0) == (1 if start <= hour < end else 0), hour
+    for index, (start, end) in enumerate(spans):
+        stop = horizon if end is None else end
+        for hour in range(origin - DAY, min(horizon, last), HOUR):
+            expected = 1 if start <= hour < stop else 0
+            assert covered.get((index, hour), 0) == expected, (index, hour)
 
 
 def test_a_file_from_before_the_trending_aggregates_gets_them_derived(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..models import Item, Kind
-from ..store.base import Span, Store, hour_of
+from ..store.base import LinkFigures, Span, Store, hour_of
 from ..terms import terms_for
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,6 @@ def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, d
         name: store.trending_links(current[0], 2 * TOP_POSTS, MIN_SHIFT_COMMENTS)
         for name, (current, _) in spans.items()
     }
-    stored = store.posts_by_id([link.link_id for rows in links.values() for link in rows])
     acc: dict[tuple[str, str], _Window] = {}
 
     def window(name: str, key: str) -> _Window:
@@ -177,18 +176,89 @@ def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, d
                     w.current.terms[term] += current
                 if previous:
                     w.previous.terms[term] += previous
-        for link in links[name]:
-            post = stored.get(link.link_id)
-            if post is None or post.kind is not Kind.POST or post.subreddit != link.subreddit:
-                continue  # deleted since (retention) or not what the aggregates counted
-            if post.purged:
-                continue  # deleted or removed on Reddit: no title to show
-            for key in (ALL, link.subreddit):
-                w = window(name, key)
-                w.posts.append((post, link.engagement))
-                if link.comments:
-                    w.commented.append((post, link.sum_compound, link.comments))
+    for (name, key), (engaged, shifted) in _shown(store, links).items():
+        w = window(name, key)
+        w.posts = [(post, link.engagement) for link, post in engaged]
+        w.commented = [(post, link.sum_compound, link.comments) for link, post in shifted]
     return _results(acc, now, min_count)
+
+
+_Ranked = list[tuple[LinkFigures, Item]]
+
+
+def _shift(link: LinkFigures) -> float:
+    return round(link.sum_compound / link.comments - link.post_compound, 4)
+
+
+def _shown(
+    store: Store, links: dict[str, list[LinkFigures]]
+) -> dict[tuple[str, str], tuple[_Ranked, _Ranked]]:
+    """Per window and key, the posts `_result` ranks by engagement and by sentiment shift:
+    ranked by their figures as `_result` ranks them, and only the top TOP_POSTS of each
+    ranking read from the store (a post that cannot be shown gives way to the next in a
+    further round), so a refresh reads the posts it shows, not every candidate."""
+    ranked: dict[tuple[str, str], tuple[list[LinkFigures], list[LinkFigures]]] = {}
+    for name, rows in links.items():
+        # Each ranking sorted once; a subreddit's is the all-subreddits one, filtered.
+        engaged = sorted(rows, key=lambda k: (k.engagement, k.link_id), reverse=True)
+        shifted = sorted(
+            (k for k in rows if k.comments >= MIN_SHIFT_COMMENTS),
+            key=lambda k: (-abs(_shift(k)), k.link_id),
+        )
+        ranked[(name, ALL)] = (engaged, shifted)
+        for link in engaged:
+            ranked.setdefault((name, link.subreddit), ([], []))[0].append(link)
+        for link in shifted:
+            ranked.setdefault((name, link.subreddit), ([], []))[1].append(link)
+    # (subreddit, link_id) -> the post to show, or None when there is none
+    checked: dict[tuple[str, str], Item | None] = {}
+
+    def top(ranking: list[LinkFigures], unread: set[str] | None = None) -> list[LinkFigures]:
+        """The first TOP_POSTS that are (or, not read yet, may be) showable."""
+        taken: list[LinkFigures] = []
+        for link in ranking:
+            at = (link.subreddit, link.link_id)
+            if at not in checked:
+                if unread is None:
+                    continue
+                unread.add(link.link_id)
+            elif checked[at] is None:
+                continue
+            taken.append(link)
+            if len(taken) == TOP_POSTS:
+                break
+        return taken
+
+    while True:
+        unread: set[str] = set()
+        for rankings in ranked.values():
+            for ranking in rankings:
+                top(ranking, unread)
+        if not unread:
+            break
+        stored = store.posts_by_id(sorted(unread))
+        for rows in links.values():
+            for link in rows:
+                if link.link_id not in unread:
+                    continue
+                post = stored.get(link.link_id)
+                if post is None or post.kind is not Kind.POST or post.subreddit != link.subreddit:
+                    post = None  # deleted since (retention) or not what the aggregates counted
+                elif post.purged:
+                    post = None  # deleted or removed on Reddit: no title to show
+                checked[(link.subreddit, link.link_id)] = post
+    shown: dict[tuple[str, str], tuple[_Ranked, _Ranked]] = {}
+    for at, rankings in ranked.items():
+        pair = tuple(
+            [
+                (link, post)
+                for link in top(ranking)
+                if (post := checked[(link.subreddit, link.link_id)])
+            ]
+            for ranking in rankings
+        )
+        shown[at] = (pair[0], pair[1])
+    return shown
 
 
 def _engagement(post: Item) -> int:

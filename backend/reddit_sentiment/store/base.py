@@ -141,48 +141,89 @@ class LinkFigures(NamedTuple):
     sum_compound: float
 
 
-def span_pieces(span: Span, latest: int | None = None) -> list[tuple[bool, int, int | None, int]]:
-    """A span as (daily?, start, end, sign) pieces that read the fewest hour rows: the hours
-    themselves when that is cheapest, else whole UTC days from day rows and each partial day
-    at either end as its hours or as its day row less the other hours. `latest`: the last
-    hour any row has, so hours after it cost nothing (an open span starting today)."""
-    start, end = span
-    have = None if latest is None else latest + HOUR  # no rows from here on
+# A piece of several spans read at once: (daily?, start, end, uses), its rows counting `sign`
+# times towards each (span index, sign) of `uses`.
+SharedPiece = tuple[bool, int, int | None, tuple[tuple[int, int], ...]]
+
+
+def shared_pieces(spans: Sequence[Span], latest: int | None = None) -> list[SharedPiece]:
+    """Several spans as pieces that each read their rows once, for all the spans using them
+    (trending's windows share their edges: a window starts where its previous one ends, and
+    every current window runs on to the latest hour). The spans are cut at each other's
+    edges; whole days are day rows; in a day cut by edges each part is read as its hours, or
+    the costliest part as the day row less the day's other hours, whichever reads fewer rows;
+    neighbouring pieces with the same uses merge. `latest`: the last hour any row has, so
+    hours after it cost nothing (an open span starting today)."""
+    if not spans:
+        return []
+    have = None if latest is None else latest + HOUR
 
     def hours(a: int, b: int | None) -> int:
         b = have if b is None else b if have is None else min(b, have)
-        return DAY * 400 if b is None else max(0, b - a)
+        return DAY * 400 if b is None else max(0, b - a) // HOUR
 
-    direct: list[tuple[bool, int, int | None, int]] = [(False, start, end, 1)]
-    day0 = (start // DAY) * DAY
-    if end is not None and end <= day0 + DAY:  # within one day
-        return direct
-    pieces: list[tuple[bool, int, int | None, int]] = []
-    cost = 0
-    first = day0
-    if start > day0:  # the first day's hours, forward or as the day less its early hours
-        if hours(start, day0 + DAY) <= start - day0:
-            pieces.append((False, start, day0 + DAY, 1))
-            cost += hours(start, day0 + DAY)
-            first = day0 + DAY
-        else:
-            pieces.append((False, day0, start, -1))
-            cost += start - day0
-    if end is None:
-        pieces.append((True, first, None, 1))
-    else:
-        last = (end // DAY) * DAY
-        if end == last or end - last <= last + DAY - end:
-            if last > first:
-                pieces.append((True, first, last, 1))
-            if end > last:
-                pieces.append((False, last, end, 1))
-                cost += end - last
-        else:
-            pieces.append((True, first, last + DAY, 1))
-            pieces.append((False, end, last + DAY, -1))
-            cost += last + DAY - end
-    return direct if hours(start, end) <= cost else pieces
+    edges = sorted({start for start, _ in spans} | {e for _, e in spans if e is not None})
+    ends: list[int | None] = [*edges[1:]]
+    if any(end is None for _, end in spans):
+        ends.append(None)
+    pieces: list[SharedPiece] = []
+    cut: dict[int, list[tuple[int, int, tuple[tuple[int, int], ...]]]] = {}  # day -> parts
+    for a, b in zip(edges, ends, strict=False):
+        uses = tuple(
+            (index, 1)
+            for index, (start, end) in enumerate(spans)
+            if start <= a and (end is None or (b is not None and b <= end))
+        )
+        if not uses:
+            continue
+        day = (a // DAY) * DAY
+        if a > day or (b is not None and b < day + DAY):  # a part of its first day
+            part_end = day + DAY if b is None else min(b, day + DAY)
+            cut.setdefault(day, []).append((a, part_end, uses))
+            a = part_end
+        if b is None:
+            pieces.append((True, a, None, uses))
+            continue
+        last = (b // DAY) * DAY
+        if last > a:
+            pieces.append((True, a, last, uses))
+        if b > max(a, last):  # a part of its last day
+            cut.setdefault(last, []).append((last, b, uses))
+    for day, parts in cut.items():
+        parts.sort()
+        gaps: list[tuple[int, int]] = []
+        at = day
+        for a, b, _ in [*parts, (day + DAY, day + DAY, ())]:
+            if a > at:
+                gaps.append((at, a))
+            at = b
+        as_hours = sum(hours(a, b) for a, b, _ in parts)
+        derived = max(range(len(parts)), key=lambda n: hours(parts[n][0], parts[n][1]))
+        rest = as_hours - hours(parts[derived][0], parts[derived][1])
+        if 1 + rest + sum(hours(a, b) for a, b in gaps) >= as_hours:
+            pieces += [(False, a, b, uses) for a, b, uses in parts]
+            continue
+        less = tuple((index, -sign) for index, sign in parts[derived][2])
+        pieces.append((True, day, day + DAY, parts[derived][2]))
+        pieces += [(False, a, b, less) for a, b in gaps]
+        for n, (a, b, uses) in enumerate(parts):
+            if n != derived:
+                summed: dict[int, int] = {}
+                for index, sign in uses + less:
+                    summed[index] = summed.get(index, 0) + sign
+                pieces.append((False, a, b, tuple((i, s) for i, s in summed.items() if s)))
+    pieces.sort(key=lambda p: (p[0], p[1]))
+    merged: list[SharedPiece] = []
+    for piece in pieces:
+        if not piece[3] or (have is not None and piece[1] >= have and not piece[0]):
+            continue  # counts towards no span, or hours with no rows yet
+        if merged:
+            daily, start, end, uses = merged[-1]
+            if daily == piece[0] and end == piece[1] and uses == piece[3]:
+                merged[-1] = (daily, start, piece[2], uses)
+                continue
+        merged.append(piece)
+    return merged
 
 
 @dataclass(slots=True, frozen=True)
@@ -511,7 +552,7 @@ class Store(Protocol):
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         """Per (subreddit, term): the items mentioning the term in each span (from the
-        term aggregates kept on write, read as `span_pieces`; only pairs counted in some
+        term aggregates kept on write, read as `shared_pieces`; only pairs counted in some
         span)."""
 
     def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
@@ -540,11 +581,13 @@ class Store(Protocol):
         """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),
         streamed; with `since`, only buckets that start at or after it."""
 
-    def imported_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
+    def imported_rows(self, kind: str) -> Iterator[tuple[Any, ...]] | None:
         """The rows of a kept kind that count imported items alone, for a store that keeps
         those apart and exact for all time while its other rows are exact only from a
-        `kept_aggregates` start (Cosmos DB: imported history's documents). A store that keeps
-        every row exact (start None) is not asked."""
+        `kept_aggregates` start (Cosmos DB: imported history's documents); None for a kind
+        whose rows count both origins together (Cosmos DB's links, one document per post),
+        compared only from its start. A store that keeps every row exact (start None) is not
+        asked."""
 
     def rebuild_aggregates(self) -> int:
         """Make every kept aggregate (from its `kept_aggregates` start on) equal a

@@ -80,8 +80,8 @@ imported (it moves from the collected documents to the kept ones). A ``links`` d
 one per post, kept (``ttl`` -1) once an imported item counts in it. Retention of each origin
 is the same pass: items before its cutoff, then its own documents before it
 (``IMPORT_RETENTION_DAYS`` unset: imported history is never deleted). ``verify`` compares the
-kept documents alone for all time (`imported_rows`), all of them from where TTL has not
-begun.
+kept documents alone for all time (`imported_rows`; term documents too, not links, which
+have none of their own), all of them from where TTL has not begun.
 
 Testing: the suite runs against ``@vercel/cosmosdb-server`` (tests/cosmos/server.js). Where
 code here avoids one of its gaps, a comment says ``cosmosdb-server:``; the code path stays the
@@ -176,7 +176,7 @@ from .base import (
     newest_first_page,
     rule_doc,
     rule_of,
-    span_pieces,
+    shared_pieces,
 )
 from .deltas import (
     ALL_ITEMS,
@@ -573,6 +573,9 @@ def _unchanged(stored: Mapping[str, Any] | None, item: Item) -> bool:
 def _doc_key(kind: str, key: Row, kept: bool = False) -> _Key:
     """The aggregate document of a row key of one of `KINDS` kept here."""
     fields = dict(zip(KINDS[kind].key, key, strict=True))
+    if kind == LINKS:  # no bucket: the link's fullname has the third slot (`kept`: the one
+        # document of both origins never expires, an imported item counting in it)
+        return (LINKS, str(fields["subreddit"]), str(fields["link_id"]), 0, kept)
     third = (
         _author_key(fields["keyword"], fields["author"])
         if kind == AUTHOR_HOURLY
@@ -635,6 +638,8 @@ def _changes(before: Mapping[str, Any] | None, item: Item) -> dict[bool, Deltas]
 
 # A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term
 # ("kh", "kd": imported history's).
+# The engine's kinds it holds (its hour and its day documents).
+_TERM_KINDS = ("term_hourly", "term_daily")
 _TermKey = tuple[str, str, int]
 _TermPatches = dict[_TermKey, dict[str, int]]
 
@@ -715,8 +720,10 @@ class CosmosStore:
         # queries at once raise "OrderedDict mutated during iteration" (issue 16, item 8).
         self._query_lock = threading.Lock()
         self._days_complete_from: float | None = None  # read by open(); None: trust no day
-        # (subreddit, day) aggregates to rebuild from the items before the next write.
+        # (subreddit, day) aggregates and (subreddit, link_id) links to rebuild from the
+        # items before the next write.
         self._unsettled: set[tuple[str, int]] = set()
+        self._unsettled_links: set[tuple[str, str]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CosmosStore:
@@ -1079,9 +1086,12 @@ class CosmosStore:
         }
         return applied, [r for r in results if isinstance(r, BaseException)]
 
-    def _apply_term_doc(self, key: _TermKey, counts: dict[str, int]) -> None:
-        """Read, add to and replace one term_counts document on its etag (create if missing).
-        Terms whose count drops to zero leave the map, so it holds only what is counted."""
+    def _apply_term_doc(
+        self, key: _TermKey, counts: dict[str, int], absolute: bool = False
+    ) -> None:
+        """Read, add to (or, `absolute`, set terms of) and replace one term_counts document on
+        its etag (create if missing). Terms whose count drops to zero leave the map, so it
+        holds only what is counted."""
         subreddit, kind, start = key
         container = self._sync(TERM_COUNTS)
         doc_id = f"{kind}{start}"
@@ -1095,7 +1105,7 @@ class CosmosStore:
                                  partition_key=subreddit)  # fmt: skip
             terms: dict[str, int] = dict(found[0]["terms"]) if found else {}
             for term, count in counts.items():
-                total = terms.get(term, 0) + count
+                total = count if absolute else terms.get(term, 0) + count
                 if total:
                     terms[term] = total
                 else:
@@ -1173,8 +1183,8 @@ class CosmosStore:
         items (`_settle`), so the aggregates equal the items whatever was applied. Correct for
         one writer at a time (the collector, under its lease).
         """
-        if self._unsettled:  # an earlier batch's rebuild that could not be done then
-            self._settle(set(self._unsettled))
+        if self._unsettled or self._unsettled_links:  # a rebuild that could not be done then
+            self._settle(set(self._unsettled), set(self._unsettled_links))
         result = UpsertResult()
         unique = list({item.id: item for item in items}.values())
         by_sub: dict[str, list[Item]] = {}
@@ -1217,7 +1227,7 @@ class CosmosStore:
         if errors and not any(_unknown(e) for e in errors):
             failure = self._failure("aggregate update", errors)
             if not self._compensate(applied, terms_applied):
-                self._settle(touched)
+                self._settle(touched, set(total[False].links) | set(total[True].links))
             raise failure
         unsettled = bool(errors)  # an increment may or may not have been applied
 
@@ -1238,7 +1248,7 @@ class CosmosStore:
                         undo[kept].merge(change)
                 unsettled = not self._compensate(*_by_origin(undo))
         if unsettled:
-            self._settle(touched)
+            self._settle(touched, set(total[False].links) | set(total[True].links))
         if failed:
             what = f"upsert of {len(failed)} of {len(unique)} items"
             first = item_errors[0]
@@ -1256,13 +1266,16 @@ class CosmosStore:
                         "the buckets from the items", len(errors), errors[0])  # fmt: skip
         return not errors
 
-    def _settle(self, days: set[tuple[str, int]]) -> None:
-        """Rebuild these (subreddit, day) aggregates from the items, after a write whose
-        outcome is unknown. Its writes are absolute (idempotent), so it is simply tried again;
-        what cannot be rebuilt now is remembered and rebuilt before the next batch, and
-        StoreUnavailable is raised (`repair` rebuilds everything)."""
+    def _settle(self, days: set[tuple[str, int]], links: set[tuple[str, str]]) -> None:
+        """Rebuild these (subreddit, day) aggregates (their terms included) and these
+        (subreddit, link_id) links from the items, after a write whose outcome is unknown.
+        Its writes are absolute (idempotent), so it is simply tried again; what cannot be
+        rebuilt now is remembered and rebuilt before the next batch, and StoreUnavailable is
+        raised (`repair` rebuilds everything)."""
         pending = set(days)
+        pending_links = set(links)
         self._unsettled |= pending
+        self._unsettled_links |= pending_links
         error: Exception | None = None
         for _ in range(_SETTLE_ATTEMPTS):
             for subreddit, day in sorted(pending):
@@ -1273,15 +1286,24 @@ class CosmosStore:
                     continue
                 pending.discard((subreddit, day))
                 self._unsettled.discard((subreddit, day))
-            if not pending:
-                log.info("Cosmos DB: rebuilt %d subreddit-days after a write with an unknown "
-                         "outcome", len(days))  # fmt: skip
+            if pending_links:
+                try:
+                    self._rebuild_links(pending_links)
+                except (AzureError, StoreUnavailable) as failed:
+                    error = failed
+                else:
+                    self._unsettled_links -= pending_links
+                    pending_links = set()
+            if not pending and not pending_links:
+                log.info("Cosmos DB: rebuilt %d subreddit-days and %d links after a write with "
+                         "an unknown outcome", len(days), len(links))  # fmt: skip
                 return
         assert error is not None
         raise StoreUnavailable(
-            f"Cosmos DB: the aggregates of {len(pending)} subreddit-days may be off after a "
-            f"write with an unknown outcome, and rebuilding them failed ({error}); they are "
-            "rebuilt before the next write, or run `python -m reddit_sentiment repair`"
+            f"Cosmos DB: the aggregates of {len(pending)} subreddit-days and "
+            f"{len(pending_links)} links may be off after a write with an unknown outcome, and "
+            f"rebuilding them failed ({error}); they are rebuilt before the next write, or run "
+            "`python -m reddit_sentiment repair`"
         ) from error
 
     def _failure(self, what: str, errors: Sequence[BaseException]) -> StoreUnavailable:
@@ -1532,21 +1554,31 @@ class CosmosStore:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and
         days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
-        kept: they are read as the hourly documents summed. Imported history's own documents
-        are exact for all time (`imported_rows`)."""
+        kept: they are read as the hourly documents summed. The term kinds are the hour and
+        day documents of term_counts; links are dated by their post (a comment is never older
+        than its post), so a link whose post is not stored is not compared: its comments may
+        have expired one by one. Imported history's own documents (term ones included) are
+        exact for all time (`imported_rows`); a link is one document for both origins, so it
+        has none of its own."""
         now = self._clock()
         hours = hour_of(now - self.retention_seconds) + 2 * HOUR
         days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
-        return {
+        kept: dict[str, float | None] = {
             kind: float(days if spec.time == "day" else hours)
             for kind, spec in KINDS.items()
-            if kind in self._containers and kind in _TIME_FIELD
+            if kind in self._containers and (kind in _TIME_FIELD or kind == LINKS)
         }
+        if TERM_COUNTS in self._containers:
+            kept.update({kind: float(days if KINDS[kind].time == "day" else hours)
+                         for kind in _TERM_KINDS})  # fmt: skip
+        return kept
 
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
         return self._rows(KINDS[kind], since=since)
 
-    def imported_rows(self, kind: str) -> Iterator[Row]:
+    def imported_rows(self, kind: str) -> Iterator[Row] | None:
+        if kind == LINKS:  # one document per post for both origins: none of its own
+            return None
         return self._rows(KINDS[kind], kept=True)
 
     def _rows(
@@ -1560,7 +1592,10 @@ class CosmosStore:
         """The documents of one aggregate container as the engine's rows; optionally one
         subreddit's, in a range of bucket starts, of one origin (`kept`: imported history's
         documents, or the others). Of both origins, a bucket's two documents are summed."""
-        rows = self._doc_rows(spec, subreddit, since, until, kept)
+        if spec.name in _TERM_KINDS:  # "h"/"d" and imported history's "kh"/"kd" documents
+            rows = self._term_rows(spec, subreddit, since, until, kept)
+        else:
+            rows = self._doc_rows(spec, subreddit, since, until, kept)
         if kept is not None:
             yield from rows
             return
@@ -1614,6 +1649,43 @@ class CosmosStore:
         except AzureError as error:
             raise self._error(f"query on {self.container_name(spec.name)}", error) from error
 
+    def _term_rows(
+        self,
+        spec: AggregateKind,
+        subreddit: str | None,
+        since: float | None,
+        until: float | None,
+        kept: bool | None,
+    ) -> Iterator[Row]:
+        """term_counts' hour or day documents as (subreddit, hour or day, term, count) rows,
+        one document each (`kept` as in `_rows`)."""
+        field = spec.time
+        where = [f"IS_DEFINED(c.{field})"]
+        values: dict[str, Any] = {}
+        if kept is not None:
+            where.append("IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)")
+        if subreddit is not None:
+            where.append("c.subreddit = @subreddit")
+            values["subreddit"] = subreddit
+        for op, name, bound in ((">=", "since", since), ("<", "until", until)):
+            if bound is not None:
+                where.append(f"c.{field} {op} @{name}")
+                values[name] = bound
+        sql = f"SELECT c.subreddit, c.{field} AS start, c.terms FROM c WHERE {' AND '.join(where)}"
+        scope: dict[str, Any] = (
+            {"partition_key": subreddit}
+            if subreddit is not None
+            else {"enable_cross_partition_query": True}
+        )
+        try:
+            for doc in self._sync(TERM_COUNTS).query_items(
+                sql, parameters=_params(**values), max_item_count=1000, **scope
+            ):
+                for term, count in doc["terms"].items():
+                    yield (doc["subreddit"], doc["start"], term, count)
+        except AzureError as error:
+            raise self._error(f"query on {self.container_name(TERM_COUNTS)}", error) from error
+
     def rebuild_aggregates(self) -> int:
         return self._rebuild()
 
@@ -1627,21 +1699,96 @@ class CosmosStore:
         for item in self.iter_items(subreddit=subreddit, since=since, until=until):
             expected[item.imported].add(Version.of(item), +1)
         fixes: list[tuple[Drift, bool]] = []
+        ranged = (subreddit, since, until) != (None, None, None)
         for kind, floor in self.kept_aggregates().items():
+            spec = KINDS[kind]
+            if spec.time is None:  # links: one document for both origins, of any time
+                if not ranged:  # a ranged rebuild's links: `_rebuild_links`
+                    fixes += self._link_fixes(self._rows(spec, since=floor), expected, floor)
+                continue
             for kept, deltas in expected.items():
                 low = since  # imported history's documents are exact however old
                 if floor is not None and not kept:
                     low = floor if since is None else max(since, floor)
-                stored = self._rows(KINDS[kind], subreddit, low, until, kept)
-                drifts, _ = compare(KINDS[kind], stored, deltas.rows(kind), low)
+                stored = self._rows(spec, subreddit, low, until, kept)
+                drifts, _ = compare(spec, stored, deltas.rows(kind), low)
                 fixes += [(drift, kept) for drift in drifts]
-        results = self._run_all(lambda fix: self._fix(*fix), fixes)
+        self._fix_all(fixes)
+        return len(fixes)
+
+    @staticmethod
+    def _link_fixes(
+        stored: Iterable[Row], expected: Mapping[bool, Deltas], since: float | None
+    ) -> list[tuple[Drift, bool]]:
+        """The links that differ from the items of both origins (`expected`, by origin), each
+        with whether its document is imported history's too (an imported item counts in it:
+        it must not expire)."""
+        both = Deltas()
+        for deltas in expected.values():
+            both.merge(deltas)
+        imported = {tuple(row[:2]) for row in expected[True].rows(LINKS)}
+        drifts, _ = compare(KINDS[LINKS], stored, both.rows(LINKS), since)
+        return [(drift, drift.key in imported) for drift in drifts]
+
+    def _rebuild_links(self, links: set[tuple[str, str]]) -> None:
+        """Make these (subreddit, link_id) links equal their items: the post and its comments
+        in the subreddit, whenever they were created, of both origins."""
+        by_sub: dict[str, list[str]] = {}
+        for subreddit, link_id in sorted(links):
+            by_sub.setdefault(subreddit, []).append(link_id)
+        fixes: list[tuple[Drift, bool]] = []
+        spec = KINDS[LINKS]
+        for subreddit, link_ids in by_sub.items():
+            for start in range(0, len(link_ids), _READ_CHUNK):
+                chunk = link_ids[start : start + _READ_CHUNK]
+                marks, params = _id_list(chunk)
+                params += _params(subreddit=subreddit)
+                scope = {"parameters": params, "partition_key": subreddit}
+                try:
+                    items = self._listed(self._sync(ITEMS), (
+                        f"SELECT {_DELTA_FIELDS}, c.imported FROM c WHERE "
+                        f"c.subreddit = @subreddit AND "
+                        f"(c.id IN ({marks}) OR c.link_id IN ({marks}))"), **scope)  # fmt: skip
+                    stored = self._listed(self._sync(LINKS), (
+                        "SELECT * FROM c WHERE c.subreddit = @subreddit AND "
+                        f"c.id IN ({marks})"), **scope)  # fmt: skip
+                except AzureError as error:
+                    raise self._error("read of links to rebuild", error) from error
+                expected = {False: Deltas(), True: Deltas()}
+                for doc in items:
+                    expected[bool(doc.get("imported"))].add(_version(doc), +1)
+                wanted = set(chunk)
+                for deltas in expected.values():  # only these links: a post may be elsewhere
+                    deltas.links = {k: v for k, v in deltas.links.items() if k[1] in wanted}
+                fixes += self._link_fixes(
+                    [(d["subreddit"], d["link_id"], *(d.get(n, 0) for n in spec.figures))
+                     for d in stored],
+                    expected,
+                    None,
+                )  # fmt: skip
+        self._fix_all(fixes)
+
+    def _fix_all(self, fixes: list[tuple[Drift, bool]]) -> None:
+        """Write each drifted row's expected figures into its origin's document (`kept`:
+        imported history's), term rows grouped per document."""
+        terms: _TermPatches = {}
+        for drift, kept in fixes:
+            if drift.kind in _TERM_KINDS:
+                subreddit, start, term = drift.key
+                slot = ("k" if kept else "") + ("h" if KINDS[drift.kind].time == "hour" else "d")
+                counts = terms.setdefault((subreddit, slot, int(start)), {})
+                counts[term] = 0 if drift.expected is None else int(drift.expected[0])
+        others = [fix for fix in fixes if fix[0].kind not in _TERM_KINDS]
+        results = self._run_all(lambda fix: self._fix(*fix), others)
+        docs = list(terms.items())
+        results += self._run_all(lambda kv: self._apply_term_doc(*kv, absolute=True), docs)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise self._failure("aggregate rebuild", errors)
-        return len(fixes)
 
     def _fix(self, drift: Drift, kept: bool) -> None:
+        """Write one drifted row's expected figures into its origin's document (a link's one
+        document: kept, never expiring, when an imported item counts in it)."""
         key = _doc_key(drift.kind, drift.key, kept)
         container = self._sync(drift.kind)
         if drift.expected is None:
@@ -1731,18 +1878,19 @@ class CosmosStore:
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         counts: dict[tuple[str, str], list[int]] = {}
-        for index, span in enumerate(spans):
-            for daily, start, end, sign in span_pieces(span):  # no MAX across partitions
-                field = "day" if daily else "hour"
-                docs = self._scan(
-                    TERM_COUNTS,
-                    f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "
-                    f"AND c.{field} < @end",
-                    start=start, end=_END if end is None else end,
-                )  # fmt: skip
-                for doc in docs:
-                    for term, count in doc["terms"].items():
-                        row = counts.setdefault((doc["subreddit"], term), [0] * len(spans))
+        # Each document read once for all the spans using it; no MAX across partitions.
+        for daily, start, end, uses in shared_pieces(spans):
+            field = "day" if daily else "hour"
+            docs = self._scan(
+                TERM_COUNTS,
+                f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "
+                f"AND c.{field} < @end",
+                start=start, end=_END if end is None else end,
+            )  # fmt: skip
+            for doc in docs:
+                for term, count in doc["terms"].items():
+                    row = counts.setdefault((doc["subreddit"], term), [0] * len(spans))
+                    for index, sign in uses:
                         row[index] += sign * count
         return {key: row for key, row in counts.items() if any(row)}
 

@@ -56,11 +56,23 @@ class AggregateKind:
     name: str
     key: tuple[str, ...]
     figures: tuple[str, ...]
+    # For a kind whose key holds no time: the figure that dates a row when it is not zero
+    # (links: `post_hour` while the post is counted); a row it does not date is undated.
+    dated_by: str | None = None
 
     @property
     def time(self) -> str | None:
         """The key field that holds a bucket's start (hour or day); None: all-time rows."""
         return next((name for name in self.key if name in ("hour", "day")), None)
+
+    def start(self, row: Row) -> float | None:
+        """When a row's bucket starts (its key's time, else its dating figure); None for an
+        all-time or undated row."""
+        if self.time is not None:
+            return float(row[self.key.index(self.time)])
+        if self.dated_by is not None:
+            return float(row[len(self.key) + self.figures.index(self.dated_by)]) or None
+        return None
 
 
 KINDS: dict[str, AggregateKind] = {
@@ -73,7 +85,7 @@ KINDS: dict[str, AggregateKind] = {
         AggregateKind("author_hourly", ("keyword", "subreddit", "hour", "author"), ("count",)),
         AggregateKind("term_hourly", ("subreddit", "hour", "term"), ("count",)),
         AggregateKind("term_daily", ("subreddit", "day", "term"), ("count",)),
-        AggregateKind("links", ("subreddit", "link_id"), LINK_FIGURES),
+        AggregateKind("links", ("subreddit", "link_id"), LINK_FIGURES, "post_hour"),
     )
 }
 # Each kind's rows method on Deltas.

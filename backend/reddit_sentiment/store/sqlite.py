@@ -71,7 +71,7 @@ from .base import (
     newest_first_page,
     rule_doc,
     rule_of,
-    span_pieces,
+    shared_pieces,
 )
 from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of, engagement_of
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
@@ -1202,38 +1202,40 @@ class SqliteStore:
             after = (rows[-1]["created_utc"], rows[-1]["id"])
 
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
-        # Every piece of every span in one statement: SQLite sums them, Python gets one row
-        # per subreddit x term x span.
-        parts: list[str] = []
-        params: list[int] = []
+        # Every piece of every span in one statement, each piece read once for all the spans
+        # using it and summed on its own (small sorts; an hour's rows come in key order, so
+        # need none): Python adds the pieces up per span.
         conn = self._connect()
         try:
             latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0]
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        for index, span in enumerate(spans):
-            for daily, start, end, sign in span_pieces(span, latest):
-                table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
-                parts.append(
-                    f"SELECT subreddit, term, {index} AS span, {sign} * count AS n "
-                    f"FROM {table} WHERE {column} >= ? AND {column} < ?"
-                )
-                params += [start, _END if end is None else end]
+        pieces = shared_pieces(spans, latest)
+        parts: list[str] = []
+        params: list[int] = []
+        for index, (daily, start, end, _) in enumerate(pieces):
+            table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
+            parts.append(
+                f"SELECT subreddit, term, {index}, SUM(count) FROM {table} "
+                f"WHERE {column} >= ? AND {column} < ? GROUP BY subreddit, term"
+            )
+            params += [start, _END if end is None else end]
         counts: dict[tuple[str, str], list[int]] = {}
+        if not parts:
+            return counts
         try:
-            rows = conn.execute(
-                f"SELECT subreddit, term, span, SUM(n) FROM ({' UNION ALL '.join(parts)}) "
-                "GROUP BY subreddit, term, span HAVING SUM(n) != 0",
-                params,
-            ).fetchall()
+            rows = conn.execute(" UNION ALL ".join(parts), params).fetchall()
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        for subreddit, term, span, count in rows:
+        for subreddit, term, piece, count in rows:
+            if not count:
+                continue
             row = counts.get((subreddit, term))
             if row is None:
                 row = counts[(subreddit, term)] = [0] * len(spans)
-            row[span] = count
-        return counts
+            for span, sign in pieces[piece][3]:
+                row[span] += sign * count
+        return {pair: row for pair, row in counts.items() if any(row)}
 
     def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
         found: dict[str, list[tuple[int, float]]] = {}

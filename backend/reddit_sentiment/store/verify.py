@@ -15,7 +15,7 @@ verify runs between the collector's cycles anyway.
 A store that keeps its buckets exact only from some start (`kept_aggregates`; Cosmos DB, whose
 TTL expires collected hours one by one) keeps imported items in documents of their own, which
 no TTL expires: those (`imported_rows`) are compared with the imported items alone, for all
-time.
+time (a kind it keeps in one document for both origins, Cosmos DB's links, has none).
 
 Counts must match exactly; float figures (sums of compounds) within `SUM_TOLERANCE`,
 since a store adds them in another order than the recomputation does. A row whose figures are
@@ -87,24 +87,35 @@ def recompute(versions: Iterable[Version]) -> tuple[Deltas, int]:
 def compare(
     kind: AggregateKind, stored: Iterable[Row], expected: Iterable[Row], since: float | None
 ) -> tuple[list[Drift], int]:
-    """The rows of `kind` that differ (buckets starting before `since` left out), and how many
+    """The rows of `kind` that differ (buckets starting before `since` left out, and with a
+    `since`, rows dated by a figure that neither side dates from `since` on), and how many
     keys were compared."""
     width = len(kind.key)
-    time_index = None if kind.time is None else kind.key.index(kind.time)
+    dated = since is not None and kind.time is None and kind.dated_by is not None
 
     def keep(row: Row) -> bool:
-        return since is None or time_index is None or row[time_index] >= since
+        if since is None or (kind.time is None and kind.dated_by is None):
+            return True
+        start = kind.start(row)
+        return start is not None and start >= since
 
-    held = {_key(row[:width]): tuple(row[width:]) for row in stored if keep(row)}
-    want = {_key(row[:width]): tuple(row[width:]) for row in expected if keep(row)}
+    if dated:  # a row is compared when either side dates it from `since` on
+        held = {_key(row[:width]): tuple(row[width:]) for row in stored}
+        want = {_key(row[:width]): tuple(row[width:]) for row in expected}
+        keys = {k for k, v in held.items() if keep((*k, *v))}
+        keys |= {k for k, v in want.items() if keep((*k, *v))}
+    else:
+        held = {_key(row[:width]): tuple(row[width:]) for row in stored if keep(row)}
+        want = {_key(row[:width]): tuple(row[width:]) for row in expected if keep(row)}
+        keys = held.keys() | want.keys()
     drifts: list[Drift] = []
-    for key in sorted(held.keys() | want.keys(), key=repr):
+    for key in sorted(keys, key=repr):
         got, should = _nonzero(kind, held.get(key)), _nonzero(kind, want.get(key))
         if got is None and should is None:
             continue
         if got is None or should is None or not _same(kind.figures, got, should):
             drifts.append(Drift(kind.name, key, got, should))
-    return drifts, len(held.keys() | want.keys())
+    return drifts, len(keys)
 
 
 def verify(store: Store) -> Report:
@@ -140,9 +151,9 @@ def _look(store: Store) -> Report:
             drifts, compared = compare(
                 KINDS[name], store.aggregate_rows(name, since), expected.rows(name), since
             )
-            if since is not None:  # imported history's own rows, exact for all time
-                kept, more = compare(KINDS[name], store.imported_rows(name),
-                                     imported.rows(name), None)  # fmt: skip
+            own = None if since is None else store.imported_rows(name)
+            if own is not None:  # imported history's own rows, exact for all time
+                kept, more = compare(KINDS[name], own, imported.rows(name), None)
                 drifts, compared = drifts + kept, compared + more
             report.drifts.extend(drifts)
             report.rows[name] = compared
