@@ -1413,23 +1413,12 @@ class CosmosStore:
                 extra = ", " + _DELTA_FIELDS.replace("c.id, ", "")
             query = (f"SELECT TOP @n c.id, c.{pk} AS pk{extra} FROM c WHERE c.{field} < @cutoff "
                      f"AND {of_items if base == ITEMS else of_docs}")  # fmt: skip
-            while True:  # re-query after each batch: nothing to get wrong in continuations
-                docs = list(container.query_items(
-                    query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
-                    enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
-                ))  # fmt: skip
-                results = self._run_all(partial(self._delete, container), docs)
-                failures = [r for r in results if isinstance(r, BaseException)]
-                if failures:
-                    raise self._failure("retention delete", failures)
+            for gone in self._delete_matching(container, query, bound):
                 if base == HOURLY:
-                    gone = [doc for doc, r in zip(docs, results, strict=True) if r is True]
                     self._trim_day(first_day, gone, kept)
                 if base == ITEMS:
-                    deleted += sum(1 for r in results if r is True)
-                    self._unlink([d for d, r in zip(docs, results, strict=True) if r is True])
-                if len(docs) < _DELETE_BATCH:
-                    break
+                    deleted += len(gone)
+                    self._unlink(gone)
         self._expire_terms(cutoff, first_day, kept)
         return deleted
 
@@ -1444,6 +1433,24 @@ class CosmosStore:
         if errors:
             raise self._failure("retention of links", errors)
 
+    def _delete_matching(
+        self, container: ContainerProxy, query: str, cutoff: float
+    ) -> Iterator[list[Doc]]:
+        """Delete what `query` (with @n and @cutoff; it selects `id` and the partition key as
+        `pk`) finds, a batch at a time; yield each batch's documents this call deleted."""
+        while True:  # re-query after each batch: nothing to get wrong in continuations
+            docs = list(container.query_items(
+                query, parameters=_params(n=_DELETE_BATCH, cutoff=cutoff),
+                enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
+            ))  # fmt: skip
+            results = self._run_all(partial(self._delete, container), docs)
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                raise self._failure("retention delete", failures)
+            yield [doc for doc, gone in zip(docs, results, strict=True) if gone is True]
+            if len(docs) < _DELETE_BATCH:
+                return
+
     def _expire_terms(self, cutoff: int, first_day: int, kept: bool = False) -> None:
         """Term documents (of one origin): hours before the cutoff go (those of the cutoff's
         day taken off its day document after they are gone, so a retry takes nothing off
@@ -1454,26 +1461,16 @@ class CosmosStore:
         for field, bound in (("hour", cutoff), ("day", first_day)):
             query = (f"SELECT TOP @n c.id, c.subreddit AS pk, c.{field} AS start, c.terms "
                      f"FROM c WHERE c.{field} < @cutoff AND {of_docs}")  # fmt: skip
-            while True:
-                docs = list(container.query_items(
-                    query, parameters=_params(n=_DELETE_BATCH, cutoff=bound),
-                    enable_cross_partition_query=True, max_item_count=_DELETE_BATCH,
-                ))  # fmt: skip
-                results = self._run_all(partial(self._delete, container), docs)
-                failures = [r for r in results if isinstance(r, BaseException)]
-                if failures:
-                    raise self._failure("retention delete", failures)
+            for gone in self._delete_matching(container, query, bound):
                 trimmed: _TermPatches = {}
-                for doc, gone in zip(docs, results, strict=True):
-                    if field == "hour" and gone is True and doc["start"] >= first_day:
+                for doc in gone:
+                    if field == "hour" and doc["start"] >= first_day:
                         day = trimmed.setdefault((doc["pk"], day_kind, first_day), {})
                         for term, count in doc["terms"].items():
                             day[term] = day.get(term, 0) - count
                 _, errors = self._apply_terms(trimmed)
                 if errors:
                     raise self._failure("retention of a day's terms", errors)
-                if len(docs) < _DELETE_BATCH:
-                    break
 
     def _trim_day(self, day: int, hours: list[Doc], kept: bool = False) -> None:
         """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
