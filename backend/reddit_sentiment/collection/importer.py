@@ -138,7 +138,8 @@ class DumpImporter:
         self._saved = time.monotonic()
         # Where the items being scored go (subreddit, creation time), by fullname: a copy read
         # meanwhile goes to the same place (Cosmos finds an item in its own partition only),
-        # as one read after it was stored does (`known_scores`). A few batches at most.
+        # as one read after it was stored does (`known_scores`). At most a write's worth and the
+        # batches at the scorer.
         self._in_flight: dict[str, tuple[str, float]] = {}
         self._unstored: list[Item] = []  # scored, waiting for a write of IMPORT_WRITE_ITEMS
         # Batches handed to the scorer before the oldest is stored: a cycle's few, plus a
