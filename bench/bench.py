@@ -447,8 +447,7 @@ def measure_trending(profile: Profile) -> dict[str, Any]:
     try:
         for size in (small, large):
             path, built[size] = dataset.ensure(size, profile.seed, profile.cache_dir)
-            stores[size] = SqliteStore(path)
-            stores[size].open()
+            stores[size] = dataset.open_at_anchor(path)
             trending.refresh(stores[size], now=now)
         for _ in range(profile.trending_refreshes):
             for size, store in stores.items():

@@ -119,8 +119,7 @@ def build(path: Path, count: int, seed: int) -> None:
     """Write the data set through `SqliteStore.upsert_items`, in big batches."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    store = SqliteStore(path)
-    store.open()
+    store = open_at_anchor(path)
     # A bulk load: without the secondary indexes on items the upserts are ~8x faster; the
     # store's own `open()` re-creates them afterwards from its schema (same DDL).
     conn = sqlite3.connect(path)
@@ -148,6 +147,14 @@ def build(path: Path, count: int, seed: int) -> None:
             conn.close()
     finally:
         store.close()
+
+
+def open_at_anchor(path: Path) -> SqliteStore:
+    """The data set's store, opened with its clock at ANCHOR: the data set's "now", from
+    which the store counts terms (store/deltas.py `terms_from`)."""
+    store = SqliteStore(path, clock=lambda: ANCHOR)
+    store.open()
+    return store
 
 
 def stored_count(path: Path) -> int:

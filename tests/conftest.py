@@ -99,21 +99,22 @@ def recordings_dir() -> Path:
     return RECORDINGS
 
 
-# Cosmos reads a day from its daily documents only while retention keeps all of that day's
-# hours, by the store's clock. The tests' items sit around BASE_TIME (2023), so the Cosmos
-# store's clock runs at real speed from a week after it: days are read as in production.
+# A store's clock says which days Cosmos reads from its daily documents (retention keeps all
+# of their hours) and from when on both count terms (`terms_from`: trending's reach). The
+# tests' items sit around BASE_TIME (2023), so the stores' clock runs at real speed from a
+# week after it: days are read, and terms counted, as in production.
 _CLOCK_SHIFT = time.time() - (BASE_TIME + 7 * DAY)
 
 
-def cosmos_clock() -> float:
+def store_clock() -> float:
     return time.time() - _CLOCK_SHIFT
 
 
 def open_store(kind: str, tmp_path: Path) -> Store:
     if kind == "sqlite":
-        store: Store = SqliteStore(tmp_path / "store.db")
+        store: Store = SqliteStore(tmp_path / "store.db", clock=store_clock)
     elif kind == "cosmos":  # needs the cosmos_server fixture; fresh containers per call
-        store = cosmos_test_store(clock=cosmos_clock)
+        store = cosmos_test_store(clock=store_clock)
     else:  # pragma: no cover - other backends register here
         raise ValueError(kind)
     store.open()

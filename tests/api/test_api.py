@@ -260,6 +260,14 @@ async def test_post_with_comments(client: httpx.AsyncClient, seeded: dict[str, s
     assert (await client.get("/posts/t3_zzzzzz")).status_code == 404
     assert (await client.get("/posts/..%2F..%2Fetc")).status_code in (404, 422)
     assert (await client.get("/posts/t1_abc")).status_code == 422
+    # With its subreddit (any case, as Reddit spells it): the same post; another's: 404.
+    r = await client.get(f"/posts/{short_id}", params={"subreddit": "Python"})
+    assert r.status_code == 200 and r.json()["post"]["id"] == seeded["post"]
+    assert [c["id"] for c in r.json()["comments"]] == [seeded["comment"]]
+    r = await client.get(f"/posts/{short_id}", params={"subreddit": "rust"})
+    assert r.status_code == 404 and r.json()["detail"].endswith("is not stored in r/rust")
+    r = await client.get(f"/posts/{short_id}", params={"subreddit": "r/python"})
+    assert r.status_code == 422 and "subreddit" in r.text
 
 
 async def test_collections_history_newest_first(

@@ -351,7 +351,20 @@ async def test_invalid_cursor_is_rejected(store: Store) -> None:
 
 async def test_missing_item_is_none(store: Store) -> None:
     assert await store.get_item("t3_missing") is None
+    assert await store.get_item("t3_missing", "python") is None
     assert await store.get_run("missing") is None
+
+
+async def test_an_item_is_found_in_its_own_subreddit_only(store: Store) -> None:
+    item = make_item(subreddit="python", compound=0.5)
+    store.upsert_items([item, make_item(subreddit="rust")])
+    found = await store.get_item(item.id, "python")
+    assert found is not None and (found.id, found.subreddit, found.compound) == (
+        item.id,
+        "python",
+        0.5,
+    )
+    assert await store.get_item(item.id, "rust") is None
 
 
 async def test_runs_newest_first_with_paging_and_updates(store: Store) -> None:

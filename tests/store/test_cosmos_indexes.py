@@ -148,6 +148,7 @@ _EXERCISED = {
     "distinct_authors", "save_alert_rule", "delete_alert_rule", "list_alert_rules",
     "get_alert_rule", "save_alert", "list_alerts", "due_items", "checkpoint", "state_counts",
     "hour_extent", "trending_terms", "trending_subreddits", "trending_links", "posts_by_id",
+    "terms_from",
 }  # fmt: skip
 
 

@@ -31,7 +31,7 @@ from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.store.base import HOUR, StoreUnavailable
 from reddit_sentiment.store.cosmos import CosmosStore
 from reddit_sentiment.store.verify import verify
-from tests.conftest import cosmos_clock
+from tests.conftest import store_clock
 from tests.cosmos.fixture import CosmosServer
 from tests.factories import BASE_TIME, make_item
 
@@ -141,7 +141,7 @@ def batch() -> list[Item]:
 def armed_store(server: CosmosServer) -> Iterator[tuple[CosmosStore, LosingTransport]]:
     prefix = f"lost-{next(_counter)}-"
     transport = LosingTransport(prefix)
-    store = server.store(container_prefix=prefix, transport=transport, clock=cosmos_clock)
+    store = server.store(container_prefix=prefix, transport=transport, clock=store_clock)
     store.open()
     try:
         store.upsert_items(stored_first())
@@ -271,7 +271,7 @@ def test_a_rebuild_that_cannot_run_now_runs_before_the_next_batch(
 ) -> None:
     prefix = f"lost-{next(_counter)}-"
     transport = DownAfterLoss(prefix)
-    store = cosmos_server.store(container_prefix=prefix, transport=transport, clock=cosmos_clock,
+    store = cosmos_server.store(container_prefix=prefix, transport=transport, clock=store_clock,
                                 retry_throttle_total=0)  # fmt: skip
     store.open()
     try:

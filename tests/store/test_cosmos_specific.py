@@ -491,6 +491,25 @@ async def test_unreachable_store_raises_store_unavailable_without_the_key(
         await store.aclose()
 
 
+async def test_an_item_asked_with_its_subreddit_is_a_point_read(
+    cosmos_server: CosmosServer,
+) -> None:
+    from tests.store.test_cosmos_indexes import AsyncCapturing, Capturing
+
+    queries: set[tuple[str, str]] = set()
+    async with opened(
+        cosmos_server, transport=Capturing(set()), async_transport=AsyncCapturing(queries)
+    ) as store:
+        item = make_item(subreddit="python", compound=0.5)
+        store.upsert_items([item])
+        found = await store.get_item(item.id, "python")
+        assert found is not None and found.id == item.id
+        assert await store.get_item(item.id, "rust") is None  # not in that partition
+        assert queries == set()  # read by id and partition key: no query sent
+        assert (await store.get_item(item.id)) == found  # by id alone: a query
+        assert [sql for _, sql in queries] == ["SELECT * FROM c WHERE c.id = @id"]
+
+
 async def test_dashboard_reads_never_touch_items(
     cosmos_server: CosmosServer, raw: CosmosClient
 ) -> None:

@@ -9,11 +9,20 @@ from hypothesis import strategies as st
 
 from reddit_sentiment.models import Kind
 from reddit_sentiment.store.base import DAY, HOUR
-from reddit_sentiment.store.deltas import Deltas, Row, Version, item_change
+from reddit_sentiment.store.deltas import (
+    MAX_ENGAGEMENT,
+    Deltas,
+    Row,
+    Version,
+    engagement_of,
+    item_change,
+    terms_from,
+)
 
 from ..factories import BASE_TIME, make_item
 
 HOUR0 = (int(BASE_TIME) // HOUR) * HOUR
+ALL_TERMS = terms_from(BASE_TIME)  # the factories' items count their terms
 DAY0 = (int(BASE_TIME) // DAY) * DAY
 
 
@@ -68,7 +77,7 @@ def test_an_item_counted_the_same_moves_nothing() -> None:
     again = make_item(compound=0.5, item_id=item.id)
     again.title, again.author, again.collected_at = item.title, item.author, 1.0
     again.permalink = "/r/python/comments/elsewhere/"
-    assert item_change(Version.of(item), Version.of(again)) is None
+    assert item_change(Version.of(item, ALL_TERMS), Version.of(again, ALL_TERMS)) is None
     deltas = Deltas()
     assert deltas.add_upsert(version(), version()) is False
     assert not deltas.nonzero() and deltas.hourly_rows() == deltas.daily_rows() == []
@@ -90,10 +99,10 @@ def test_authors_are_counted_per_subreddit_hour_and_per_keyword() -> None:
         ("go", "python", HOUR0, "alice", -1),
         ("rust", "python", HOUR0, "alice", -1),
     ]
-    assert Version.of(make_item()).author is not None
+    assert Version.of(make_item(), ALL_TERMS).author is not None
     deleted = make_item()
     deleted.author = "[deleted]"
-    assert Version.of(deleted).author is None
+    assert Version.of(deleted, ALL_TERMS).author is None
 
 
 def test_merge_with_sign_minus_one_cancels() -> None:
@@ -229,7 +238,7 @@ def test_an_edit_moves_only_the_trending_rows_it_changes() -> None:
     item.title = ""
     edited = make_item(compound=0.5, item_id=item.id, body="rocket landing", score=10)
     edited.title = ""
-    change = item_change(Version.of(item), Version.of(edited))
+    change = item_change(Version.of(item, ALL_TERMS), Version.of(edited, ALL_TERMS))
     assert change is not None
     assert change.hourly_rows() == [] and change.keyword_rows() == []
     hour = (int(item.created_utc) // 3600) * 3600
@@ -238,3 +247,15 @@ def test_an_edit_moves_only_the_trending_rows_it_changes() -> None:
         ("python", hour, "launch", -1),
     ]
     assert change.link_rows() == [("python", item.id, 0, 0, 0.0, 7, 0, 0.0)]
+
+
+def test_engagement_stays_where_a_store_adds_it_up_exactly() -> None:
+    """A score and comment count at the edge of what clean.py keeps (2**53 - 1) must not make
+    an engagement a double-based store (Cosmos DB) rounds: found on hostile listings."""
+    edge = 2**53 - 1
+    assert engagement_of(Kind.POST, -edge, -338) == -MAX_ENGAGEMENT
+    assert engagement_of(Kind.POST, edge, 5) == MAX_ENGAGEMENT
+    assert engagement_of(Kind.POST, 12, 3) == 15 and engagement_of(Kind.COMMENT, 12, 3) == 0
+    # Moving from one edge to the other stays exact in doubles, as a patch applies it.
+    change = float(MAX_ENGAGEMENT) - float(-MAX_ENGAGEMENT)
+    assert float(-MAX_ENGAGEMENT) + change == MAX_ENGAGEMENT

@@ -15,18 +15,18 @@ from reddit_sentiment.store.base import Store
 from reddit_sentiment.store.cosmos import CosmosStore
 from reddit_sentiment.store.sqlite import SqliteStore
 from reddit_sentiment.store.verify import verify
-from tests.conftest import cosmos_clock
+from tests.conftest import store_clock
 from tests.factories import make_item
 
 
 def _second_writer(store: Store, request: pytest.FixtureRequest) -> Store:
     """Another process's store on the same data."""
     if isinstance(store, SqliteStore):
-        other: Store = SqliteStore(store.path)
+        other: Store = SqliteStore(store.path, clock=store_clock)
     else:
         assert isinstance(store, CosmosStore)
         server = request.getfixturevalue("cosmos_server")
-        other = server.store(container_prefix=store.container_prefix, clock=cosmos_clock)
+        other = server.store(container_prefix=store.container_prefix, clock=store_clock)
     other.open()
     return other
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from ..models import Item, Kind
 from ..store.base import LinkFigures, Span, Store, hour_of
+from ..store.deltas import engagement_of
 from ..terms import terms_for
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,7 @@ def _shown(
 
 
 def _engagement(post: Item) -> int:
-    return post.score + (post.num_comments or 0)
+    return engagement_of(post.kind, post.score, post.num_comments)
 
 
 def _results(

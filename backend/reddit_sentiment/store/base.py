@@ -509,7 +509,9 @@ class Store(Protocol):
 
     async def list_items(self, query: ItemQuery) -> ItemPage: ...
 
-    async def get_item(self, item_id: str) -> Item | None: ...
+    async def get_item(self, item_id: str, subreddit: str | None = None) -> Item | None:
+        """One stored item by fullname; with `subreddit` (its partition in Cosmos DB, where
+        that makes it a point read), only if it is stored in that subreddit."""
 
     async def state_counts(self, subreddit: str | None = None) -> dict[str, int]:
         """How many stored items are `deleted` and `removed` (only states with any)."""
@@ -576,6 +578,10 @@ class Store(Protocol):
     def kept_aggregates(self) -> dict[str, float | None]:
         """The aggregate kinds (names in `deltas.KINDS`) this store keeps, each with the first
         bucket start it holds exact (None: every bucket): `store/verify.py` compares those."""
+
+    def terms_from(self) -> int:
+        """The first hour whose items' terms the term aggregates count now (`deltas.terms_from`
+        of the store's clock): those kinds' `kept_aggregates` start is never before it."""
 
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[tuple[Any, ...]]:
         """Every stored row of a kept kind as `Deltas` hands them out, (*key, *figures),

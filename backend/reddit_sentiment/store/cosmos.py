@@ -144,7 +144,6 @@ from ..models import (
     UpsertResult,
 )
 from ..settings import Settings, ThroughputMode
-from ..terms import terms_for
 from .base import (
     DAY,
     HOUR,
@@ -184,13 +183,16 @@ from .deltas import (
     KEYWORD_FIGURES,
     KINDS,
     LINK_FIGURES,
+    TERM_KINDS,
     AggregateKind,
     Deltas,
     Row,
     Version,
     author_of,
+    counted_terms,
     engagement_of,
     item_change,
+    terms_from,
 )
 from .rendered import series_texts
 from .verify import Drift, compare
@@ -536,13 +538,14 @@ _Key = tuple[str, str, str, int, bool]
 _Patches = dict[_Key, list[float]]
 
 
-def _version(doc: Mapping[str, Any]) -> Version:
-    """What the aggregates count of a stored item document."""
+def _version(doc: Mapping[str, Any], terms_since: int) -> Version:
+    """What the aggregates count of a stored item document (its terms from `terms_since`)."""
     return Version(doc["subreddit"], doc["created_utc"], doc["kind"], doc["compound"],
                    doc["label"], tuple(doc.get("keywords") or []),
                    author_of(doc.get("author")),
                    bool(doc.get("counted", True)),
-                   terms_for(doc["kind"], doc.get("title"), doc.get("body") or ""), doc["id"],
+                   counted_terms(doc["kind"], doc.get("title"), doc.get("body") or "",
+                                 doc["created_utc"], terms_since), doc["id"],
                    doc.get("link_id"),
                    engagement_of(doc["kind"], doc.get("score") or 0, doc.get("num_comments")),
                    )  # fmt: skip
@@ -622,24 +625,22 @@ def _by_origin(by_origin: Mapping[bool, Deltas]) -> tuple[_Patches, _TermPatches
     return patches, terms
 
 
-def _changes(before: Mapping[str, Any] | None, item: Item) -> dict[bool, Deltas]:
+def _changes(before: Mapping[str, Any] | None, item: Item, terms_since: int) -> dict[bool, Deltas]:
     """What writing `item` over its stored version moves, by the origin of the documents it
     goes to (True: imported history's). An item is imported for good: one collected and then
     imported moves from the collected documents to the kept ones."""
-    after = Version.of(item)
+    after = Version.of(item, terms_since)
     if before is None or bool(before.get("imported")) == item.imported:
-        change = item_change(None if before is None else _version(before), after)
+        change = item_change(None if before is None else _version(before, terms_since), after)
         return {} if change is None else {item.imported: change}
     gone, came = Deltas(), Deltas()
-    gone.add(_version(before), -1)
+    gone.add(_version(before, terms_since), -1)
     came.add(after, +1)
     return {False: gone, True: came}
 
 
 # A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term
-# ("kh", "kd": imported history's).
-# The engine's kinds it holds (its hour and its day documents).
-_TERM_KINDS = ("term_hourly", "term_daily")
+# ("kh", "kd": imported history's): the engine's TERM_KINDS.
 _TermKey = tuple[str, str, int]
 _TermPatches = dict[_TermKey, dict[str, int]]
 
@@ -1202,6 +1203,7 @@ class CosmosStore:
         old = {doc["id"]: doc for docs in found for doc in docs}
 
         per_item: dict[str, dict[bool, Deltas]] = {}
+        since = self.terms_from()
         total = {False: Deltas(), True: Deltas()}  # by origin (True: imported history)
         touched: set[tuple[str, int]] = set()  # (subreddit, day) the batch's deltas move
         for item in unique:
@@ -1209,7 +1211,7 @@ class CosmosStore:
             result.count(item.subreddit, new=before is None)
             if before is not None:
                 item.imported = item.imported or bool(before.get("imported"))  # for good
-            changes = _changes(before, item)
+            changes = _changes(before, item, since)
             if changes:
                 per_item[item.id] = changes
                 for kept, change in changes.items():
@@ -1389,7 +1391,11 @@ class CosmosStore:
         if imported_cutoff_utc is not None:
             origins.append((True, hour_of(imported_cutoff_utc)))
         try:
-            return sum(self._expire(cutoff, kept) for kept, cutoff in origins)
+            deleted = sum(self._expire(cutoff, kept) for kept, cutoff in origins)
+            since = self.terms_from()  # and what trending can no longer reach (deltas.py)
+            for kept in (False, True):
+                self._expire_terms(since, since, kept)
+            return deleted
         except AzureError as error:
             raise self._error("retention delete", error) from error
 
@@ -1425,9 +1431,9 @@ class CosmosStore:
     def _unlink(self, deleted: list[Doc]) -> None:
         """Take deleted items off their links (a post's comments may outlive it), after they
         are gone, so a retried retention run takes nothing off twice."""
-        deltas = Deltas()
+        deltas, since = Deltas(), self.terms_from()
         for doc in deleted:
-            deltas.add(_version(doc), -1)
+            deltas.add(_version(doc, since), -1)
         links = {key: v for key, v in _documents(deltas).items() if key[0] == LINKS}
         _, errors = self._apply(links)
         if errors:
@@ -1565,10 +1571,14 @@ class CosmosStore:
             for kind, spec in KINDS.items()
             if kind in self._containers and (kind in _TIME_FIELD or kind == LINKS)
         }
-        if TERM_COUNTS in self._containers:
-            kept.update({kind: float(days if KINDS[kind].time == "day" else hours)
-                         for kind in _TERM_KINDS})  # fmt: skip
+        if TERM_COUNTS in self._containers:  # and no term is counted before `terms_from`
+            kept.update({kind: float(max(days if KINDS[kind].time == "day" else hours,
+                                         terms_from(now)))
+                         for kind in TERM_KINDS})  # fmt: skip
         return kept
+
+    def terms_from(self) -> int:
+        return terms_from(self._clock())
 
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
         return self._rows(KINDS[kind], since=since)
@@ -1589,7 +1599,7 @@ class CosmosStore:
         """The documents of one aggregate container as the engine's rows; optionally one
         subreddit's, in a range of bucket starts, of one origin (`kept`: imported history's
         documents, or the others). Of both origins, a bucket's two documents are summed."""
-        if spec.name in _TERM_KINDS:  # "h"/"d" and imported history's "kh"/"kd" documents
+        if spec.name in TERM_KINDS:  # "h"/"d" and imported history's "kh"/"kd" documents
             rows = self._term_rows(spec, subreddit, since, until, kept)
         else:
             rows = self._doc_rows(spec, subreddit, since, until, kept)
@@ -1693,8 +1703,9 @@ class CosmosStore:
         in that range, writing only the documents that differ, each with its whole figures
         (an upsert, or a delete for a bucket no item fills): every write is idempotent."""
         expected = {False: Deltas(), True: Deltas()}  # by origin (True: imported history)
+        terms_since = self.terms_from()
         for item in self.iter_items(subreddit=subreddit, since=since, until=until):
-            expected[item.imported].add(Version.of(item), +1)
+            expected[item.imported].add(Version.of(item, terms_since), +1)
         fixes: list[tuple[Drift, bool]] = []
         ranged = (subreddit, since, until) != (None, None, None)
         for kind, floor in self.kept_aggregates().items():
@@ -1707,6 +1718,8 @@ class CosmosStore:
                 low = since  # imported history's documents are exact however old
                 if floor is not None and not kept:
                     low = floor if since is None else max(since, floor)
+                if kind in TERM_KINDS:  # of either origin, none counted before terms_from
+                    low = terms_since if low is None else max(low, terms_since)
                 stored = self._rows(spec, subreddit, low, until, kept)
                 drifts, _ = compare(spec, stored, deltas.rows(kind), low)
                 fixes += [(drift, kept) for drift in drifts]
@@ -1752,8 +1765,9 @@ class CosmosStore:
                 except AzureError as error:
                     raise self._error("read of links to rebuild", error) from error
                 expected = {False: Deltas(), True: Deltas()}
+                since = self.terms_from()
                 for doc in items:
-                    expected[bool(doc.get("imported"))].add(_version(doc), +1)
+                    expected[bool(doc.get("imported"))].add(_version(doc, since), +1)
                 wanted = set(chunk)
                 for deltas in expected.values():  # only these links: a post may be elsewhere
                     deltas.links = {k: v for k, v in deltas.links.items() if k[1] in wanted}
@@ -1770,12 +1784,12 @@ class CosmosStore:
         imported history's), term rows grouped per document."""
         terms: _TermPatches = {}
         for drift, kept in fixes:
-            if drift.kind in _TERM_KINDS:
+            if drift.kind in TERM_KINDS:
                 subreddit, start, term = drift.key
                 slot = ("k" if kept else "") + ("h" if KINDS[drift.kind].time == "hour" else "d")
                 counts = terms.setdefault((subreddit, slot, int(start)), {})
                 counts[term] = 0 if drift.expected is None else int(drift.expected[0])
-        others = [fix for fix in fixes if fix[0].kind not in _TERM_KINDS]
+        others = [fix for fix in fixes if fix[0].kind not in TERM_KINDS]
         results = self._run_all(lambda fix: self._fix(*fix), others)
         docs = list(terms.items())
         results += self._run_all(lambda kv: self._apply_term_doc(*kv, absolute=True), docs)
@@ -2120,9 +2134,11 @@ class CosmosStore:
                 counts[state.value] = total
         return counts
 
-    async def get_item(self, item_id: str) -> Item | None:
-        # The subreddit (partition key) is unknown here (the API is asked by id alone), so
-        # this is a query by id across partitions rather than a point read.
+    async def get_item(self, item_id: str, subreddit: str | None = None) -> Item | None:
+        if subreddit is not None:  # the partition: a point read
+            doc = await self._read(ITEMS, item_id, subreddit)
+            return None if doc is None else _doc_to_item(doc)
+        # Without it, a query by id across partitions.
         docs = await self._query(ITEMS, "SELECT * FROM c WHERE c.id = @id", _params(id=item_id))
         return _doc_to_item(docs[0]) if docs else None
 

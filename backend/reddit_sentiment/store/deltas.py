@@ -43,6 +43,14 @@ LINK_FIGURES = ("posts", "post_hour", "post_compound", "engagement", "comments",
 LABELS = ("positive", "neutral", "negative")
 # The keyword of an author row that counts all of a subreddit's items, whatever they mention.
 ALL_ITEMS = ""
+# The kinds that count terms, and how far back they count them. Trending reads at most two of
+# its longest windows back from the current hour, summing whole days from the start of the
+# first one's day (collection/trending.py `WINDOWS`, store/base.py `shared_pieces`); an item
+# created before that never counts in trending, so its terms are not counted at all: an import
+# of years of history writes no term rows (specs/measurements.md#import-throughput), and
+# retention drops the rows an hour leaves behind once it is out of reach.
+TERM_KINDS = ("term_hourly", "term_daily")
+TERMS_KEPT_SECONDS = 16 * DAY
 
 Row = tuple[Any, ...]
 K = TypeVar("K", bound=Hashable)
@@ -125,7 +133,8 @@ class Version:
     engagement: int = 0
 
     @classmethod
-    def of(cls, item: Item) -> Version:
+    def of(cls, item: Item, terms_since: int) -> Version:
+        """`terms_since`: the writer's `terms_from` (an older item counts no terms)."""
         return cls(
             item.subreddit,
             item.created_utc,
@@ -135,7 +144,7 @@ class Version:
             tuple(item.keywords),
             author_of(item.author),
             item.counted,
-            terms_for(item.kind, item.title, item.body),
+            counted_terms(item.kind, item.title, item.body, item.created_utc, terms_since),
             item.id,
             item.link_id,
             engagement_of(item.kind, item.score, item.num_comments),
@@ -169,9 +178,30 @@ class Version:
         )
 
 
+def terms_from(now: float) -> int:
+    """The first hour (a UTC midnight) whose items' terms the aggregates count, at `now`: the
+    term rows from it on are exact, and trending never reads before it."""
+    return (int(now) // DAY) * DAY - TERMS_KEPT_SECONDS
+
+
+def counted_terms(
+    kind: str, title: str | None, body: str, created_utc: float, since: int
+) -> tuple[str, ...]:
+    """The terms an item created at `created_utc` counts (none before `since`)."""
+    return terms_for(kind, title, body) if created_utc >= since else ()
+
+
+# Engagement is kept within +-2**50: Cosmos DB adds it up in doubles (exact to 2**53), and a
+# patch adds a change (new - old) to what is stored, so each term must stay well inside that.
+MAX_ENGAGEMENT = 2**50
+
+
 def engagement_of(kind: str, score: int, num_comments: int | None) -> int:
-    """What trending ranks posts by (comments: 0, they are not ranked)."""
-    return score + (num_comments or 0) if kind == Kind.POST else 0
+    """What trending ranks posts by (comments: 0, they are not ranked); any real score and
+    comment count is far inside the bounds."""
+    if kind != Kind.POST:
+        return 0
+    return max(-MAX_ENGAGEMENT, min(MAX_ENGAGEMENT, score + (num_comments or 0)))
 
 
 class Deltas:

@@ -41,7 +41,6 @@ from ..models import (
     SubredditCounts,
     UpsertResult,
 )
-from ..terms import terms_for
 from .base import (
     DAY,
     Aggregate,
@@ -73,7 +72,18 @@ from .base import (
     rule_of,
     shared_pieces,
 )
-from .deltas import ALL_ITEMS, KINDS, Deltas, Row, Version, author_of, engagement_of
+from .deltas import (
+    ALL_ITEMS,
+    KINDS,
+    TERM_KINDS,
+    Deltas,
+    Row,
+    Version,
+    author_of,
+    counted_terms,
+    engagement_of,
+    terms_from,
+)
 from .rendered import BUCKET_JSON_VERSION, bucket_json, joined, render_bucket
 
 T = TypeVar("T")
@@ -402,7 +412,7 @@ def _apply_trending(conn: sqlite3.Connection, deltas: Deltas) -> None:
     conn.executemany(_ADD_LINKS, sorted(deltas.link_rows()))
 
 
-def _derive_trending(conn: sqlite3.Connection) -> None:
+def _derive_trending(conn: sqlite3.Connection, terms_since: int) -> None:
     """Trending's aggregates for a file written before them: every stored item counted once
     through the delta engine, in pages (a one-off upgrade)."""
     after: tuple[float, str] = (float("-inf"), "")
@@ -416,12 +426,12 @@ def _derive_trending(conn: sqlite3.Connection) -> None:
             return
         deltas = Deltas()
         for row in rows:
-            deltas.add(_version(row), +1)
+            deltas.add(_version(row, terms_since), +1)
         _apply_trending(conn, deltas)
         after = (rows[-1]["created_utc"], rows[-1]["id"])
 
 
-def _upgrade(conn: sqlite3.Connection) -> None:
+def _upgrade(conn: sqlite3.Connection, terms_since: int) -> None:
     """Derive, once, what a file written by an older version lacks."""
     if "text_hash" not in {row[1] for row in conn.execute("PRAGMA table_info(items)")}:
         conn.execute("ALTER TABLE items ADD COLUMN text_hash TEXT NOT NULL DEFAULT ''")
@@ -461,7 +471,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
         for row in conn.execute(
             f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items"
         ):
-            deltas.add(_version(row), +1)
+            deltas.add(_version(row, terms_since), +1)
         conn.executemany(_ADD_AUTHOR_HOURLY, deltas.author_rows())
     # Per-subreddit totals came after the hourly table: derive them once if missing.
     if conn.execute("SELECT 1 FROM totals LIMIT 1").fetchone() is None:
@@ -483,7 +493,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     elif daily_derived:
         conn.execute(_render("daily", "day", "1"))
     if conn.execute("SELECT 1 FROM meta WHERE key = 'trending_aggregates'").fetchone() is None:
-        _derive_trending(conn)
+        _derive_trending(conn, terms_since)
         conn.execute("INSERT INTO meta (key, value) VALUES ('trending_aggregates', 1)")
 
 
@@ -560,9 +570,9 @@ def _item_params(item: Item) -> tuple[Any, ...]:
     )
 
 
-def _version(row: sqlite3.Row) -> Version:
+def _version(row: sqlite3.Row, terms_since: int) -> Version:
     """What the aggregates count of a stored item row (id, kind, subreddit, created_utc,
-    the _MUTABLE_COLUMNS and link_id)."""
+    the _MUTABLE_COLUMNS and link_id), its terms counted from `terms_since` on."""
     return Version(
         row["subreddit"],
         row["created_utc"],
@@ -572,7 +582,7 @@ def _version(row: sqlite3.Row) -> Version:
         tuple(json.loads(row["keywords"])),
         author_of(row["author"]),
         bool(row["counted"]),
-        terms_for(row["kind"], row["title"], row["body"]),
+        counted_terms(row["kind"], row["title"], row["body"], row["created_utc"], terms_since),
         row["id"],
         row["link_id"],
         engagement_of(row["kind"], row["score"], row["num_comments"]),
@@ -615,9 +625,14 @@ class SqliteStore:
     name = "sqlite"
 
     def __init__(
-        self, path: Path | str, read_workers: int = 4, busy_timeout_seconds: float = 5.0
+        self,
+        path: Path | str,
+        read_workers: int = 4,
+        busy_timeout_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
+        self._clock = clock  # what "now" is for the term aggregates' reach (`terms_from`)
         self.busy_timeout_seconds = busy_timeout_seconds
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -710,7 +725,7 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot create schema in {self.path}: {error}") from error
         with self._transaction() as conn:  # one process at a time brings an old file up to date
-            _upgrade(conn)
+            _upgrade(conn, self.terms_from())
 
     def close(self) -> None:
         self._readers.shutdown(wait=True)
@@ -744,6 +759,7 @@ class SqliteStore:
                     )
                 )
             deltas = Deltas()
+            since = self.terms_from()
             rows: list[tuple[Any, ...]] = []
             seen_again: list[tuple[float, str]] = []
             for item in unique:
@@ -761,7 +777,9 @@ class SqliteStore:
                 rows.append(row)
                 if item.purged and (before is None or before["state"] not in PURGED_STATES):
                     purged = True
-                deltas.add_upsert(None if before is None else _version(before), Version.of(item))
+                deltas.add_upsert(
+                    None if before is None else _version(before, since), Version.of(item, since)
+                )
             rows.sort(key=itemgetter(0))  # by id, the primary key's order
             conn.executemany(_UPSERT_ITEM, rows)
             conn.executemany("UPDATE items SET collected_at = ? WHERE id = ?", seen_again)
@@ -853,6 +871,7 @@ class SqliteStore:
         # the delta engine, so an hour that also holds kept (imported) items keeps exactly
         # their figures; buckets left empty before the cutoffs go.
         cutoffs = [(0, hour_of(cutoff_utc))]
+        since = self.terms_from()
         if imported_cutoff_utc is not None:
             cutoffs.append((1, hour_of(imported_cutoff_utc)))
         deleted = 0
@@ -866,7 +885,7 @@ class SqliteStore:
                     ).fetchall()
                     deltas = Deltas()
                     for row in rows:
-                        deltas.add(_version(row), -1)
+                        deltas.add(_version(row, since), -1)
                     conn.executemany(
                         "DELETE FROM items WHERE id = ?", [(row["id"],) for row in rows]
                     )
@@ -884,6 +903,9 @@ class SqliteStore:
             conn.execute("DELETE FROM author_hourly WHERE hour < ? AND count <= 0", (bound,))
             conn.execute("DELETE FROM term_hourly WHERE hour < ? AND count = 0", (bound,))
             conn.execute("DELETE FROM term_daily WHERE day < ? AND count = 0", (bound,))
+            # What trending can no longer reach, whatever retention keeps (deltas.TERM_KINDS).
+            conn.execute("DELETE FROM term_hourly WHERE hour < ?", (since,))
+            conn.execute("DELETE FROM term_daily WHERE day < ?", (since,))
             conn.execute("DELETE FROM links WHERE posts = 0 AND comments = 0")
         return deleted
 
@@ -1060,9 +1082,13 @@ class SqliteStore:
 
         return await self._read(run)
 
-    async def get_item(self, item_id: str) -> Item | None:
+    async def get_item(self, item_id: str, subreddit: str | None = None) -> Item | None:
+        where, params = _where({"subreddit": subreddit}, "created_utc", None, None)
+
         def run(conn: sqlite3.Connection) -> Item | None:
-            row = conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ?", (item_id,))
+            row = conn.execute(
+                f"SELECT {_ITEM_COLUMNS} FROM items WHERE id = ? AND {where}", (item_id, *params)
+            )
             found = row.fetchone()
             return None if found is None else _row_to_item(found)
 
@@ -1390,10 +1416,14 @@ class SqliteStore:
 
     def kept_aggregates(self) -> dict[str, float | None]:
         """Every kind has its table, and every row is kept exact (retention deletes items and
-        their aggregates in one transaction)."""
+        their aggregates in one transaction); the term kinds from `terms_from` on."""
         conn = self._connect()
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        return {name: None for name in KINDS if name in tables}
+        since = float(self.terms_from())
+        return {name: since if name in TERM_KINDS else None for name in KINDS if name in tables}
+
+    def terms_from(self) -> int:
+        return terms_from(self._clock())
 
     def aggregate_rows(self, kind: str, since: float | None = None) -> Iterator[Row]:
         spec = KINDS[kind]
@@ -1408,9 +1438,9 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
 
-    def imported_rows(self, kind: str) -> Iterator[Row]:
-        """None apart: every row is kept exact (`kept_aggregates` starts are None)."""
-        return iter(())
+    def imported_rows(self, kind: str) -> None:
+        """None: a row counts both origins, and is exact from its `kept_aggregates` start."""
+        return None
 
     def rebuild_aggregates(self) -> int:
         """In one write transaction: empty every aggregate table, and add each item back
@@ -1421,8 +1451,9 @@ class SqliteStore:
             cursor = conn.execute(
                 f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id FROM items"
             )
+            since = self.terms_from()
             for row in cursor:
-                deltas.add(_version(row), +1)
+                deltas.add(_version(row, since), +1)
             for kind in kinds:
                 conn.execute(f"DELETE FROM {kind}")
             _apply(conn, deltas)

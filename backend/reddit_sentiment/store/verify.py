@@ -12,6 +12,9 @@ look like drift; so what differs is looked at again, and only a difference (stor
 expected) seen twice is reported (the others are counted as `unconfirmed`). The scheduled
 verify runs between the collector's cycles anyway.
 
+The term kinds count no item created before the store's `terms_from` (trending never reads
+that far back; store/deltas.py): they are compared from there on, on every store.
+
 A store that keeps its buckets exact only from some start (`kept_aggregates`; Cosmos DB, whose
 TTL expires collected hours one by one) keeps imported items in documents of their own, which
 no TTL expires: those (`imported_rows`) are compared with the imported items alone, for all
@@ -31,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Store
-from .deltas import KINDS, AggregateKind, Deltas, Row, Version
+from .deltas import KINDS, TERM_KINDS, AggregateKind, Deltas, Row, Version
 
 SUM_TOLERANCE = 1e-6
 
@@ -141,8 +144,9 @@ def _look(store: Store) -> Report:
     report = Report(store=store.name, started_at=time.time())
     with store.snapshot():
         expected, imported = Deltas(), Deltas()
+        terms_since = store.terms_from()  # the term kinds' starts are this or later
         for item in store.iter_items():
-            version = Version.of(item)
+            version = Version.of(item, terms_since)
             expected.add(version, +1)
             if item.imported:
                 imported.add(version, +1)
@@ -153,7 +157,8 @@ def _look(store: Store) -> Report:
             )
             own = None if since is None else store.imported_rows(name)
             if own is not None:  # imported history's own rows, exact for all time
-                kept, more = compare(KINDS[name], own, imported.rows(name), None)
+                start = terms_since if name in TERM_KINDS else None  # (terms: from their start)
+                kept, more = compare(KINDS[name], own, imported.rows(name), start)
                 drifts, compared = drifts + kept, compared + more
             report.drifts.extend(drifts)
             report.rows[name] = compared

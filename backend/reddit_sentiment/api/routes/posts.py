@@ -83,11 +83,16 @@ async def get_post(
         ),
     ],
     comments_limit: Annotated[int, Query(ge=0, le=MAX_COMMENTS)] = 200,
+    subreddit: SubredditParam = None,
 ) -> PostWithComments:
+    """`subreddit`: the post's, when the caller knows it (an item's `subreddit`): Cosmos DB then
+    reads the post by a point read instead of a query across partitions; a post stored in
+    another subreddit is then not found."""
     fullname = post_id if post_id.startswith("t3_") else f"t3_{post_id}"
-    post = await store.get_item(fullname)
+    post = await store.get_item(fullname, normalise_subreddit(subreddit))
     if post is None:
-        raise HTTPException(404, f"post {fullname} is not stored")
+        where = "" if subreddit is None else f" in r/{normalise_subreddit(subreddit)}"
+        raise HTTPException(404, f"post {fullname} is not stored{where}")
     comments: list[ItemOut] = []
     if comments_limit:
         page = await store.list_items(
