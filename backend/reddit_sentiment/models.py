@@ -198,10 +198,14 @@ class UpsertResult:
     def merge(self, other: UpsertResult) -> None:
         self.new += other.new
         self.updated += other.updated
-        for subreddit, theirs in other.by_subreddit.items():
-            counts = self.by_subreddit.setdefault(subreddit, SubredditCounts())
-            counts.new += theirs.new
-            counts.updated += theirs.updated
+        other.add_to(self.by_subreddit)
+
+    def add_to(self, counts: dict[str, SubredditCounts]) -> None:
+        """Add the per-subreddit new and updated counts to `counts` (a run's, or a result's)."""
+        for subreddit, mine in self.by_subreddit.items():
+            theirs = counts.setdefault(subreddit, SubredditCounts())
+            theirs.new += mine.new
+            theirs.updated += mine.updated
 
 
 def new_run_id() -> str:

@@ -339,10 +339,7 @@ class DumpImporter:
             run.subreddits.setdefault(item.subreddit, SubredditCounts()).fetched += 1
             self._in_flight.pop(item.id, None)
         result = upsert_isolating(self.store, items, lambda one, why: self._refused(run, one, why))
-        for subreddit, stored in result.by_subreddit.items():
-            counts = run.subreddits.setdefault(subreddit, SubredditCounts())
-            counts.new += stored.new
-            counts.updated += stored.updated
+        result.add_to(run.subreddits)
         self.progress.new += result.new
         self.progress.updated += result.updated
         self.progress.stored += result.new + result.updated
