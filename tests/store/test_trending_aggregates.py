@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from reddit_sentiment.collection import trending
 from reddit_sentiment.collection.analyzer import label_for
-from reddit_sentiment.models import Item, Kind
-from reddit_sentiment.store.base import DAY, HOUR, Span, Store, shared_pieces
+from reddit_sentiment.models import PURGED_STATES, Item, ItemState, Kind
+from reddit_sentiment.store.base import DAY, HOUR, LinkFigures, Span, Store, shared_pieces
 from tests.conftest import open_store
 from tests.factories import BASE_TIME
 
@@ -78,6 +78,8 @@ def item_sets(draw: st.DrawFn) -> tuple[list[Item], list[Item], float]:
                 score=draw(st.integers(-5, 50)),
                 compound=compound,
                 label=label_for(compound),
+                # deleted or removed on Reddit since: no title to show, the next post shown
+                state=draw(st.sampled_from([ItemState.LIVE, ItemState.EDITED, *PURGED_STATES])),
             )
         )
     return items, updates, NOW - draw(st.floats(0, 2 * HOUR))
@@ -123,6 +125,64 @@ def test_cosmos_trending_from_aggregates_equals_recomputation(
     cosmos_server: object, case: tuple[list[Item], list[Item], float]
 ) -> None:
     _run("cosmos", *case)
+
+
+def _links_run(kind: str, items: list[Item], updates: list[Item], now: float, limit: int) -> None:
+    """Each window's candidates are, per subreddit, its top `limit` posts of the window by
+    engagement and by |comments' mean - post| as the link rows (which `verify` holds equal
+    to the items) rank them: a short window's read day by day, a long one's down the ranks,
+    a small `limit` so that either cuts."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(kind, Path(tmp))
+        try:
+            store.upsert_items(items)
+            store.upsert_items(updates)
+            # (subreddit, link_id, posts, post_hour, *the figures trending_links returns)
+            rows = {
+                LinkFigures(row[0], row[1], *row[4:]): row[3]
+                for row in store.aggregate_rows("links")
+                if row[2] == 1  # a counted post
+            }
+            for (since, _), _previous in trending.spans_at(now).values():
+                got = store.trending_links(since, limit, trending.MIN_SHIFT_COMMENTS)
+                assert len({(k.subreddit, k.link_id) for k in got}) == len(got)
+                for sub in SUBS:
+                    shown = {k for k in got if k.subreddit == sub}
+                    window = [k for k, hour in rows.items() if k.subreddit == sub and hour >= since]
+                    assert shown <= set(window)
+                    engaged = sorted(window, key=lambda k: (k.engagement, k.link_id))[-limit:]
+                    assert set(engaged) <= shown
+                    commented = [k for k in window if k.comments >= trending.MIN_SHIFT_COMMENTS]
+
+                    def shift(k: LinkFigures) -> float:
+                        return abs(k.sum_compound / k.comments - k.post_compound)
+
+                    top = sorted(map(shift, commented), reverse=True)[:limit]
+                    picked = [k for k in shown if k.comments >= trending.MIN_SHIFT_COMMENTS]
+                    assert sorted(map(shift, picked), reverse=True)[: len(top)] == top
+                    assert len(shown) <= 2 * limit
+        finally:
+            store.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@given(item_sets(), st.integers(1, 3))
+@settings(max_examples=40, deadline=None)
+def test_sqlite_trending_links_are_each_subreddits_top_posts(
+    case: tuple[list[Item], list[Item], float], limit: int
+) -> None:
+    _links_run("sqlite", *case, limit)
+
+
+@pytest.mark.cosmos
+@given(case=item_sets(), limit=st.integers(1, 3))
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_cosmos_trending_links_are_each_subreddits_top_posts(
+    cosmos_server: object, case: tuple[list[Item], list[Item], float], limit: int
+) -> None:
+    _links_run("cosmos", *case, limit)
 
 
 @given(

@@ -24,10 +24,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 from ..models import Item, Kind
-from ..store.base import LinkFigures, Span, Store, hour_of
+from ..store.base import LinkFigures, ShownPost, Span, Store, hour_of
 from ..store.deltas import engagement_of
 from ..terms import terms_for
 
@@ -61,6 +62,10 @@ def spans_at(now: float) -> dict[str, tuple[Span, Span]]:
     return spans
 
 
+# A post to show: a stored item (recomputed from the items) or what the store read of it.
+_Post = Item | ShownPost
+
+
 @dataclass(slots=True)
 class _Side:
     items: int = 0
@@ -73,8 +78,8 @@ class _Window:
     current: _Side = field(default_factory=_Side)
     previous: _Side = field(default_factory=_Side)
     # (post, engagement) and (post, summed compound of its comments, comments) in the window
-    posts: list[tuple[Item, int]] = field(default_factory=list)
-    commented: list[tuple[Item, float, int]] = field(default_factory=list)
+    posts: list[tuple[_Post, int]] = field(default_factory=list)
+    commented: list[tuple[_Post, float, int]] = field(default_factory=list)
     by_subreddit: dict[str, tuple[_Side, _Side]] = field(default_factory=dict)
 
 
@@ -184,11 +189,28 @@ def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, d
     return _results(acc, now, min_count)
 
 
-_Ranked = list[tuple[LinkFigures, Item]]
+_Ranked = list[tuple[LinkFigures, ShownPost]]
+_BY_ENGAGEMENT = attrgetter("engagement", "link_id")
 
 
 def _shift(link: LinkFigures) -> float:
     return round(link.sum_compound / link.comments - link.post_compound, 4)
+
+
+def _by_shift(link: LinkFigures) -> tuple[float, str]:
+    return -abs(_shift(link)), link.link_id
+
+
+def _showable(link: LinkFigures, post: ShownPost | None) -> bool:
+    """Whether `post` (the item stored under the link's id) is the post the aggregates
+    counted (not deleted since by retention, same kind and subreddit) with a title to show
+    (not deleted or removed on Reddit)."""
+    return (
+        post is not None
+        and post.kind is Kind.POST
+        and post.subreddit == link.subreddit
+        and not post.purged
+    )
 
 
 def _shown(
@@ -201,64 +223,56 @@ def _shown(
     ranked: dict[tuple[str, str], tuple[list[LinkFigures], list[LinkFigures]]] = {}
     for name, rows in links.items():
         # Each ranking sorted once; a subreddit's is the all-subreddits one, filtered.
-        engaged = sorted(rows, key=lambda k: (k.engagement, k.link_id), reverse=True)
-        shifted = sorted(
-            (k for k in rows if k.comments >= MIN_SHIFT_COMMENTS),
-            key=lambda k: (-abs(_shift(k)), k.link_id),
-        )
+        engaged = sorted(rows, key=_BY_ENGAGEMENT, reverse=True)
+        shifted = sorted([k for k in rows if k.comments >= MIN_SHIFT_COMMENTS], key=_by_shift)
         ranked[(name, ALL)] = (engaged, shifted)
+        per_subreddit: dict[str, tuple[list[LinkFigures], list[LinkFigures]]] = {}
         for link in engaged:
-            ranked.setdefault((name, link.subreddit), ([], []))[0].append(link)
-        for link in shifted:
-            ranked.setdefault((name, link.subreddit), ([], []))[1].append(link)
-    # (subreddit, link_id) -> the post to show, or None when there is none
-    checked: dict[tuple[str, str], Item | None] = {}
+            pair = per_subreddit.get(link.subreddit)
+            if pair is None:
+                pair = per_subreddit[link.subreddit] = ([], [])
+            pair[0].append(link)
+        for link in shifted:  # every one of them is in `engaged` too
+            per_subreddit[link.subreddit][1].append(link)
+        for subreddit, pair in per_subreddit.items():
+            ranked[(name, subreddit)] = pair
+    stored: dict[str, ShownPost | None] = {}  # link_id -> the post stored under it, None: none
 
-    def top(ranking: list[LinkFigures], unread: set[str] | None = None) -> list[LinkFigures]:
-        """The first TOP_POSTS that are (or, not read yet, may be) showable."""
-        taken: list[LinkFigures] = []
+    def unread_at_top(ranking: list[LinkFigures], unread: set[str]) -> None:
+        """Adds the ids not read yet among the first TOP_POSTS that may be showable."""
+        taken = 0
         for link in ranking:
-            at = (link.subreddit, link.link_id)
-            if at not in checked:
-                if unread is None:
-                    continue
+            if link.link_id not in stored:
                 unread.add(link.link_id)
-            elif checked[at] is None:
+            elif not _showable(link, stored[link.link_id]):
                 continue
-            taken.append(link)
-            if len(taken) == TOP_POSTS:
-                break
-        return taken
+            taken += 1
+            if taken == TOP_POSTS:
+                return
 
     while True:
         unread: set[str] = set()
         for rankings in ranked.values():
             for ranking in rankings:
-                top(ranking, unread)
+                unread_at_top(ranking, unread)
         if not unread:
             break
-        stored = store.posts_by_id(sorted(unread))
-        for rows in links.values():
-            for link in rows:
-                if link.link_id not in unread:
-                    continue
-                post = stored.get(link.link_id)
-                if post is None or post.kind is not Kind.POST or post.subreddit != link.subreddit:
-                    post = None  # deleted since (retention) or not what the aggregates counted
-                elif post.purged:
-                    post = None  # deleted or removed on Reddit: no title to show
-                checked[(link.subreddit, link.link_id)] = post
+        found = store.posts_by_id(sorted(unread))
+        for link_id in unread:
+            stored[link_id] = found.get(link_id)
     shown: dict[tuple[str, str], tuple[_Ranked, _Ranked]] = {}
     for at, rankings in ranked.items():
-        pair = tuple(
-            [
-                (link, post)
-                for link in top(ranking)
-                if (post := checked[(link.subreddit, link.link_id)])
-            ]
-            for ranking in rankings
-        )
-        shown[at] = (pair[0], pair[1])
+        tops: list[_Ranked] = []
+        for ranking in rankings:
+            top: _Ranked = []
+            for link in ranking:
+                post = stored.get(link.link_id)
+                if post is not None and _showable(link, post):
+                    top.append((link, post))
+                    if len(top) == TOP_POSTS:
+                        break
+            tops.append(top)
+        shown[at] = (tops[0], tops[1])
     return shown
 
 
@@ -285,7 +299,7 @@ def _mean(side: _Side) -> float | None:
     return round(side.sum_compound / side.items, 4) if side.items else None
 
 
-def _post(item: Item) -> dict[str, Any]:
+def _post(item: _Post) -> dict[str, Any]:
     return {
         "id": item.id,
         "subreddit": item.subreddit,
@@ -315,7 +329,7 @@ def _result(name: str, key: str, w: _Window, computed_at: str, min_count: int) -
     ]
 
     engaged = heapq.nlargest(TOP_POSTS, w.posts, key=lambda p: (p[1], p[0].id))
-    shifted: list[tuple[float, Item, float, int]] = []
+    shifted: list[tuple[float, _Post, float, int]] = []
     for post, total, n in w.commented:
         if n >= MIN_SHIFT_COMMENTS:
             mean = total / n

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from ..models import (
+    PURGED_STATES,
     Alert,
     AlertRule,
     CollectionRun,
@@ -139,6 +140,31 @@ class LinkFigures(NamedTuple):
     engagement: int
     comments: int
     sum_compound: float
+
+
+class ShownPost(NamedTuple):
+    """What a trending result shows of a post, and what says whether it can be shown
+    (`posts_by_id`): not the post's text or lifecycle."""
+
+    id: str
+    kind: Kind
+    subreddit: str
+    title: str | None
+    permalink: str
+    score: int
+    num_comments: int | None
+    compound: float
+    label: Label
+    state: ItemState
+
+    @property
+    def purged(self) -> bool:
+        return self.state in PURGED_STATES
+
+    @classmethod
+    def of(cls, item: Item) -> ShownPost:
+        return cls(item.id, item.kind, item.subreddit, item.title, item.permalink, item.score,
+                   item.num_comments, item.compound, item.label, item.state)  # fmt: skip
 
 
 # A piece of several spans read at once: (daily?, start, end, uses), its rows counting `sign`
@@ -565,8 +591,9 @@ class Store(Protocol):
         the top `limit` by engagement and the top `limit` with at least `min_comments`
         comments by |comments' mean compound - post's compound| (from the link aggregates)."""
 
-    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
-        """The stored items among `ids`, by fullname (a bounded read: trending's top posts)."""
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, ShownPost]:
+        """What trending shows of the stored items among `ids`, by fullname (a bounded read:
+        its top posts)."""
 
     async def get_trending(self, key: str) -> dict[str, Any] | None: ...
 

@@ -159,6 +159,7 @@ from .base import (
     RejectedByStore,
     RunPage,
     SeriesText,
+    ShownPost,
     Sort,
     Span,
     StoreThrottled,
@@ -1945,9 +1946,9 @@ class CosmosStore:
                 chosen[(link.subreddit, link.link_id)] = link
         return list(chosen.values())
 
-    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, ShownPost]:
         unique = list(dict.fromkeys(ids))
-        found: dict[str, Item] = {}
+        found: dict[str, ShownPost] = {}
         for start in range(0, len(unique), _READ_CHUNK):
             marks, params = _id_list(unique[start : start + _READ_CHUNK])
             try:
@@ -1957,7 +1958,7 @@ class CosmosStore:
                 ))  # fmt: skip
             except AzureError as error:
                 raise self._error("read of trending's posts", error) from error
-            found.update((doc["id"], _doc_to_item(doc)) for doc in docs)
+            found.update((doc["id"], ShownPost.of(_doc_to_item(doc))) for doc in docs)
         return found
 
     def save_trending(self, key: str, payload: dict[str, Any]) -> None:

@@ -56,6 +56,7 @@ from .base import (
     RejectedByStore,
     RunPage,
     SeriesText,
+    ShownPost,
     Sort,
     Span,
     StoreUnavailable,
@@ -244,14 +245,21 @@ CREATE TABLE IF NOT EXISTS links (
     sum_compound REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (subreddit, link_id)
 ) WITHOUT ROWID;
--- A window's top posts per subreddit: a long window's read in rank order until enough are in
--- the window, a short window's posts (a day's) read by hour and sorted.
+-- A window's top posts per subreddit, read in rank order until enough are in the window: a
+-- long window's down the subreddit's ranks, a short window's (a few days) down each day's
+-- ranks (a day's top posts are in the window or, the window's first day, all but its first
+-- hours are), so a read is bounded by the posts shown, not by the posts of the window.
 CREATE INDEX IF NOT EXISTS links_engagement ON links (subreddit, engagement, link_id, post_hour)
     WHERE posts = 1;
 CREATE INDEX IF NOT EXISTS links_shift
     ON links (subreddit, abs(sum_compound / comments - post_compound), post_hour, comments)
     WHERE posts = 1;
-CREATE INDEX IF NOT EXISTS links_hour ON links (subreddit, post_hour) WHERE posts = 1;
+CREATE INDEX IF NOT EXISTS links_day_engagement
+    ON links (subreddit, post_hour / {DAY}, engagement, link_id, post_hour) WHERE posts = 1;
+CREATE INDEX IF NOT EXISTS links_day_shift ON links
+    (subreddit, post_hour / {DAY}, abs(sum_compound / comments - post_compound), post_hour,
+     comments)
+    WHERE posts = 1;
 
 CREATE TABLE IF NOT EXISTS trending (
     key TEXT PRIMARY KEY,
@@ -340,16 +348,44 @@ ON CONFLICT(subreddit, link_id) DO UPDATE SET
 _LINK_FIELDS = "subreddit, link_id, post_compound, engagement, comments, sum_compound"
 # A subreddit's posts of a window by engagement and by |comments' mean - post| (unrounded:
 # trending re-ranks the few rows), each read down its index until `limit` are in the window.
+# Parameters: ?1 subreddit, ?2 the window's first hour, ?3 limit, ?4 min comments; a day's
+# read (`_by_days`) also ?5 on: the days, as `post_hour / DAY` (the per-day indexes' term).
+_BY_ENGAGEMENT = "ORDER BY engagement DESC, link_id DESC LIMIT ?3"
+_BY_SHIFT = "ORDER BY abs(sum_compound / comments - post_compound) DESC LIMIT ?3"
 _TOP_ENGAGED = f"""
-SELECT {_LINK_FIELDS} FROM links INDEXED BY {{index}}
-WHERE subreddit = ? AND posts = 1 AND post_hour >= ?
-ORDER BY engagement DESC, link_id DESC LIMIT ?
+SELECT {_LINK_FIELDS} FROM links INDEXED BY links_engagement
+WHERE subreddit = ?1 AND posts = 1 AND post_hour >= ?2 {_BY_ENGAGEMENT}
 """
 _TOP_SHIFTED = f"""
-SELECT {_LINK_FIELDS} FROM links INDEXED BY {{index}}
-WHERE subreddit = ? AND posts = 1 AND post_hour >= ? AND comments >= ?
-ORDER BY abs(sum_compound / comments - post_compound) DESC LIMIT ?
+SELECT {_LINK_FIELDS} FROM links INDEXED BY links_shift
+WHERE subreddit = ?1 AND posts = 1 AND post_hour >= ?2 AND comments >= ?4 {_BY_SHIFT}
 """
+_DAY_ENGAGED = f"""
+SELECT {_LINK_FIELDS} FROM links INDEXED BY links_day_engagement
+WHERE subreddit = ?1 AND posts = 1 AND post_hour / {DAY} = ?{{day}} AND post_hour >= ?2
+{_BY_ENGAGEMENT}
+"""
+_DAY_SHIFTED = f"""
+SELECT {_LINK_FIELDS} FROM links INDEXED BY links_day_shift
+WHERE subreddit = ?1 AND posts = 1 AND post_hour / {DAY} = ?{{day}} AND post_hour >= ?2
+AND comments >= ?4 {_BY_SHIFT}
+"""
+# A window spanning at most this many days is read day by day: each day's ranks give its
+# top `limit` (a whole day within a few steps; the window's first day, cut by its start, in
+# at most ~24x that); a longer one down the subreddit's ranks, where it is most of them.
+_DAYS_READ_BY_DAY = 3
+
+
+def _by_days(day_query: str, order: str, days: int) -> str:
+    """The top rows of `days` days (parameters ?5 on), each day read down its own index."""
+    if days == 1:
+        return day_query.format(day=5)
+    parts = " UNION ALL ".join(
+        f"SELECT * FROM ({day_query.format(day=5 + n)})" for n in range(days)
+    )
+    return f"SELECT * FROM ({parts}) {order}"
+
+
 _REBUILD_TOTALS = """
 INSERT INTO totals (subreddit, posts, comments, sum_compound, positive, neutral, negative)
 SELECT subreddit, SUM(posts), SUM(comments), SUM(sum_compound), SUM(positive), SUM(neutral),
@@ -442,6 +478,8 @@ def _upgrade(conn: sqlite3.Connection, terms_since: int) -> None:
     if "kind" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:
         conn.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'collect'")
     conn.execute("CREATE INDEX IF NOT EXISTS runs_kind_started ON runs (kind, started_at, id)")
+    # A short window's top posts are read down the per-day indexes now, not by hour.
+    conn.execute("DROP INDEX IF EXISTS links_hour")
     items = {row[1] for row in conn.execute("PRAGMA table_info(items)")}
     for column, declared in (
         ("upvote_ratio", "REAL"),
@@ -497,42 +535,61 @@ def _upgrade(conn: sqlite3.Connection, terms_since: int) -> None:
         conn.execute("INSERT INTO meta (key, value) VALUES ('trending_aggregates', 1)")
 
 
+# What trending shows of a post (`ShownPost`), in its order: not the whole row.
+_SHOWN_COLUMNS = (
+    "id, kind, subreddit, title, permalink, score, num_comments, compound, label, state"
+)
 _SORT_COLUMN = {Sort.NEW: "created_utc", Sort.SCORE: "score", Sort.COMPOUND: "compound"}
 _CHUNK = 400  # below SQLite's bound-parameter limit
 WRITER_CACHE_KIB = 64 * 1024  # page cache of a connection that writes (SQLite's default: 2 MiB)
 
 
+# A stored enum value to its member: a dict look-up, not an Enum call per field and row.
+_KINDS = {kind.value: kind for kind in Kind}
+_LABELS = {label.value: label for label in Label}
+_STATES = {state.value: state for state in ItemState}
+
+
 def _row_to_item(row: sqlite3.Row) -> Item:
+    # By position, in _ITEM_COLUMNS' order: a Row looks a name up by comparing it with each
+    # column's in turn, which across 29 columns cost more than building the Item (trending
+    # reads a thousand posts a refresh).
+    (
+        id_, kind, subreddit, author, created_utc, title, body, permalink, score, num_comments,
+        parent_id, link_id, compound, pos, neu, neg, label, truncated, collected_at, keywords,
+        text_hash, imported, upvote_ratio, edited_at, state, state_at, checked_at,
+        reconcile_stage, counted,
+    ) = row  # fmt: skip
     return Item(
-        id=row["id"],
-        kind=Kind(row["kind"]),
-        subreddit=row["subreddit"],
-        author=row["author"],
-        created_utc=row["created_utc"],
-        title=row["title"],
-        body=row["body"],
-        permalink=row["permalink"],
-        score=row["score"],
-        num_comments=row["num_comments"],
-        parent_id=row["parent_id"],
-        link_id=row["link_id"],
-        compound=row["compound"],
-        pos=row["pos"],
-        neu=row["neu"],
-        neg=row["neg"],
-        label=Label(row["label"]),
-        truncated=bool(row["truncated"]),
-        collected_at=row["collected_at"],
-        keywords=json.loads(row["keywords"]),
-        text_hash=row["text_hash"],
-        upvote_ratio=row["upvote_ratio"],
-        edited_at=row["edited_at"],
-        state=ItemState(row["state"]),
-        state_at=row["state_at"],
-        checked_at=row["checked_at"],
-        reconcile_stage=row["reconcile_stage"],
-        counted=bool(row["counted"]),
-        imported=bool(row["imported"]),
+        id=id_,
+        kind=_KINDS[kind],
+        subreddit=subreddit,
+        author=author,
+        created_utc=created_utc,
+        title=title,
+        body=body,
+        permalink=permalink,
+        score=score,
+        num_comments=num_comments,
+        parent_id=parent_id,
+        link_id=link_id,
+        compound=compound,
+        pos=pos,
+        neu=neu,
+        neg=neg,
+        label=_LABELS[label],
+        truncated=bool(truncated),
+        collected_at=collected_at,
+        keywords=[] if keywords == "[]" else json.loads(keywords),
+        text_hash=text_hash,
+        upvote_ratio=upvote_ratio,
+        edited_at=edited_at,
+        state=_STATES[state],
+        state_at=state_at,
+        checked_at=checked_at,
+        reconcile_stage=reconcile_stage,
+        counted=bool(counted),
+        imported=bool(imported),
     )
 
 
@@ -824,7 +881,7 @@ class SqliteStore:
         return [_row_to_item(row) for row in rows]
 
     def known_scores(self, items: Sequence[Item]) -> dict[str, Item]:
-        return self.posts_by_id([item.id for item in items])  # any item, by fullname
+        return self._items_by_id([item.id for item in items])  # any item, by fullname
 
     def save_run(self, run: CollectionRun) -> None:
         with self._transaction() as conn:
@@ -1281,26 +1338,32 @@ class SqliteStore:
         return found
 
     def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
-        conn = self._connect()
+        cursor = self._connect().cursor()
+        cursor.row_factory = None  # plain tuples: made LinkFigures at once
         found: dict[tuple[str, str], LinkFigures] = {}
         try:
-            subreddits = [row[0] for row in conn.execute("SELECT subreddit FROM totals")]
-            latest = conn.execute("SELECT MAX(hour) FROM term_hourly").fetchone()[0] or 0
-            short = latest - since < DAY  # a day of posts: by hour, else down the ranks
-            engaged = _TOP_ENGAGED.format(index="links_hour" if short else "links_engagement")
-            shifted = _TOP_SHIFTED.format(index="links_hour" if short else "links_shift")
+            subreddits = [row[0] for row in cursor.execute("SELECT subreddit FROM totals")]
+            # Every counted post is in its hour's row: no post is later than the last one.
+            latest = cursor.execute("SELECT MAX(hour) FROM hourly").fetchone()[0] or since
+            first, last = since // DAY, max(since, latest) // DAY
+            days = [*range(first, last + 1)] if last - first < _DAYS_READ_BY_DAY else []
+            if days:
+                queries = [
+                    (_by_days(_DAY_ENGAGED, _BY_ENGAGEMENT, len(days)), 4 + len(days)),
+                    (_by_days(_DAY_SHIFTED, _BY_SHIFT, len(days)), 4 + len(days)),
+                ]
+            else:  # (an item stamped far ahead makes every window long: still exact)
+                queries = [(_TOP_ENGAGED, 3), (_TOP_SHIFTED, 4)]
             for subreddit in subreddits:
-                for sql, params in (
-                    (engaged, (subreddit, since, limit)),
-                    (shifted, (subreddit, since, min_comments, limit)),
-                ):
-                    for row in conn.execute(sql, params):
-                        found[(row[0], row[1])] = LinkFigures(*row)
+                params = (subreddit, since, limit, min_comments, *days)
+                for sql, used in queries:  # ?1..?used
+                    for link in map(LinkFigures._make, cursor.execute(sql, params[:used])):
+                        found[(link.subreddit, link.link_id)] = link
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
         return list(found.values())
 
-    def posts_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
+    def _items_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
         conn = self._connect()
         found: dict[str, Item] = {}
         unique = list(dict.fromkeys(ids))
@@ -1312,6 +1375,29 @@ class SqliteStore:
                     chunk,
                 )
                 found.update((row["id"], _row_to_item(row)) for row in rows)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"SQLite read failed: {error}") from error
+        return found
+
+    def posts_by_id(self, ids: Sequence[str]) -> dict[str, ShownPost]:
+        cursor = self._connect().cursor()
+        cursor.row_factory = None
+        found: dict[str, ShownPost] = {}
+        unique = list(dict.fromkeys(ids))
+        try:
+            for start in range(0, len(unique), _CHUNK):
+                chunk = unique[start : start + _CHUNK]
+                rows = cursor.execute(
+                    f"SELECT {_SHOWN_COLUMNS} FROM items "
+                    f"WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for row in rows:  # in _SHOWN_COLUMNS' order
+                    id_, kind, subreddit, title, link, score, comments, compound, label, state = row
+                    found[id_] = ShownPost(
+                        id_, _KINDS[kind], subreddit, title, link, score, comments, compound,
+                        _LABELS[label], _STATES[state],
+                    )  # fmt: skip
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
         return found
