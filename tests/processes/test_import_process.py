@@ -29,7 +29,7 @@ pytestmark = pytest.mark.processes
 # server stores far fewer items a second), and that what is in flight when it comes (stored
 # before the process exits: IMPORT_WRITE_ITEMS plus the batches at the scorer, see `target`)
 # leaves lines unstored for the rerun.
-LINES = {"sqlite": 10_000, "cosmos": 1500}
+LINES = {"sqlite": 10_000, "cosmos": 1000}
 
 
 @pytest.fixture(scope="module")
