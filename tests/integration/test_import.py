@@ -42,8 +42,13 @@ def last_run(importer: DumpImporter) -> CollectionRun:
     return run
 
 
+# Items in the mixed dump: lines of three batches of `run_import` (50), the bad lines and the
+# repeat among the first batch's.
+MIXED = 120
+
+
 def dump_with_repeats_and_bad_lines(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
-    objects = list(things(300, seed=7, short=True))
+    objects = list(things(MIXED, seed=7, short=True))
     lines: list[str] = [json.dumps(o, ensure_ascii=False) for o in objects]
     lines.insert(10, "{not json")
     lines.insert(20, json.dumps({"title": "no id", "subreddit": "python", "created_utc": 1}))
@@ -59,8 +64,8 @@ async def test_import_counts_scores_and_a_second_import_adds_nothing(
     first = run_import(store, path)
     run = last_run(first)
     assert run.kind is RunKind.IMPORT and run.status is RunStatus.SUCCEEDED
-    assert first.progress.lines == 304
-    assert first.progress.new == 300  # the unique valid items
+    assert first.progress.lines == MIXED + 4
+    assert first.progress.new == MIXED  # the unique valid items
     assert first.progress.repeats == 1  # objects[5] again, within the same batch of lines
     assert first.progress.rejected == 3
     # bad lines are reported with their line numbers, in file order
@@ -77,7 +82,7 @@ async def test_import_counts_scores_and_a_second_import_adds_nothing(
     assert run.subreddits["*"].rejected == 3
 
     items = await assert_aggregates_match_items(store)
-    assert len(items) == 300 and all(item.imported for item in items)
+    assert len(items) == MIXED and all(item.imported for item in items)
     vader = SentimentIntensityAnalyzer()
     for item in items:
         if not item.truncated:
@@ -85,7 +90,7 @@ async def test_import_counts_scores_and_a_second_import_adds_nothing(
     assert any(item.keywords == ["python"] for item in items)
 
     second = run_import(store, path)
-    assert (second.progress.new, second.progress.updated, second.progress.repeats) == (0, 300, 1)
+    assert (second.progress.new, second.progress.updated, second.progress.repeats) == (0, MIXED, 1)
     again = await assert_aggregates_match_items(store)
     assert [(i.id, i.compound) for i in again] == [(i.id, i.compound) for i in items]
     listed = await store.list_runs(limit=10, kind=RunKind.IMPORT)
@@ -218,9 +223,9 @@ async def test_cosmos_writes_of_an_import_go_per_partition_within_the_bound(
 
     store.upsert_items = recorded  # type: ignore[method-assign]
     try:
-        objects = list(things(200, seed=5, short=True))
+        objects = list(things(80, seed=5, short=True))
         importer = run_import(store, write_dump(tmp_path / "d.jsonl", objects))
-        assert importer.progress.new == 200
+        assert importer.progress.new == len(objects)
         # One write of the whole import (IMPORT_WRITE_ITEMS): the store splits it by partition.
         assert batches == [{obj["subreddit"].lower() for obj in objects}]
         assert 2 <= transport.max_in_flight <= 3
