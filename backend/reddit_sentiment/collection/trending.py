@@ -172,16 +172,22 @@ def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, d
                 for side, figure in ((w.current, pair[0]), (w.previous, pair[1])):
                     side.items += figure.items
                     side.sum_compound += figure.sum_compound
+        # The sides each pair adds to: all subreddits' and its own (made on first use, as
+        # `compute` makes a window only for what it counts).
+        sides: dict[str, tuple[Counter[str], Counter[str]]] = {}
         for (subreddit, term), counts in terms.items():
             current, previous = counts[now_at], counts[before_at]
             if not (current or previous):
                 continue
             for key in (ALL, subreddit):
-                w = window(name, key)
+                found = sides.get(key)
+                if found is None:
+                    w = window(name, key)
+                    found = sides[key] = (w.current.terms, w.previous.terms)
                 if current:
-                    w.current.terms[term] += current
+                    found[0][term] += current
                 if previous:
-                    w.previous.terms[term] += previous
+                    found[1][term] += previous
     for (name, key), (engaged, shifted) in _shown(store, links).items():
         w = window(name, key)
         w.posts = [(post, link.engagement) for link, post in engaged]
