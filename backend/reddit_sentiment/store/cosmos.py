@@ -552,6 +552,35 @@ def _version(doc: Mapping[str, Any], terms_since: int) -> Version:
                    )  # fmt: skip
 
 
+def _of_origin(kept: bool) -> str:
+    """The condition on an aggregate document's origin (True: imported history's, `keep`)."""
+    return "IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)"
+
+
+def _bucket_filter(
+    time_field: str | None,
+    subreddit: str | None,
+    since: float | None,
+    until: float | None,
+    kept: bool | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Conditions on aggregate documents and their parameters: of one origin (`kept`), of one
+    subreddit, with a bucket start (`time_field`: none for an all-time kind) in [since, until);
+    None leaves that one out."""
+    where: list[str] = []
+    values: dict[str, Any] = {}
+    if kept is not None:
+        where.append(_of_origin(kept))
+    if subreddit is not None:
+        where.append("c.subreddit = @subreddit")
+        values["subreddit"] = subreddit
+    for op, name, bound in ((">=", "since", since), ("<", "until", until)):
+        if bound is not None and time_field is not None:
+            where.append(f'c["{time_field}"] {op} @{name}')
+            values[name] = bound
+    return where, values
+
+
 def _author_key(keyword: str, author: str) -> str:
     return json.dumps([keyword, author])
 
@@ -1407,7 +1436,7 @@ class CosmosStore:
         of_items = "c.imported = true"
         if not kept:  # items from before imports have no `imported`
             of_items = "(NOT IS_DEFINED(c.imported) OR c.imported = false)"
-        of_docs = "IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)"
+        of_docs = _of_origin(kept)
         deleted = 0
         for base, field, bound in ((ITEMS, "created_utc", cutoff), (HOURLY, "hour", cutoff),
                                    (DAILY, "day", first_day),
@@ -1463,7 +1492,7 @@ class CosmosStore:
         day taken off its day document after they are gone, so a retry takes nothing off
         twice), then days before that day."""
         container = self._sync(TERM_COUNTS)
-        of_docs = "IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)"
+        of_docs = _of_origin(kept)
         day_kind = "kd" if kept else "d"
         for field, bound in (("hour", cutoff), ("day", first_day)):
             query = (f"SELECT TOP @n c.id, c.subreddit AS pk, c.{field} AS start, c.terms "
@@ -1629,17 +1658,7 @@ class CosmosStore:
     ) -> Iterator[Row]:
         """`_rows` one document each, streamed page by page."""
         fields = (*spec.key, *spec.figures)
-        where: list[str] = []
-        values: dict[str, Any] = {}
-        if kept is not None:
-            where.append("IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)")
-        if subreddit is not None:
-            where.append("c.subreddit = @subreddit")
-            values["subreddit"] = subreddit
-        for op, name, bound in ((">=", "since", since), ("<", "until", until)):
-            if bound is not None and spec.time is not None:
-                where.append(f'c["{spec.time}"] {op} @{name}')
-                values[name] = bound
+        where, values = _bucket_filter(spec.time, subreddit, since, until, kept)
         sql = f"SELECT {', '.join(f'c[{name!r}]' for name in fields)} FROM c".replace("'", '"')
         if where:
             sql += f" WHERE {' AND '.join(where)}"
@@ -1668,17 +1687,8 @@ class CosmosStore:
         """term_counts' hour or day documents as (subreddit, hour or day, term, count) rows,
         one document each (`kept` as in `_rows`)."""
         field = spec.time
-        where = [f"IS_DEFINED(c.{field})"]
-        values: dict[str, Any] = {}
-        if kept is not None:
-            where.append("IS_DEFINED(c.keep)" if kept else "NOT IS_DEFINED(c.keep)")
-        if subreddit is not None:
-            where.append("c.subreddit = @subreddit")
-            values["subreddit"] = subreddit
-        for op, name, bound in ((">=", "since", since), ("<", "until", until)):
-            if bound is not None:
-                where.append(f"c.{field} {op} @{name}")
-                values[name] = bound
+        where, values = _bucket_filter(field, subreddit, since, until, kept)
+        where.insert(0, f"IS_DEFINED(c.{field})")  # an hour or a day document, as asked
         sql = f"SELECT c.subreddit, c.{field} AS start, c.terms FROM c WHERE {' AND '.join(where)}"
         scope: dict[str, Any] = (
             {"partition_key": subreddit}
