@@ -550,6 +550,15 @@ _LABELS = {label.value: label for label in Label}
 _STATES = {state.value: state for state in ItemState}
 
 
+def _by_ids(cursor: sqlite3.Cursor, columns: str, ids: Sequence[str]) -> Iterator[Any]:
+    """`columns` of the stored items among `ids` (each asked once), _CHUNK ids a query."""
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        yield from cursor.execute(f"SELECT {columns} FROM items WHERE id IN ({marks})", chunk)
+
+
 def _row_to_item(row: sqlite3.Row) -> Item:
     # By position, in _ITEM_COLUMNS' order: a Row looks a name up by comparing it with each
     # column's in turn, which across 29 columns cost more than building the Item (trending
@@ -804,17 +813,11 @@ class SqliteStore:
         unique = list({item.id: item for item in items}.values())
         purged = False
         with self._transaction() as conn:
-            old: dict[str, sqlite3.Row] = {}
-            for start in range(0, len(unique), _CHUNK):
-                chunk = [item.id for item in unique[start : start + _CHUNK]]
-                old.update(
-                    (row["id"], row)
-                    for row in conn.execute(
-                        f"SELECT id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, "
-                        f"link_id FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                        chunk,
-                    )
-                )
+            columns = f"id, kind, subreddit, created_utc, {_MUTABLE_COLUMNS}, link_id"
+            old: dict[str, sqlite3.Row] = {
+                row["id"]: row
+                for row in _by_ids(conn.cursor(), columns, [item.id for item in unique])
+            }
             deltas = Deltas()
             since = self.terms_from()
             rows: list[tuple[Any, ...]] = []
@@ -1364,40 +1367,23 @@ class SqliteStore:
         return list(found.values())
 
     def _items_by_id(self, ids: Sequence[str]) -> dict[str, Item]:
-        conn = self._connect()
-        found: dict[str, Item] = {}
-        unique = list(dict.fromkeys(ids))
+        cursor = self._connect().cursor()
         try:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                rows = conn.execute(
-                    f"SELECT {_ITEM_COLUMNS} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                found.update((row["id"], _row_to_item(row)) for row in rows)
+            return {row["id"]: _row_to_item(row) for row in _by_ids(cursor, _ITEM_COLUMNS, ids)}
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
-        return found
 
     def posts_by_id(self, ids: Sequence[str]) -> dict[str, ShownPost]:
         cursor = self._connect().cursor()
         cursor.row_factory = None
         found: dict[str, ShownPost] = {}
-        unique = list(dict.fromkeys(ids))
         try:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                rows = cursor.execute(
-                    f"SELECT {_SHOWN_COLUMNS} FROM items "
-                    f"WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                )
-                for row in rows:  # in _SHOWN_COLUMNS' order
-                    id_, kind, subreddit, title, link, score, comments, compound, label, state = row
-                    found[id_] = ShownPost(
-                        id_, _KINDS[kind], subreddit, title, link, score, comments, compound,
-                        _LABELS[label], _STATES[state],
-                    )  # fmt: skip
+            for row in _by_ids(cursor, _SHOWN_COLUMNS, ids):  # in _SHOWN_COLUMNS' order
+                id_, kind, subreddit, title, link, score, comments, compound, label, state = row
+                found[id_] = ShownPost(
+                    id_, _KINDS[kind], subreddit, title, link, score, comments, compound,
+                    _LABELS[label], _STATES[state],
+                )  # fmt: skip
         except sqlite3.Error as error:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
         return found
