@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,7 +41,7 @@ from requests.structures import CaseInsensitiveDict
 from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.store.base import HOUR, StoreUnavailable
 from reddit_sentiment.store.cosmos import CosmosStore
-from reddit_sentiment.store.verify import verify
+from reddit_sentiment.store.verify import Report, verify
 from tests.conftest import store_clock
 from tests.cosmos.fixture import CosmosServer
 from tests.factories import BASE_TIME, make_item
@@ -163,6 +163,26 @@ def armed_store(server: CosmosServer) -> Iterator[tuple[CosmosStore, LosingTrans
         store.close()
 
 
+def lose_and_retry(
+    store: CosmosStore,
+    transport: LosingTransport,
+    step: Step,
+    flavour: str,
+    make_batch: Callable[[], list[Item]],
+) -> Report:
+    """Write the batch with the reply of `step` lost in that flavour, retry it when the store
+    gives up as the cycle does, and return the verify that must find no drift."""
+    transport.armed, transport.flavour = step, flavour
+    try:
+        store.upsert_items(make_batch())
+    except StoreUnavailable:
+        store.upsert_items(make_batch())  # the cycle retries the failed batch
+    assert transport.lost == [step], f"{step} was not lost"
+    report = verify(store)
+    assert report.ok, (step, [d.describe() for d in report.drifts])
+    return report
+
+
 _counter = iter(range(1, 1_000_000))
 
 
@@ -231,14 +251,7 @@ def test_a_lost_reply_at_any_step_of_a_batch_miscounts_nothing(
     }, steps
     for step in cover(steps)[flavour]:
         with armed_store(cosmos_server) as (store, transport):
-            transport.armed, transport.flavour = step, flavour
-            try:
-                store.upsert_items(batch())
-            except StoreUnavailable:
-                store.upsert_items(batch())  # the cycle retries the failed batch
-            assert transport.lost == [step], f"{step} was not lost"
-            report = verify(store)
-            assert report.ok, (step, [d.describe() for d in report.drifts])
+            report = lose_and_retry(store, transport, step, flavour, batch)
             assert report.items == 5
             assert all(report.rows.get(kind) for kind in TRENDING_KINDS), report.rows
             stored = {item.id: item for item in store.iter_items()}
@@ -287,14 +300,7 @@ def test_a_lost_reply_in_a_batch_with_imported_history_miscounts_nothing(
     lost = sorted({steps[0], *own, steps[-1]})
     for step in lost:
         with armed_store(cosmos_server) as (store, transport):
-            transport.armed, transport.flavour = step, flavour
-            try:
-                store.upsert_items(imported_batch())
-            except StoreUnavailable:
-                store.upsert_items(imported_batch())  # the cycle retries the failed batch
-            assert transport.lost == [step], f"{step} was not lost"
-            report = verify(store)
-            assert report.ok, (step, [d.describe() for d in report.drifts])
+            report = lose_and_retry(store, transport, step, flavour, imported_batch)
             assert report.items == 6
             # trending's kinds are compared too, each origin's term documents among them
             assert all(report.rows.get(kind) for kind in TRENDING_KINDS), report.rows
