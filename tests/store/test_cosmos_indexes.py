@@ -241,6 +241,7 @@ async def _send_everything(store: CosmosStore) -> None:
     store.trending_subreddits(spans)
     store.trending_links(hour - 7 * DAY, 10, 2)
     store.trending_links(hour - HOUR, 10, 2)
+    store.trending_links(hour - HOUR, 20, 2, ["python", "rust"])
     store.posts_by_id([items[0].id, "t3_missing"])
     for subreddit in (None, "python"):
         await store.state_counts(subreddit)

@@ -141,17 +141,16 @@ def refresh(store: Store, min_count: int = 3, now: float | None = None) -> int:
     return len(results)
 
 
-def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, dict[str, Any]]:
+def from_aggregates(
+    store: Store, now: float, min_count: int = 3, first_read: int = TOP_POSTS
+) -> dict[str, dict[str, Any]]:
     """What `compute` returns for the stored items, from the aggregates: hours x terms, the
-    hourly figures, and per subreddit a few top posts of each window."""
+    hourly figures, and per subreddit a few top posts of each window (`first_read` of each
+    ranking at first, more of a subreddit whose read ones cannot all be shown)."""
     spans = spans_at(now)
     flat = [span for pair in spans.values() for span in pair]
     terms = store.trending_terms(flat)
     subreddits = store.trending_subreddits(flat)
-    links = {
-        name: store.trending_links(current[0], 2 * TOP_POSTS, MIN_SHIFT_COMMENTS)
-        for name, (current, _) in spans.items()
-    }
     acc: dict[tuple[str, str], _Window] = {}
 
     def window(name: str, key: str) -> _Window:
@@ -188,7 +187,8 @@ def from_aggregates(store: Store, now: float, min_count: int = 3) -> dict[str, d
                     found[0][term] += current
                 if previous:
                     found[1][term] += previous
-    for (name, key), (engaged, shifted) in _shown(store, links).items():
+    starts = {name: current[0] for name, (current, _) in spans.items()}
+    for (name, key), (engaged, shifted) in _shown(store, starts, first_read).items():
         w = window(name, key)
         w.posts = [(post, link.engagement) for link, post in engaged]
         w.commented = [(post, link.sum_compound, link.comments) for link, post in shifted]
@@ -219,30 +219,63 @@ def _showable(link: LinkFigures, post: ShownPost | None) -> bool:
     )
 
 
-def _shown(
-    store: Store, links: dict[str, list[LinkFigures]]
-) -> dict[tuple[str, str], tuple[_Ranked, _Ranked]]:
-    """Per window and key, the posts `_result` ranks by engagement and by sentiment shift:
-    ranked by their figures as `_result` ranks them, and only the top TOP_POSTS of each
-    ranking read from the store (a post that cannot be shown gives way to the next in a
-    further round), so a refresh reads the posts it shows, not every candidate."""
-    ranked: dict[tuple[str, str], tuple[list[LinkFigures], list[LinkFigures]]] = {}
-    for name, rows in links.items():
-        # Each ranking sorted once; a subreddit's is the all-subreddits one, filtered.
+@dataclass(slots=True)
+class _Read:
+    """What was read of one subreddit's posts in one window: its top `limit` by each ranking
+    (`trending_links`), each ranking known to be all of them when it came out shorter."""
+
+    limit: int
+    engaged: list[LinkFigures]
+    shifted: list[LinkFigures]
+    all_engaged: bool
+    all_shifted: bool
+
+
+def _read(links: list[LinkFigures], limit: int) -> dict[str, _Read]:
+    """`trending_links`' rows per subreddit, as its two rankings. The rows are the union of
+    both top lists: sorted by a ranking, the first `limit` are that ranking's top (every one
+    of them is in the union) and the rest are not known to be next."""
+    per_subreddit: dict[str, list[LinkFigures]] = {}
+    for link in links:
+        per_subreddit.setdefault(link.subreddit, []).append(link)
+    reads: dict[str, _Read] = {}
+    for subreddit, rows in per_subreddit.items():
         engaged = sorted(rows, key=_BY_ENGAGEMENT, reverse=True)
         shifted = sorted([k for k in rows if k.comments >= MIN_SHIFT_COMMENTS], key=_by_shift)
-        ranked[(name, ALL)] = (engaged, shifted)
-        per_subreddit: dict[str, tuple[list[LinkFigures], list[LinkFigures]]] = {}
-        for link in engaged:
-            pair = per_subreddit.get(link.subreddit)
-            if pair is None:
-                pair = per_subreddit[link.subreddit] = ([], [])
-            pair[0].append(link)
-        for link in shifted:  # every one of them is in `engaged` too
-            per_subreddit[link.subreddit][1].append(link)
-        for subreddit, pair in per_subreddit.items():
-            ranked[(name, subreddit)] = pair
+        reads[subreddit] = _Read(
+            limit, engaged[:limit], shifted[:limit], len(engaged) < limit, len(shifted) < limit
+        )
+    return reads
+
+
+def _shown(
+    store: Store, starts: dict[str, int], first_read: int
+) -> dict[tuple[str, str], tuple[_Ranked, _Ranked]]:
+    """Per window and key, the posts `_result` ranks by engagement and by sentiment shift,
+    ranked as `_result` ranks them. Each subreddit's top `first_read` of each ranking are
+    read first, then only the posts that may be shown (a post that cannot be shown gives way
+    to the next in a further round), and a subreddit whose read posts hold fewer than
+    TOP_POSTS that can be shown is read again, twice as deep: a refresh reads about the
+    posts it shows, and what it shows is each ranking's true top (the all-subreddits one
+    is the subreddits' read tops merged: a post below a subreddit's read top ranks below
+    TOP_POSTS of that subreddit's own that can be shown)."""
+    reads = {
+        name: _read(store.trending_links(start, first_read, MIN_SHIFT_COMMENTS), first_read)
+        for name, start in starts.items()
+    }
     stored: dict[str, ShownPost | None] = {}  # link_id -> the post stored under it, None: none
+
+    def rankings() -> dict[tuple[str, str], tuple[list[LinkFigures], list[LinkFigures]]]:
+        ranked: dict[tuple[str, str], tuple[list[LinkFigures], list[LinkFigures]]] = {}
+        for name, by_subreddit in reads.items():
+            for subreddit, read in by_subreddit.items():
+                ranked[(name, subreddit)] = (read.engaged, read.shifted)
+            engaged = [k for read in by_subreddit.values() for k in read.engaged]
+            shifted = [k for read in by_subreddit.values() for k in read.shifted]
+            engaged.sort(key=_BY_ENGAGEMENT, reverse=True)
+            shifted.sort(key=_by_shift)
+            ranked[(name, ALL)] = (engaged, shifted)
+        return ranked
 
     def unread_at_top(ranking: list[LinkFigures], unread: set[str]) -> None:
         """Adds the ids not read yet among the first TOP_POSTS that may be showable."""
@@ -256,20 +289,43 @@ def _shown(
             if taken == TOP_POSTS:
                 return
 
+    def short(ranking: list[LinkFigures], whole: bool) -> bool:
+        """Whether a subreddit's ranking, read to its `limit`, shows fewer than it may."""
+        shown = sum(_showable(k, stored.get(k.link_id)) for k in ranking)
+        return not whole and shown < TOP_POSTS
+
+    ranked = rankings()
     while True:
         unread: set[str] = set()
-        for rankings in ranked.values():
-            for ranking in rankings:
+        for pair in ranked.values():
+            for ranking in pair:
                 unread_at_top(ranking, unread)
-        if not unread:
+        if unread:
+            found = store.posts_by_id(sorted(unread))
+            for link_id in unread:
+                stored[link_id] = found.get(link_id)
+            continue
+        deeper = False
+        for name, by_subreddit in reads.items():
+            again: dict[int, list[str]] = {}  # the next limit -> the subreddits read to it
+            for subreddit, read in by_subreddit.items():
+                if short(read.engaged, read.all_engaged) or short(read.shifted, read.all_shifted):
+                    again.setdefault(2 * read.limit, []).append(subreddit)
+            for limit, subreddits in again.items():
+                links = store.trending_links(starts[name], limit, MIN_SHIFT_COMMENTS, subreddits)
+                fresh = _read(links, limit)
+                for subreddit in subreddits:  # none left (deleted meanwhile): none to show
+                    by_subreddit[subreddit] = fresh.get(subreddit) or _Read(
+                        limit, [], [], True, True
+                    )
+                deeper = True
+        if not deeper:
             break
-        found = store.posts_by_id(sorted(unread))
-        for link_id in unread:
-            stored[link_id] = found.get(link_id)
+        ranked = rankings()
     shown: dict[tuple[str, str], tuple[_Ranked, _Ranked]] = {}
-    for at, rankings in ranked.items():
+    for at, rankings_of in ranked.items():
         tops: list[_Ranked] = []
-        for ranking in rankings:
+        for ranking in rankings_of:
             top: _Ranked = []
             for link in ranking:
                 post = stored.get(link.link_id)

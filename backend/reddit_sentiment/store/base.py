@@ -586,10 +586,13 @@ class Store(Protocol):
     def trending_subreddits(self, spans: Sequence[Span]) -> dict[str, list[tuple[int, float]]]:
         """Per subreddit: (items, summed compound) in each span (from the hourly aggregates)."""
 
-    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
-        """Posts created from hour `since` on, with their stored comments: per subreddit
-        the top `limit` by engagement and the top `limit` with at least `min_comments`
-        comments by |comments' mean compound - post's compound| (from the link aggregates)."""
+    def trending_links(
+        self, since: int, limit: int, min_comments: int, subreddits: Sequence[str] | None = None
+    ) -> list[LinkFigures]:
+        """Posts created from hour `since` on, with their stored comments: per subreddit (of
+        `subreddits`, or every one) the top `limit` by engagement and the top `limit` with at
+        least `min_comments` comments by |comments' mean compound - post's compound| (from
+        the link aggregates)."""
 
     def posts_by_id(self, ids: Sequence[str]) -> dict[str, ShownPost]:
         """What trending shows of the stored items among `ids`, by fullname (a bounded read:

@@ -523,6 +523,13 @@ def _params(**values: Any) -> list[dict[str, Any]]:
     return [{"name": f"@{name}", "value": value} for name, value in values.items()]
 
 
+def _scope(partition: str | None) -> dict[str, Any]:
+    """A query's reach: one partition, or (None) across partitions."""
+    if partition is None:
+        return {"enable_cross_partition_query": True}
+    return {"partition_key": partition}
+
+
 def _trending_id(key: str) -> str:
     """A Cosmos id for a trending key: ids cannot contain ``/ \\ ? #`` and stop at 255 chars."""
     encoded = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
@@ -1374,9 +1381,7 @@ class CosmosStore:
             f"SELECT TOP @n * FROM c WHERE {' AND '.join(where)} "
             "ORDER BY c.created_utc ASC, c.id ASC"
         )
-        scope: dict[str, Any] = (
-            {"partition_key": subreddit} if subreddit else {"enable_cross_partition_query": True}
-        )
+        scope = _scope(subreddit or None)
         try:
             docs = list(self._sync(ITEMS).query_items(sql, parameters=_params(**values), **scope))
         except AzureError as error:
@@ -1662,11 +1667,7 @@ class CosmosStore:
         sql = f"SELECT {', '.join(f'c[{name!r}]' for name in fields)} FROM c".replace("'", '"')
         if where:
             sql += f" WHERE {' AND '.join(where)}"
-        scope: dict[str, Any] = (
-            {"partition_key": subreddit}
-            if subreddit is not None and _PK_FIELD[spec.name] == "subreddit"
-            else {"enable_cross_partition_query": True}
-        )
+        scope = _scope(subreddit if _PK_FIELD[spec.name] == "subreddit" else None)
         try:
             for doc in self._sync(spec.name).query_items(
                 sql, parameters=_params(**values), max_item_count=1000, **scope
@@ -1690,11 +1691,7 @@ class CosmosStore:
         where, values = _bucket_filter(field, subreddit, since, until, kept)
         where.insert(0, f"IS_DEFINED(c.{field})")  # an hour or a day document, as asked
         sql = f"SELECT c.subreddit, c.{field} AS start, c.terms FROM c WHERE {' AND '.join(where)}"
-        scope: dict[str, Any] = (
-            {"partition_key": subreddit}
-            if subreddit is not None
-            else {"enable_cross_partition_query": True}
-        )
+        scope = _scope(subreddit)
         try:
             for doc in self._sync(TERM_COUNTS).query_items(
                 sql, parameters=_params(**values), max_item_count=1000, **scope
@@ -1854,11 +1851,7 @@ class CosmosStore:
         if kind is not None:
             order = f"c.kind ASC, {order}"
         container = self._sync(ITEMS)
-        scope: dict[str, Any] = (
-            {"enable_cross_partition_query": True}
-            if subreddit is None
-            else {"partition_key": subreddit}
-        )
+        scope = _scope(subreddit)
         after: tuple[float, str] | None = None
         while True:
             clauses = list(where)
@@ -1888,12 +1881,14 @@ class CosmosStore:
         with self._query_lock:
             return list(container.query_items(query, **options))
 
-    def _scan(self, base: str, query: str, **values: Any) -> list[Doc]:
-        """A synchronous cross-partition query (trending's reads, off the event loop)."""
+    def _scan(
+        self, base: str, query: str, partition: str | None = None, **values: Any
+    ) -> list[Doc]:
+        """A synchronous query (trending's reads, off the event loop), across partitions or
+        in one."""
         try:
             return list(self._sync(base).query_items(
-                query, parameters=_params(**values), enable_cross_partition_query=True,
-                max_item_count=1000,
+                query, parameters=_params(**values), max_item_count=1000, **_scope(partition)
             ))  # fmt: skip
         except AzureError as error:
             raise self._error(f"query on {self.container_name(base)}", error) from error
@@ -1936,10 +1931,17 @@ class CosmosStore:
                     row[index] = (items + n, total + doc.get("sum_compound", 0.0))
         return found
 
-    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+    def trending_links(
+        self, since: int, limit: int, min_comments: int, subreddits: Sequence[str] | None = None
+    ) -> list[LinkFigures]:
         # The window's posts, ranked here: Cosmos cannot ORDER BY a computed shift.
-        docs = self._scan(LINKS, "SELECT * FROM c WHERE c.posts = 1 AND c.post_hour >= @since",
-                          since=since)  # fmt: skip
+        query = "SELECT * FROM c WHERE c.posts = 1 AND c.post_hour >= @since"
+        if subreddits is None:
+            docs = self._scan(LINKS, query, since=since)
+        else:  # a further read of a few subreddits: each in its own partition
+            query += " AND c.subreddit = @pk"
+            docs = [doc for sub in subreddits
+                    for doc in self._scan(LINKS, query, sub, since=since, pk=sub)]  # fmt: skip
         per_sub: dict[str, list[LinkFigures]] = {}
         for doc in docs:
             link = LinkFigures(doc["subreddit"], doc["link_id"], doc.get("post_compound", 0.0),

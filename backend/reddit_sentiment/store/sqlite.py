@@ -1340,12 +1340,15 @@ class SqliteStore:
             raise StoreUnavailable(f"SQLite read failed: {error}") from error
         return found
 
-    def trending_links(self, since: int, limit: int, min_comments: int) -> list[LinkFigures]:
+    def trending_links(
+        self, since: int, limit: int, min_comments: int, subreddits: Sequence[str] | None = None
+    ) -> list[LinkFigures]:
         cursor = self._connect().cursor()
         cursor.row_factory = None  # plain tuples: made LinkFigures at once
         found: dict[tuple[str, str], LinkFigures] = {}
         try:
-            subreddits = [row[0] for row in cursor.execute("SELECT subreddit FROM totals")]
+            if subreddits is None:
+                subreddits = [row[0] for row in cursor.execute("SELECT subreddit FROM totals")]
             # Every counted post is in its hour's row: no post is later than the last one.
             latest = cursor.execute("SELECT MAX(hour) FROM hourly").fetchone()[0] or since
             first, last = since // DAY, max(since, latest) // DAY
