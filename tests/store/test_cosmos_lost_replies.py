@@ -47,7 +47,7 @@ from tests.cosmos.fixture import CosmosServer
 from tests.factories import BASE_TIME, make_item
 
 Step = tuple[str, str, str]  # (method, container, document id)
-TRENDING_KINDS = ("term_hourly", "term_daily", "links")  # verified on Cosmos DB too
+TRENDING_KINDS = ("term_hourly", "term_block", "term_daily", "links")  # verified on Cosmos too
 # "unapplied": the service answers 408 without having applied the write, so the rebuild has
 # to add what the batch's deltas meant to, where the other flavours must not count it twice.
 FLAVOURS = ("timeout", "408", "reset", "unapplied")

@@ -21,10 +21,11 @@ from azure.cosmos import ContainerProxy, CosmosClient
 from pydantic import SecretStr
 from requests.structures import CaseInsensitiveDict
 
+from reddit_sentiment.collection import trending
 from reddit_sentiment.models import Item, Kind
 from reddit_sentiment.settings import Settings, StorageBackend
 from reddit_sentiment.store import cosmos
-from reddit_sentiment.store.base import DAY, HOUR, Bucket, StoreUnavailable, hour_of
+from reddit_sentiment.store.base import BLOCK, DAY, HOUR, Bucket, StoreUnavailable, hour_of
 from reddit_sentiment.store.cosmos import (
     AUTHOR_HOURLY,
     DAILY,
@@ -293,7 +294,8 @@ async def test_verify_and_repair_cover_each_origins_term_documents_and_links(
     cosmos_server: CosmosServer, raw: CosmosClient
 ) -> None:
     """A collected and an imported item in one hour, sharing a term: verify compares the term
-    documents of both origins summed ("h" + "kh", "d" + "kd") and imported history's alone,
+    documents of both origins summed ("h" + "kh", "b" + "kb", "d" + "kd") and imported
+    history's alone,
     so a count planted in the imported document, or moved to the other origin's, is drift;
     `repair` writes each back into its own origin's document (kept, never expiring), and a
     link counting both origins back into its one document."""
@@ -305,15 +307,17 @@ async def test_verify_and_repair_cover_each_origins_term_documents_and_links(
         reply.imported = True
         store.upsert_items([post, reply])
         hour, day = hour_of(BASE_TIME), int(BASE_TIME // DAY) * DAY
+        block = int(BASE_TIME // BLOCK) * BLOCK
         terms = container(raw, cosmos_server, store, TERM_COUNTS)
         docs = {d["id"]: d for d in everything(raw, cosmos_server, store, TERM_COUNTS)}
-        assert {f"h{hour}", f"kh{hour}", f"d{day}", f"kd{day}"} <= docs.keys()
+        both = [f"h{hour}", f"kh{hour}", f"b{block}", f"kb{block}", f"d{day}", f"kd{day}"]
+        assert set(both) <= docs.keys()
         shared = sorted(docs[f"h{hour}"]["terms"].keys() & docs[f"kh{hour}"]["terms"].keys())
         assert shared  # a term both origins count in the hour
         term = shared[0]
         report = verify(store)
         assert report.ok, report.drifts
-        assert report.rows["term_hourly"] and report.rows["term_daily"] and report.rows["links"]
+        assert all(report.rows[k] for k in ("term_hourly", "term_block", "term_daily", "links"))
         summed = {row[2]: row[3] for row in store.aggregate_rows("term_hourly", hour)}
         assert summed[term] == 2  # "h" + "kh"
         own = {row[2]: row[3] for row in store.imported_rows("term_hourly") or ()}
@@ -325,15 +329,18 @@ async def test_verify_and_repair_cover_each_origins_term_documents_and_links(
             doc["terms"] = {**doc["terms"], **change}
             terms.replace_item(doc_id, doc)
 
-        # A count planted in imported history's hour document, and an unknown term in its day.
+        # A count planted in imported history's hour document, an unknown term in its day and
+        # a count taken off the collected block.
         planted(f"kh{hour}", {term: 5})
         planted(f"kd{day}", {"planted": 3})
+        planted(f"b{block}", {term: 0})
         drifts = {(d.kind, d.key) for d in verify(store).drifts}
         assert drifts == {("term_hourly", ("python", hour, term)),
+                          ("term_block", ("python", block, term)),
                           ("term_daily", ("python", day, "planted"))}  # fmt: skip
-        assert store.rebuild_aggregates() >= 2
+        assert store.rebuild_aggregates() >= 3
         after = {d["id"]: d for d in everything(raw, cosmos_server, store, TERM_COUNTS)}
-        for doc_id in (f"h{hour}", f"kh{hour}", f"d{day}", f"kd{day}"):
+        for doc_id in both:
             assert after[doc_id]["terms"] == docs[doc_id]["terms"], doc_id
             assert after[doc_id]["ttl"] == (-1 if doc_id.startswith("k") else docs[doc_id]["ttl"])
             assert after[doc_id].get("keep", False) == doc_id.startswith("k")
@@ -715,5 +722,59 @@ async def test_a_deployment_from_before_day_documents_reads_its_earlier_days_fro
         assert await _days(again) == [(DAY0 + d * DAY, 1) for d in range(3)] + [
             (DAY0 + 3 * DAY, 11)
         ]
+    finally:
+        await again.aclose()
+
+
+async def test_a_deployment_from_before_term_blocks_reads_its_earlier_blocks_as_hours(
+    cosmos_server: CosmosServer, raw: CosmosClient
+) -> None:
+    """Term documents written before blocks (hours and days only): the store records the
+    first block after it came into use (`BLOCKS_COMPLETE_FROM`, never expiring) and reads the
+    hours of earlier blocks, so trending equals the recomputation and verify finds no drift
+    at once; blocks written whole since are kept and verified (one changed behind the
+    store's back is drift)."""
+    now = [DAY0 + 2 * DAY + 13 * HOUR + 1800]
+    words = ["rocket", "launch", "python", "crash"]
+    items = [
+        make_item(created_utc=DAY0 + n * 3001.0, body=f"{words[n % 4]} {words[(n + 1) % 4]}")
+        for n in range(int((now[0] - DAY0) // 3001))
+    ]
+    first = cosmos_server.store(clock=lambda: now[0])
+    first.open()
+    try:
+        first.upsert_items(items)
+        terms = container(raw, cosmos_server, first, TERM_COUNTS)
+        for doc in terms.query_items("SELECT * FROM c", enable_cross_partition_query=True):
+            if doc["id"][0] == "b" or doc["id"] == cosmos.BLOCKS_COMPLETE_FROM:
+                terms.delete_item(doc["id"], partition_key=doc["subreddit"])  # as written before
+    finally:
+        await first.aclose()
+    again = cosmos_server.store(container_prefix=first.container_prefix, clock=lambda: now[0])
+    again.open()
+    try:
+        (marker,) = terms.query_items(
+            "SELECT * FROM c WHERE c.subreddit = '~meta' AND c.id = @id",
+            parameters=[{"name": "@id", "value": cosmos.BLOCKS_COMPLETE_FROM}],
+            partition_key="~meta",
+        )
+        assert (marker["block_from"], marker["ttl"]) == (DAY0 + 2 * DAY + 18 * HOUR, -1)
+        assert verify(again).ok
+        expected = trending.compute(again.iter_items(), now[0])
+        assert trending.from_aggregates(again, now[0]) == expected
+        assert expected["6h|*"]["terms"]  # the 6h window's previous span holds earlier blocks
+        # A day on, the blocks written since are whole and read: one changed shows.
+        now[0] += DAY
+        again.upsert_items([make_item(created_utc=now[0] - 7 * HOUR, body="rocket launch")])
+        block = int((now[0] - 7 * HOUR) // BLOCK) * BLOCK
+        doc = terms.read_item(f"b{block}", partition_key="python")
+        assert doc["terms"]["rocket"] == doc["terms"]["launch"] == 1
+        assert verify(again).ok
+        assert trending.from_aggregates(again, now[0]) == trending.compute(
+            again.iter_items(), now[0]
+        )
+        terms.replace_item(doc["id"], {**doc, "terms": {**doc["terms"], "rocket": 5}})
+        drifts = {(d.kind, d.key) for d in verify(again).drifts}
+        assert drifts == {("term_block", ("python", block, "rocket"))}
     finally:
         await again.aclose()

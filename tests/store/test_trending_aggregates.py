@@ -21,7 +21,16 @@ from hypothesis import strategies as st
 from reddit_sentiment.collection import trending
 from reddit_sentiment.collection.analyzer import label_for
 from reddit_sentiment.models import PURGED_STATES, Item, ItemState, Kind
-from reddit_sentiment.store.base import DAY, HOUR, LinkFigures, Span, Store, shared_pieces
+from reddit_sentiment.store.base import (
+    BLOCK,
+    DAY,
+    HOUR,
+    LinkFigures,
+    Span,
+    Store,
+    shared_pieces,
+)
+from reddit_sentiment.store.verify import verify
 from tests.conftest import open_store
 from tests.factories import BASE_TIME
 
@@ -200,25 +209,35 @@ def test_cosmos_trending_links_are_each_subreddits_top_posts(
         max_size=8,
     ),
     st.one_of(st.none(), st.integers(0, 60 * 24)),
+    st.integers(0, 40 * 4),
 )
 def test_shared_pieces_cover_exactly_each_span(
-    hours: list[tuple[int, int | None]], latest_hour: int | None
+    hours: list[tuple[int, int | None]], latest_hour: int | None, first_block: int
 ) -> None:
     """Read once for several spans, every hour that can hold rows still counts once towards
-    each span holding it and not at all towards the others; day pieces are whole days, and no
-    piece is read twice."""
+    each span holding it and not at all towards the others; a piece is whole rows of its
+    width (hours, blocks from `blocks_from` on, days), and no row is read twice."""
     origin = 1_699_920_000  # a UTC midnight
     spans: list[Span] = [
         (origin + start * HOUR, None if length is None else origin + (start + length) * HOUR)
         for start, length in hours
     ]
     latest = None if latest_hour is None else origin + latest_hour * HOUR
+    blocks_from = origin + first_block * BLOCK
     horizon = origin + 60 * DAY
     covered: dict[tuple[int, int], int] = {}
-    pieces = shared_pieces(spans, latest)
-    assert len({(daily, first, end) for daily, first, end, _ in pieces}) == len(pieces)
-    for daily, first, end, uses in pieces:
-        assert not daily or (first % DAY == 0 and (end is None or end % DAY == 0))
+    pieces = shared_pieces(spans, latest, blocks_from)
+    rows = [
+        (width, at)
+        for width, first, end, _ in pieces
+        for at in range(first, horizon if end is None else end, width)
+    ]
+    assert len(set(rows)) == len(rows)
+    for width, first, end, uses in pieces:
+        assert width in (HOUR, BLOCK, DAY)
+        assert first % width == 0 and (end is None or end % width == 0)
+        assert width != BLOCK or first >= blocks_from
+        assert end is not None or width == DAY, "only day rows run on without an end"
         for hour in range(first, horizon if end is None else end, HOUR):
             for index, sign in uses:
                 covered[(index, hour)] = covered.get((index, hour), 0) + sign
@@ -228,6 +247,20 @@ def test_shared_pieces_cover_exactly_each_span(
         for hour in range(origin - DAY, min(horizon, last), HOUR):
             expected = 1 if start <= hour < stop else 0
             assert covered.get((index, hour), 0) == expected, (index, hour)
+
+
+def test_trendings_windows_read_few_rows_at_a_mid_day_edge() -> None:
+    """At the bench's mid-day `now` (every window edge at 12:00 or inside the current day),
+    trending's 8 spans read whole days, blocks and at most a few hours: no edge is read as
+    its 12 hours."""
+    now = 1_735_689_600 - 11.5 * HOUR  # bench/dataset.py ANCHOR - 11.5 hours
+    spans = [span for pair in trending.spans_at(now).values() for span in pair]
+    pieces = shared_pieces(spans)
+    rows = {HOUR: 0, BLOCK: 0, DAY: 0}
+    for width, start, end, _ in pieces:
+        rows[width] += 1 if end is None else (end - start) // width
+    assert rows[HOUR] <= 4 and rows[BLOCK] <= 12, rows
+    assert shared_pieces(spans, blocks_from=2**40) != pieces  # hours where blocks are not whole
 
 
 def test_a_file_from_before_the_trending_aggregates_gets_them_derived(tmp_path: Path) -> None:
@@ -244,14 +277,54 @@ def test_a_file_from_before_the_trending_aggregates_gets_them_derived(tmp_path: 
     expected = trending.from_aggregates(store, now)
     conn = sqlite3.connect(tmp_path / "store.db")
     with conn:
-        for table in ("term_hourly", "term_daily", "links"):
+        for table in ("term_hourly", "term_block", "term_daily", "links"):
             conn.execute(f"DELETE FROM {table}")
-        conn.execute("DELETE FROM meta WHERE key = 'trending_aggregates'")
+        conn.execute("DELETE FROM meta WHERE key IN ('trending_aggregates', 'term_blocks')")
     conn.close()
     assert trending.from_aggregates(store, now)["24h|*"]["terms"] == []
     store.open()  # what a new version does with an old file
     assert trending.from_aggregates(store, now) == expected
     assert expected["24h|rust"]["top_posts_by_sentiment_shift"][0]["comments"] == 3
+    store.close()  # type: ignore[attr-defined]
+
+
+def test_a_file_from_before_the_term_blocks_gets_them_derived(tmp_path: Path) -> None:
+    """A file with hour and day term rows but no block rows (written before blocks): opening
+    it derives the blocks from the hours once, so trending at a mid-day `now` (which reads
+    blocks at its edges) equals the recomputation, and verify finds no drift."""
+    store = open_store("sqlite", tmp_path)
+    now = NOW - 11.5 * HOUR
+    items = [
+        Item(
+            id=f"t3_{n}",
+            kind=Kind.POST,
+            subreddit=SUBS[n % 3],
+            author="someone",
+            created_utc=now - n * 5113.0,
+            title=WORDS[n % len(WORDS)],
+            body=WORDS[n % 4],
+            permalink=f"/r/x/comments/{n}/",
+            score=n,
+            num_comments=0,
+            compound=0.0,
+            label=label_for(0.0),
+        )
+        for n in range(200)  # every 85 minutes over 12 days
+    ]
+    store.upsert_items(items)
+    conn = sqlite3.connect(tmp_path / "store.db")
+    with conn:
+        blocks = conn.execute("SELECT COUNT(*) FROM term_block").fetchone()[0]
+        conn.execute("DELETE FROM term_block")
+        conn.execute("DELETE FROM meta WHERE key = 'term_blocks'")
+    assert blocks > 40
+    store.open()  # what a new version does with the file
+    assert conn.execute("SELECT COUNT(*) FROM term_block").fetchone()[0] == blocks
+    store.open()  # once only: the rows are not added again
+    assert conn.execute("SELECT COUNT(*) FROM term_block").fetchone()[0] == blocks
+    conn.close()
+    assert verify(store).ok
+    assert trending.from_aggregates(store, now) == trending.compute(store.iter_items(), now)
     store.close()  # type: ignore[attr-defined]
 
 

@@ -37,6 +37,9 @@ from ..models import (
 
 HOUR = 3600
 DAY = 86400
+# Trending's term counts are also kept per 6-hour block (a day's four), so a window edge
+# inside a day reads a few hours and blocks, not up to 23 hours (`shared_pieces`).
+BLOCK = 6 * HOUR
 
 
 class StoreUnavailable(RuntimeError):
@@ -167,33 +170,65 @@ class ShownPost(NamedTuple):
                    item.num_comments, item.compound, item.label, item.state)  # fmt: skip
 
 
-# A piece of several spans read at once: (daily?, start, end, uses), its rows counting `sign`
+# A piece of several spans read at once: (width, start, end, uses): the term rows of that
+# width (HOUR, BLOCK or DAY) starting in [start, end) (end None: no end), counting `sign`
 # times towards each (span index, sign) of `uses`.
-SharedPiece = tuple[bool, int, int | None, tuple[tuple[int, int], ...]]
+SharedPiece = tuple[int, int, int | None, tuple[tuple[int, int], ...]]
+# A signed range of one width: (width, start, end, sign).
+_Cover = list[tuple[int, int, int, int]]
 
 
-def shared_pieces(spans: Sequence[Span], latest: int | None = None) -> list[SharedPiece]:
+def shared_pieces(
+    spans: Sequence[Span], latest: int | None = None, blocks_from: int = 0
+) -> list[SharedPiece]:
     """Several spans as pieces that each read their rows once, for all the spans using them
     (trending's windows share their edges: a window starts where its previous one ends, and
     every current window runs on to the latest hour). The spans are cut at each other's
-    edges; whole days are day rows; in a day cut by edges each part is read as its hours, or
-    the costliest part as the day row less the day's other hours, whichever reads fewer rows;
-    neighbouring pieces with the same uses merge. `latest`: the last hour any row has, so
-    hours after it cost nothing (an open span starting today)."""
+    edges; whole days are day rows; in a day cut by edges each part is read as its blocks
+    and hours (a part of a block as its hours or as the block less its other hours), or the
+    costliest part as the day row less the rest of the day, whichever reads fewer rows;
+    neighbouring rows with the same uses are read as one piece. `latest`: the last hour any
+    row has, so rows after it cost nothing (an open span starting today); `blocks_from`: the
+    first block whose rows are whole (earlier ones are read as hours)."""
     if not spans:
         return []
     have = None if latest is None else latest + HOUR
 
-    def hours(a: int, b: int | None) -> int:
-        b = have if b is None else b if have is None else min(b, have)
-        return DAY * 400 if b is None else max(0, b - a) // HOUR
+    def rows(start: int) -> int:  # what one row starting there costs: none after `latest`
+        return 0 if have is not None and start >= have else 1
+
+    def cover(a: int, b: int) -> _Cover:
+        """[a, b) inside one day at the fewest rows, block by block."""
+        pieces: _Cover = []
+        for block in range((a // BLOCK) * BLOCK, b, BLOCK):
+            lo, hi = max(a, block), min(b, block + BLOCK)
+            inside = [(HOUR, lo, hi, 1)]
+            if block >= blocks_from:
+                less = [(HOUR, block, lo, -1), (HOUR, hi, block + BLOCK, -1)]
+                whole = [(BLOCK, block, block + BLOCK, 1), *(p for p in less if p[1] < p[2])]
+                if cost(whole) < cost(inside):
+                    inside = whole
+            pieces += inside
+        return pieces
+
+    def cost(pieces: _Cover) -> int:
+        return sum(rows(at) for width, a, b, _ in pieces for at in range(a, b, width))
 
     edges = sorted({start for start, _ in spans} | {e for _, e in spans if e is not None})
     ends: list[int | None] = [*edges[1:]]
     if any(end is None for _, end in spans):
         ends.append(None)
-    pieces: list[SharedPiece] = []
+    units: dict[tuple[int, int], dict[int, int]] = {}  # (width, start) -> span -> sign
+    open_pieces: list[SharedPiece] = []  # day rows from a day on, with no end
     cut: dict[int, list[tuple[int, int, tuple[tuple[int, int], ...]]]] = {}  # day -> parts
+
+    def add(pieces: _Cover, uses: tuple[tuple[int, int], ...]) -> None:
+        for width, a, b, sign in pieces:
+            for at in range(a, b, width):
+                counts = units.setdefault((width, at), {})
+                for index, use in uses:
+                    counts[index] = counts.get(index, 0) + sign * use
+
     for a, b in zip(edges, ends, strict=False):
         uses = tuple(
             (index, 1)
@@ -208,11 +243,11 @@ def shared_pieces(spans: Sequence[Span], latest: int | None = None) -> list[Shar
             cut.setdefault(day, []).append((a, part_end, uses))
             a = part_end
         if b is None:
-            pieces.append((True, a, None, uses))
+            open_pieces.append((DAY, a, None, uses))
             continue
         last = (b // DAY) * DAY
         if last > a:
-            pieces.append((True, a, last, uses))
+            add([(DAY, a, last, 1)], uses)
         if b > max(a, last):  # a part of its last day
             cut.setdefault(last, []).append((last, b, uses))
     for day, parts in cut.items():
@@ -223,32 +258,33 @@ def shared_pieces(spans: Sequence[Span], latest: int | None = None) -> list[Shar
             if a > at:
                 gaps.append((at, a))
             at = b
-        as_hours = sum(hours(a, b) for a, b, _ in parts)
-        derived = max(range(len(parts)), key=lambda n: hours(parts[n][0], parts[n][1]))
-        rest = as_hours - hours(parts[derived][0], parts[derived][1])
-        if 1 + rest + sum(hours(a, b) for a, b in gaps) >= as_hours:
-            pieces += [(False, a, b, uses) for a, b, uses in parts]
+        covers = [cover(a, b) for a, b, _ in parts]
+        as_parts = sum(map(cost, covers))
+        rest = sum(cost(cover(a, b)) for a, b in gaps)
+        derived = max(range(len(parts)), key=lambda n: cost(covers[n]))
+        if rows(day) + as_parts - cost(covers[derived]) + rest >= as_parts:
+            for (_, _, uses), pieces in zip(parts, covers, strict=True):
+                add(pieces, uses)
             continue
         less = tuple((index, -sign) for index, sign in parts[derived][2])
-        pieces.append((True, day, day + DAY, parts[derived][2]))
-        pieces += [(False, a, b, less) for a, b in gaps]
-        for n, (a, b, uses) in enumerate(parts):
+        add([(DAY, day, day + DAY, 1)], parts[derived][2])
+        for a, b in gaps:
+            add(cover(a, b), less)
+        for n, ((_, _, uses), pieces) in enumerate(zip(parts, covers, strict=True)):
             if n != derived:
-                summed: dict[int, int] = {}
-                for index, sign in uses + less:
-                    summed[index] = summed.get(index, 0) + sign
-                pieces.append((False, a, b, tuple((i, s) for i, s in summed.items() if s)))
-    pieces.sort(key=lambda p: (p[0], p[1]))
+                add(pieces, uses + less)
     merged: list[SharedPiece] = []
-    for piece in pieces:
-        if not piece[3] or (have is not None and piece[1] >= have and not piece[0]):
-            continue  # counts towards no span, or hours with no rows yet
+    for (width, start), counts in sorted(units.items()):
+        uses = tuple((index, sign) for index, sign in sorted(counts.items()) if sign)
+        if not uses or not rows(start):
+            continue  # counts towards no span, or rows not written yet
         if merged:
-            daily, start, end, uses = merged[-1]
-            if daily == piece[0] and end == piece[1] and uses == piece[3]:
-                merged[-1] = (daily, start, piece[2], uses)
+            last_width, first, end, last_uses = merged[-1]
+            if last_width == width and end == start and last_uses == uses:
+                merged[-1] = (width, first, start + width, uses)
                 continue
-        merged.append(piece)
+        merged.append((width, start, start + width, uses))
+    merged += [piece for piece in open_pieces if rows(piece[1])]
     return merged
 
 

@@ -35,11 +35,14 @@ Layout: one database and ten containers (names prefixed by COSMOS_CONTAINER_PREF
   constant value each (``"rule"``, ``"alert"``): a handful of rules and a few alerts a day,
   read whole or newest first, like ``runs``.
 * ``term_counts`` - trending's term aggregates (store/deltas.py), partition key
-  ``/subreddit``: per subreddit x hour (``id`` ``h<hour>``) and x UTC day (``d<day>``) one
-  document whose ``terms`` map counts the items mentioning each term. A delta changes many
-  terms at once and a patch takes at most 10 operations, so these documents are read, added
-  to and replaced conditionally on their etag. A refresh reads the days and edge hours of
-  two 7-day windows: subreddits x ~16 documents, whatever the item count.
+  ``/subreddit``: per subreddit x hour (``id`` ``h<hour>``), x 6-hour block (``b<block>``)
+  and x UTC day (``d<day>``) one document whose ``terms`` map counts the items mentioning
+  each term. A delta changes many terms at once and a patch takes at most 10 operations, so
+  these documents are read, added to and replaced conditionally on their etag. A refresh
+  reads the days, edge blocks and a few edge hours of two 7-day windows: subreddits x ~20
+  documents, whatever the item count. Blocks came after hours and days: a deployment that
+  had term documents before reads blocks from the first one after that
+  (``BLOCKS_COMPLETE_FROM``, a marker document like ``DAYS_COMPLETE_FROM``), hours before.
 * ``links`` - trending's per post figures (``id`` = the post's fullname, ``[a-z0-9_]``),
   partition key ``/subreddit``, patched like ``hourly``: the post's own (posts, its hour,
   compound, engagement) and its comments' (count, summed compound). They expire by the
@@ -73,7 +76,7 @@ SQLite, and takes the deleted hours of the day its cutoff falls in off that day'
 
 Imported history (``import``, issue 20) must not expire by TTL: an imported item has
 ``ttl`` -1, and counts only in aggregate documents of its own, marked ``keep`` with ``ttl``
--1 (ids ``k...``; term_counts kinds ``kh``/``kd``), beside the bucket's document of collected
+-1 (ids ``k...``; term_counts kinds ``kh``/``kb``/``kd``), beside the bucket's document of collected
 items. So a collected item's TTL takes off exactly what it added, and a bucket holding both
 keeps the imported figures; reads sum a bucket's documents. An item once imported stays
 imported (it moves from the collected documents to the kept ones). A ``links`` document stays
@@ -145,6 +148,7 @@ from ..models import (
 )
 from ..settings import Settings, ThroughputMode
 from .base import (
+    BLOCK,
     DAY,
     HOUR,
     Aggregate,
@@ -246,6 +250,7 @@ _TIME_FIELD = {HOURLY: "hour", DAILY: "day", KEYWORD_HOURLY: "hour", AUTHOR_HOUR
 # In `daily`, under a partition no subreddit can have ([A-Za-z0-9_]): the first day its
 # documents hold whole. A document without `day`, so no day query ever returns it.
 DAYS_COMPLETE_FROM = "days-complete-from"
+BLOCKS_COMPLETE_FROM = "blocks-complete-from"
 _META_PARTITION = "~meta"
 # What the aggregate deltas of an item need of its stored version (`_version`).
 _DELTA_FIELDS = (
@@ -305,7 +310,7 @@ AUTHOR_HOURLY_POLICY = _policy(("keyword", "subreddit", "hour", "count", "keep")
 ALERT_RULES_POLICY = _policy(("pk",), [])
 ALERTS_POLICY = _policy(("pk", "rule_id", "fired_at"), _composite("fired_at", "id"))
 LEASES_POLICY = _policy(("expires_at",), [])
-TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "day", "keep"), [])  # not the terms map
+TERM_COUNTS_POLICY = _policy(("subreddit", "hour", "block", "day", "keep"), [])  # not terms
 LINKS_POLICY = _policy(("subreddit", "posts", "post_hour"), [])
 TRENDING_POLICY = _policy(("key",), [])  # read by id; the readable key for listings
 RUNS_POLICY = _policy(("pk", "status", "kind", "started_at"), _composite("started_at", "id"))
@@ -676,21 +681,27 @@ def _changes(before: Mapping[str, Any] | None, item: Item, terms_since: int) -> 
     return {False: gone, True: came}
 
 
-# A term_counts document: (subreddit, "h" or "d", hour or day) -> signed counts per term
-# ("kh", "kd": imported history's): the engine's TERM_KINDS.
+# A term_counts document: (subreddit, its slot, its start) -> signed counts per term. A slot
+# is the letter of one of the engine's TERM_KINDS ("h", "b", "d"; imported history's after
+# a "k"), and names the field holding the start and the seconds the document covers.
 _TermKey = tuple[str, str, int]
 _TermPatches = dict[_TermKey, dict[str, int]]
+_TERM_LETTERS = {"term_hourly": "h", "term_block": "b", "term_daily": "d"}
+_TERM_SLOTS = {
+    _TERM_LETTERS[kind]: (KINDS[kind].time or "", width)
+    for kind, width in (("term_hourly", HOUR), ("term_block", BLOCK), ("term_daily", DAY))
+}
+_TERM_FIELDS = {width: field for field, width in _TERM_SLOTS.values()}
 
 
 def _term_documents(deltas: Deltas, kept: bool = False) -> _TermPatches:
-    """The term_counts documents the engine's term rows change, hourly and daily (`kept`:
-    imported history's, whose kinds are "kh" and "kd")."""
+    """The term_counts documents the engine's term rows change, of every width (`kept`:
+    imported history's, whose slots start with "k")."""
     mark = "k" if kept else ""
     patches: _TermPatches = {}
-    for subreddit, hour, term, count in deltas.term_rows():
-        patches.setdefault((subreddit, f"{mark}h", hour), {})[term] = count
-    for subreddit, day, term, count in deltas.term_daily_rows():
-        patches.setdefault((subreddit, f"{mark}d", day), {})[term] = count
+    for kind, letter in _TERM_LETTERS.items():
+        for subreddit, start, term, count in deltas.rows(kind):
+            patches.setdefault((subreddit, f"{mark}{letter}", start), {})[term] = count
     return patches
 
 
@@ -758,6 +769,7 @@ class CosmosStore:
         # queries at once raise "OrderedDict mutated during iteration" (issue 16, item 8).
         self._query_lock = threading.Lock()
         self._days_complete_from: float | None = None  # read by open(); None: trust no day
+        self._blocks_from = 0  # read by open(): the first whole term_counts block
         # (subreddit, day) aggregates and (subreddit, link_id) links to rebuild from the
         # items before the next write.
         self._unsettled: set[tuple[str, int]] = set()
@@ -900,7 +912,13 @@ class CosmosStore:
                     self._containers[spec.base] = self._ensure_container(db, spec)
             else:
                 self._verify_schema()
-            self._days_complete_from = self._days_marker()
+            self._days_complete_from = self._complete_from(
+                DAILY, DAYS_COMPLETE_FROM, "day_from", DAY, HOURLY, "SELECT TOP 1 c.id FROM c"
+            )
+            self._blocks_from = int(self._complete_from(
+                TERM_COUNTS, BLOCKS_COMPLETE_FROM, "block_from", BLOCK, TERM_COUNTS,
+                "SELECT TOP 1 c.id FROM c WHERE IS_DEFINED(c.hour)",
+            ))  # fmt: skip
         except AzureError as error:
             raise self._error("open", error) from error
 
@@ -936,27 +954,30 @@ class CosmosStore:
                 + "; ".join(gaps)
             )
 
-    def _days_marker(self) -> float:
-        """The first day the daily documents hold whole, recorded once per deployment: the
-        beginning of time for a new one, else the first day after `daily` came into use (a day
-        already under way, or before, lacks what was written to it earlier)."""
-        daily = self._sync(DAILY)
+    def _complete_from(
+        self, base: str, marker: str, field: str, width: int, before: str, probe: str
+    ) -> float:
+        """The first bucket (`width` seconds) whose documents a kind holds whole, recorded once
+        per deployment in the `marker` document of container `base`: the beginning of time
+        for a new deployment, else the first bucket after the kind came into use (one under
+        way, or before, lacks what was written to it earlier). `probe`: a query on container
+        `before` that finds a document written before the kind (daily: any hourly one; term
+        blocks: any term hour)."""
+        container = self._sync(base)
         for _ in range(2):
             try:
-                return float(daily.read_item(DAYS_COMPLETE_FROM, _META_PARTITION)["day_from"])
+                return float(container.read_item(marker, _META_PARTITION)[field])
             except CosmosResourceNotFoundError:
                 pass
-            hours = list(self._sync(HOURLY).query_items(
-                "SELECT TOP 1 c.id FROM c", enable_cross_partition_query=True
-            ))  # fmt: skip
-            day_from = ceil_day(self._clock()) if hours else 0
+            earlier = list(self._sync(before).query_items(probe, enable_cross_partition_query=True))
+            start = -(-int(self._clock()) // width) * width if earlier else 0
             try:
-                daily.create_item({"id": DAYS_COMPLETE_FROM, "subreddit": _META_PARTITION,
-                                   "day_from": day_from, "ttl": -1})  # fmt: skip
-                return float(day_from)
+                container.create_item({"id": marker, "subreddit": _META_PARTITION,
+                                       field: start, "ttl": -1})  # fmt: skip
+                return float(start)
             except CosmosResourceExistsError:
                 continue  # another process recorded it first: read theirs
-        raise StoreUnavailable("Cosmos DB: the daily documents' marker cannot be read")
+        raise StoreUnavailable(f"Cosmos DB: the marker {marker} cannot be read")
 
     def _ensure_container(self, db: DatabaseProxy, spec: ContainerSpec) -> ContainerProxy:
         name, pk_path, policy, ttl = (
@@ -1130,12 +1151,12 @@ class CosmosStore:
         """Read, add to (or, `absolute`, set terms of) and replace one term_counts document on
         its etag (create if missing). Terms whose count drops to zero leave the map, so it
         holds only what is counted."""
-        subreddit, kind, start = key
+        subreddit, slot, start = key
         container = self._sync(TERM_COUNTS)
-        doc_id = f"{kind}{start}"
-        field = "hour" if kind.endswith("h") else "day"
-        kept = kind.startswith("k")  # imported history's: never expires
-        ttl = NO_TTL if kept else self._ttl(start if field == "hour" else start + DAY - HOUR)
+        doc_id = f"{slot}{start}"
+        field, width = _TERM_SLOTS[slot[-1]]
+        kept = slot.startswith("k")  # imported history's: never expires
+        ttl = NO_TTL if kept else self._ttl(start + width - HOUR)  # with its last hour
         query = "SELECT * FROM c WHERE c.subreddit = @pk AND c.id = @id"
         for _ in range(_WRITE_ATTEMPTS):
             # cosmosdb-server: a point read of a missing document answers 500, so a query by id.
@@ -1494,24 +1515,27 @@ class CosmosStore:
 
     def _expire_terms(self, cutoff: int, first_day: int, kept: bool = False) -> None:
         """Term documents (of one origin): hours before the cutoff go (those of the cutoff's
-        day taken off its day document after they are gone, so a retry takes nothing off
-        twice), then days before that day."""
+        block and day taken off its block and day documents after they are gone, so a retry
+        takes nothing off twice), then blocks before that block and days before that day."""
         container = self._sync(TERM_COUNTS)
         of_docs = _of_origin(kept)
-        day_kind = "kd" if kept else "d"
-        for field, bound in (("hour", cutoff), ("day", first_day)):
+        mark = "k" if kept else ""
+        first_block = (cutoff // BLOCK) * BLOCK
+        wholes = ((f"{mark}b", first_block), (f"{mark}d", first_day))
+        for field, bound in (("hour", cutoff), ("block", first_block), ("day", first_day)):
             query = (f"SELECT TOP @n c.id, c.subreddit AS pk, c.{field} AS start, c.terms "
                      f"FROM c WHERE c.{field} < @cutoff AND {of_docs}")  # fmt: skip
             for gone in self._delete_matching(container, query, bound):
                 trimmed: _TermPatches = {}
                 for doc in gone:
-                    if field == "hour" and doc["start"] >= first_day:
-                        day = trimmed.setdefault((doc["pk"], day_kind, first_day), {})
-                        for term, count in doc["terms"].items():
-                            day[term] = day.get(term, 0) - count
+                    for slot, first in wholes if field == "hour" else ():
+                        if doc["start"] >= first:
+                            whole = trimmed.setdefault((doc["pk"], slot, first), {})
+                            for term, count in doc["terms"].items():
+                                whole[term] = whole.get(term, 0) - count
                 _, errors = self._apply_terms(trimmed)
                 if errors:
-                    raise self._failure("retention of a day's terms", errors)
+                    raise self._failure("retention of a block's or day's terms", errors)
 
     def _trim_day(self, day: int, hours: list[Doc], kept: bool = False) -> None:
         """Take deleted hours of `day` off its daily documents. Each hour is taken off after it
@@ -1592,12 +1616,12 @@ class CosmosStore:
         """The aggregate containers, each from where it is exact: hours that retention has
         not begun to expire (items and their hourly documents expire one by one, by TTL), and
         days its documents hold whole (the floor the day reads use; see DAILY). Totals are not
-        kept: they are read as the hourly documents summed. The term kinds are the hour and
-        day documents of term_counts; links are dated by their post (a comment is never older
-        than its post), so a link whose post is not stored is not compared: its comments may
-        have expired one by one. Imported history's own documents (term ones included) are
-        exact for all time (`imported_rows`); a link is one document for both origins, so it
-        has none of its own."""
+        kept: they are read as the hourly documents summed. The term kinds are the hour, block
+        and day documents of term_counts (blocks from `BLOCKS_COMPLETE_FROM`); links are dated
+        by their post (a comment is never older than its post), so a link whose post is not
+        stored is not compared: its comments may have expired one by one. Imported history's
+        own documents (term ones included) are exact for all time (`imported_rows`); a link
+        is one document for both origins, so it has none of its own."""
         now = self._clock()
         hours = hour_of(now - self.retention_seconds) + 2 * HOUR
         days = max(self._days_complete_from or 0, ceil_day(now - self.retention_seconds))
@@ -1610,6 +1634,7 @@ class CosmosStore:
             kept.update({kind: float(max(days if KINDS[kind].time == "day" else hours,
                                          terms_from(now)))
                          for kind in TERM_KINDS})  # fmt: skip
+            kept["term_block"] = max(kept["term_block"] or 0.0, self._blocks_from)
         return kept
 
     def terms_from(self) -> int:
@@ -1621,7 +1646,9 @@ class CosmosStore:
     def imported_rows(self, kind: str) -> Iterator[Row] | None:
         if kind == LINKS:  # one document per post for both origins: none of its own
             return None
-        return self._rows(KINDS[kind], kept=True)
+        # (term blocks: from the first one written whole, as for the collected ones)
+        since = self._blocks_from if kind == "term_block" else None
+        return self._rows(KINDS[kind], since=since, kept=True)
 
     def _rows(
         self,
@@ -1634,7 +1661,7 @@ class CosmosStore:
         """The documents of one aggregate container as the engine's rows; optionally one
         subreddit's, in a range of bucket starts, of one origin (`kept`: imported history's
         documents, or the others). Of both origins, a bucket's two documents are summed."""
-        if spec.name in TERM_KINDS:  # "h"/"d" and imported history's "kh"/"kd" documents
+        if spec.name in TERM_KINDS:  # "h"/"b"/"d" and imported history's "kh"/"kb"/"kd" ones
             rows = self._term_rows(spec, subreddit, since, until, kept)
         else:
             rows = self._doc_rows(spec, subreddit, since, until, kept)
@@ -1794,7 +1821,7 @@ class CosmosStore:
         for drift, kept in fixes:
             if drift.kind in TERM_KINDS:
                 subreddit, start, term = drift.key
-                slot = ("k" if kept else "") + ("h" if KINDS[drift.kind].time == "hour" else "d")
+                slot = ("k" if kept else "") + _TERM_LETTERS[drift.kind]
                 counts = terms.setdefault((subreddit, slot, int(start)), {})
                 counts[term] = 0 if drift.expected is None else int(drift.expected[0])
         others = [fix for fix in fixes if fix[0].kind not in TERM_KINDS]
@@ -1896,8 +1923,8 @@ class CosmosStore:
     def trending_terms(self, spans: Sequence[Span]) -> dict[tuple[str, str], list[int]]:
         counts: dict[tuple[str, str], list[int]] = {}
         # Each document read once for all the spans using it; no MAX across partitions.
-        for daily, start, end, uses in shared_pieces(spans):
-            field = "day" if daily else "hour"
+        for width, start, end, uses in shared_pieces(spans, blocks_from=self._blocks_from):
+            field = _TERM_FIELDS[width]
             docs = self._scan(
                 TERM_COUNTS,
                 f"SELECT c.subreddit, c.terms FROM c WHERE c.{field} >= @start "

@@ -5,10 +5,11 @@ subreddit x UTC day (``daily``, the hours summed), per subreddit (``totals``) an
 keyword x subreddit x hour (``keyword_hourly``), the items of each author per subreddit x
 hour and per keyword x subreddit x hour (``author_hourly``: what distinct authors in a time
 window are counted from; keyword "" for all of a subreddit's items), and for trending per
-subreddit x hour x term (``term_hourly``, summed per day in ``term_daily``) and per subreddit x
-post (``links``). An upsert moves them by exactly the change from an item's stored version to
-its new one: nothing for a new version the aggregates count the same, else -1 for the old
-version (when there was one) and +1 for the new. That bookkeeping is written here once; a
+subreddit x hour x term (``term_hourly``, summed per 6-hour block in ``term_block`` and per
+day in ``term_daily``) and per subreddit x post (``links``). An upsert moves them by exactly
+the change from an item's stored version to its new one: nothing for a new version the
+aggregates count the same, else -1 for the old version (when there was one) and +1 for the
+new. That bookkeeping is written here once; a
 backend reads the stored versions, builds a `Version` of each, and only applies the rows this
 module hands back (SQL upserts, document patches).
 
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 
 from ..models import Item, Kind
 from ..terms import terms_for
-from .base import DAY, hour_of
+from .base import BLOCK, DAY, hour_of
 
 FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
 KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
@@ -49,7 +50,7 @@ ALL_ITEMS = ""
 # created before that never counts in trending, so its terms are not counted at all: an import
 # of years of history writes no term rows (specs/measurements.md#import-throughput), and
 # retention drops the rows an hour leaves behind once it is out of reach.
-TERM_KINDS = ("term_hourly", "term_daily")
+TERM_KINDS = ("term_hourly", "term_block", "term_daily")
 TERMS_KEPT_SECONDS = 16 * DAY
 
 Row = tuple[Any, ...]
@@ -70,8 +71,9 @@ class AggregateKind:
 
     @property
     def time(self) -> str | None:
-        """The key field that holds a bucket's start (hour or day); None: all-time rows."""
-        return next((name for name in self.key if name in ("hour", "day")), None)
+        """The key field that holds a bucket's start (hour, 6-hour block or day); None:
+        all-time rows."""
+        return next((name for name in self.key if name in ("hour", "block", "day")), None)
 
     def start(self, row: Row) -> float | None:
         """When a row's bucket starts (its key's time, else its dating figure); None for an
@@ -92,6 +94,7 @@ KINDS: dict[str, AggregateKind] = {
         AggregateKind("keyword_hourly", ("keyword", "subreddit", "hour"), KEYWORD_FIGURES),
         AggregateKind("author_hourly", ("keyword", "subreddit", "hour", "author"), ("count",)),
         AggregateKind("term_hourly", ("subreddit", "hour", "term"), ("count",)),
+        AggregateKind("term_block", ("subreddit", "block", "term"), ("count",)),
         AggregateKind("term_daily", ("subreddit", "day", "term"), ("count",)),
         AggregateKind("links", ("subreddit", "link_id"), LINK_FIGURES, "post_hour"),
     )
@@ -104,6 +107,7 @@ _ROWS = {
     "keyword_hourly": "keyword_rows",
     "author_hourly": "author_rows",
     "term_hourly": "term_rows",
+    "term_block": "term_block_rows",
     "term_daily": "term_daily_rows",
     "links": "link_rows",
 }
@@ -313,11 +317,18 @@ class Deltas:
         """(subreddit, hour, term, count) for every term hour that changes."""
         return [(s, h, t, int(v[0])) for (s, h, t), v in self.term_hourly.items() if v[0]]
 
+    def term_block_rows(self) -> list[Row]:
+        """(subreddit, block, term, count): the changed term hours summed per 6-hour block."""
+        return self._term_sums(BLOCK)
+
     def term_daily_rows(self) -> list[Row]:
         """(subreddit, day, term, count): the changed term hours summed per UTC day."""
+        return self._term_sums(DAY)
+
+    def _term_sums(self, width: int) -> list[Row]:
         sums: dict[tuple[str, int, str], int] = {}
         for subreddit, hour, term, count in self.term_rows():
-            key = (subreddit, (hour // DAY) * DAY, term)
+            key = (subreddit, (hour // width) * width, term)
             sums[key] = sums.get(key, 0) + count
         return [(*key, count) for key, count in sums.items() if count]
 

@@ -42,7 +42,9 @@ from ..models import (
     UpsertResult,
 )
 from .base import (
+    BLOCK,
     DAY,
+    HOUR,
     Aggregate,
     AlertPage,
     Bucket,
@@ -218,14 +220,22 @@ CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (fired_at, id);
 CREATE INDEX IF NOT EXISTS alerts_rule_fired ON alerts (rule_id, fired_at, id);
 
 -- Trending's aggregates (store/deltas.py): items mentioning a term per subreddit x hour, the
--- same per UTC day (a 14-day read is days, not hours), and per post the post's own
--- figures and its comments' (store/deltas.py LINK_FIGURES).
+-- same per 6-hour block and per UTC day (a 14-day read is days and a window's edges are
+-- blocks and a few hours, not hours), and per post the post's own figures and its comments'
+-- (store/deltas.py LINK_FIGURES).
 CREATE TABLE IF NOT EXISTS term_hourly (
     hour INTEGER NOT NULL,
     subreddit TEXT NOT NULL,
     term TEXT NOT NULL,
     count INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (hour, subreddit, term)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS term_block (
+    block INTEGER NOT NULL,
+    subreddit TEXT NOT NULL,
+    term TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (block, subreddit, term)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS term_daily (
     day INTEGER NOT NULL,
@@ -331,9 +341,19 @@ _ADD_TERM_HOURLY = """
 INSERT INTO term_hourly (subreddit, hour, term, count) VALUES (?, ?, ?, ?)
 ON CONFLICT(hour, subreddit, term) DO UPDATE SET count=count+excluded.count
 """
+_ADD_TERM_BLOCK = """
+INSERT INTO term_block (subreddit, block, term, count) VALUES (?, ?, ?, ?)
+ON CONFLICT(block, subreddit, term) DO UPDATE SET count=count+excluded.count
+"""
 _ADD_TERM_DAILY = """
 INSERT INTO term_daily (subreddit, day, term, count) VALUES (?, ?, ?, ?)
 ON CONFLICT(day, subreddit, term) DO UPDATE SET count=count+excluded.count
+"""
+# The block rows of a file whose hour and day rows came before them (a one-off upgrade).
+_DERIVE_TERM_BLOCKS = f"""
+INSERT INTO term_block (subreddit, block, term, count)
+SELECT subreddit, (hour / {BLOCK}) * {BLOCK}, term, SUM(count) FROM term_hourly
+GROUP BY 1, 2, 3 HAVING SUM(count) != 0
 """
 _ADD_LINKS = """
 INSERT INTO links
@@ -441,9 +461,10 @@ _BY_TIME_FIRST = itemgetter(1, 0, 2)
 
 
 def _apply_trending(conn: sqlite3.Connection, deltas: Deltas) -> None:
-    """Trending's aggregate rows (terms per hour and day, links) from the engine, each in its
-    table's key order: consecutive upserts land on the same pages."""
+    """Trending's aggregate rows (terms per hour, block and day, links) from the engine, each
+    in its table's key order: consecutive upserts land on the same pages."""
     conn.executemany(_ADD_TERM_HOURLY, sorted(deltas.term_rows(), key=_BY_TIME_FIRST))
+    conn.executemany(_ADD_TERM_BLOCK, sorted(deltas.term_block_rows(), key=_BY_TIME_FIRST))
     conn.executemany(_ADD_TERM_DAILY, sorted(deltas.term_daily_rows(), key=_BY_TIME_FIRST))
     conn.executemany(_ADD_LINKS, sorted(deltas.link_rows()))
 
@@ -531,8 +552,11 @@ def _upgrade(conn: sqlite3.Connection, terms_since: int) -> None:
     elif daily_derived:
         conn.execute(_render("daily", "day", "1"))
     if conn.execute("SELECT 1 FROM meta WHERE key = 'trending_aggregates'").fetchone() is None:
-        _derive_trending(conn, terms_since)
+        _derive_trending(conn, terms_since)  # blocks included
         conn.execute("INSERT INTO meta (key, value) VALUES ('trending_aggregates', 1)")
+    elif conn.execute("SELECT 1 FROM meta WHERE key = 'term_blocks'").fetchone() is None:
+        conn.execute(_DERIVE_TERM_BLOCKS)
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('term_blocks', 1)")
 
 
 # What trending shows of a post (`ShownPost`), in its order: not the whole row.
@@ -961,11 +985,10 @@ class SqliteStore:
             conn.execute("DELETE FROM daily WHERE day < ? AND posts = 0 AND comments = 0", (bound,))
             conn.execute("DELETE FROM keyword_hourly WHERE hour < ? AND count = 0", (bound,))
             conn.execute("DELETE FROM author_hourly WHERE hour < ? AND count <= 0", (bound,))
-            conn.execute("DELETE FROM term_hourly WHERE hour < ? AND count = 0", (bound,))
-            conn.execute("DELETE FROM term_daily WHERE day < ? AND count = 0", (bound,))
-            # What trending can no longer reach, whatever retention keeps (deltas.TERM_KINDS).
-            conn.execute("DELETE FROM term_hourly WHERE hour < ?", (since,))
-            conn.execute("DELETE FROM term_daily WHERE day < ?", (since,))
+            for table, column in _TERM_TABLES.values():
+                conn.execute(f"DELETE FROM {table} WHERE {column} < ? AND count = 0", (bound,))
+                # What trending can no longer reach, whatever retention keeps (TERM_KINDS).
+                conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (since,))
             conn.execute("DELETE FROM links WHERE posts = 0 AND comments = 0")
         return deleted
 
@@ -1299,8 +1322,8 @@ class SqliteStore:
         pieces = shared_pieces(spans, latest)
         parts: list[str] = []
         params: list[int] = []
-        for index, (daily, start, end, _) in enumerate(pieces):
-            table, column = ("term_daily", "day") if daily else ("term_hourly", "hour")
+        for index, (width, start, end, _) in enumerate(pieces):
+            table, column = _TERM_TABLES[width]
             parts.append(
                 f"SELECT subreddit, term, {index}, SUM(count) FROM {table} "
                 f"WHERE {column} >= ? AND {column} < ? GROUP BY subreddit, term"
@@ -1536,6 +1559,9 @@ class SqliteStore:
 
 
 _END = 2**62  # a span without an end
+# Each width of trending's term rows: its table and time column (store/deltas.py TERM_KINDS).
+_TERM_TABLES = {HOUR: ("term_hourly", "hour"), BLOCK: ("term_block", "block"),
+                DAY: ("term_daily", "day")}  # fmt: skip
 
 
 def _bucket_query(
