@@ -406,6 +406,7 @@ def test_slow_beyond_timeout_raises_request_exception(gen: FakeReddit) -> None:
     assert time.perf_counter() - started < 3
 
 
+@pytest.mark.serial  # a wall-clock bound: run alone, not beside a parallel neighbour
 def test_slow_does_not_block_other_requests(gen: FakeReddit) -> None:
     gen.add_fault(Fault(path_pattern=r"/r/sub1/", kind="slow", delay=1.5, times=1))
     slow_reddit, fast_reddit = make_reddit(gen, timeout=5), make_reddit(gen)
@@ -490,6 +491,7 @@ def test_http_control_endpoints(gen: FakeReddit) -> None:
 
 
 @pytest.mark.processes
+@pytest.mark.serial  # asserts the idle class: every process has it in the parallel phase
 def test_cli_serves_until_sigterm() -> None:
     env = {
         **os.environ,
