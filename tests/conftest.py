@@ -4,10 +4,17 @@ Recorded Reddit responses are read from ../shared at test time. Each group below
 (`pytest -m "not cosmos"` leaves it out) and, where what it needs is missing, skipped with one
 line saying what to provide. CI sets REQUIRE_TEST_GROUPS (comma-separated, or `all`) so that a
 group it should run fails the session instead of being skipped.
+
+`make test` runs the suite in two phases (see the Makefile): `--phase parallel` under
+pytest-xdist, then `--phase serial` in one process for the tests marked `serial`: those that
+assert a wall-clock bound a busy neighbour would break, or the idle scheduling class the
+service gives its children (true of every process in the parallel phase, see
+`_share_the_cores_evenly`). Without `--phase` every test runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -65,20 +72,71 @@ GROUPS: dict[str, tuple[Callable[[], str | None], frozenset[str]]] = {
     "cosmos": (_missing_cosmos_server, frozenset({"cosmos_server"})),
     "browser": (_missing_chromium, frozenset({"browser_context"})),
 }
-# Marked by the tests themselves: they need nothing outside, but take time or start processes.
-PLAIN_MARKERS = ("processes", "slow")
+# Marked by the tests themselves: they need nothing outside, but take time or start processes
+# (`serial`: they assert a wall-clock bound or the idle class, so run alone: `--phase serial`).
+PLAIN_MARKERS = ("processes", "slow", "serial")
+PHASES = ("parallel", "serial")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--phase",
+        choices=PHASES,
+        default=None,
+        help="parallel: leave out the tests marked serial; serial: run only them "
+        "(make test runs both: the first under xdist, then the second)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for name in (*GROUPS, *PLAIN_MARKERS):
         config.addinivalue_line("markers", f"{name}: see tests/conftest.py")
+    if hasattr(config, "workerinput"):  # an xdist worker
+        _share_the_cores_evenly()
+
+
+def _share_the_cores_evenly() -> None:
+    """Move this xdist worker, and so every process its tests start, to the idle scheduling
+    class the service gives its cycle and scoring children (collection/workers.py).
+
+    An idle-class process runs only when no normal one wants the core. With the workers in
+    the normal class, one worker's busy test (a Hypothesis run against its Cosmos DB test
+    server takes a core) starved another worker's cycle child: its cycle took many times as
+    long as alone, and waits for a cycle timed out (figures: README, "Tests"). In one class
+    every process of every worker gets its fair share, as the service and its children would
+    on a machine of their own. What the idle class is for (health answering before the
+    children's work), and that the children have it, is asserted by the `serial` tests, which
+    run in the normal class, alone."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def _required_groups() -> set[str]:
+    required = {g.strip() for g in os.environ.get("REQUIRE_TEST_GROUPS", "").split(",")}
+    return set(GROUPS) if "all" in required else required & set(GROUPS)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist starts its workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under xdist the controller collects nothing: the workers do, and a UsageError raised in
+    a worker's collection ends the run as a crash without its message. So the controller
+    checks every required group before any worker starts (whether or not the selection has
+    tests of it), with the same message; without xdist the check below does it, per group
+    with tests selected."""
+    config = session.config
+    if hasattr(config, "workerinput") or getattr(config.option, "dist", "no") == "no":
+        return  # a worker, or no xdist
+    for group in sorted(_required_groups()):
+        reason = GROUPS[group][0]()
+        if reason is not None:
+            raise pytest.UsageError(
+                f"{group} tests cannot run here, and REQUIRE_TEST_GROUPS asks for them: {reason}"
+            )
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` selects by the markers given here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    required = {g.strip() for g in os.environ.get("REQUIRE_TEST_GROUPS", "").split(",")}
-    if "all" in required:
-        required = set(GROUPS)
+    required = _required_groups()
     for group, (missing, fixtures) in GROUPS.items():
         members = [i for i in items if i.get_closest_marker(group) or fixtures & set(
             getattr(i, "fixturenames", ()))]  # fmt: skip
@@ -92,6 +150,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{len(members)} {group} tests cannot run here, and REQUIRE_TEST_GROUPS asks "
                 f"for them: {reason}"
             )
+    phase = config.getoption("phase")
+    if phase is not None:
+        serial = phase == "serial"
+        keep, drop = [], []
+        for item in items:
+            (keep if (item.get_closest_marker("serial") is not None) == serial else drop).append(
+                item
+            )
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
 
 @pytest.fixture(scope="session")

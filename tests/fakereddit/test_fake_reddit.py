@@ -34,7 +34,8 @@ BACKEND = REPO / "backend"
 
 
 def recordings(name: str | None = None) -> Path:
-    """Recorded cassettes live beside the repo; missing ones are a failure, not a skip."""
+    """Recorded cassettes live beside the repo. The tests that read them are marked `recorded`:
+    without ../shared they are skipped with one reason (tests/conftest.py), or fail in CI."""
     path = RECORDINGS if name is None else RECORDINGS / name
     if not path.exists():
         pytest.fail(
@@ -106,6 +107,7 @@ def gen(generated: FakeReddit) -> Iterator[FakeReddit]:
 # --------------------------------------------------------------------------- recordings
 
 
+@pytest.mark.recorded
 @pytest.mark.parametrize("sort", ["hot", "new"])
 def test_recorded_listing_yields_first_100_children(sort: str) -> None:
     cassette = f"SubredditListings__test_{sort}.json"
@@ -116,6 +118,7 @@ def test_recorded_listing_yields_first_100_children(sort: str) -> None:
         assert fake.unplayed(include_auth=True) == []
 
 
+@pytest.mark.recorded
 def test_recorded_subreddit_comments() -> None:
     cassette = "SubredditListings__test_comments.json"
     expected = [c["data"]["name"] for c in recorded_body(cassette)["data"]["children"]]
@@ -126,6 +129,7 @@ def test_recorded_subreddit_comments() -> None:
         assert fake.unplayed(include_auth=True) == []
 
 
+@pytest.mark.recorded
 def test_recorded_submission_comments() -> None:
     cassette = "Submission__test_comments.json"
     listing = recorded_body(cassette)
@@ -138,6 +142,7 @@ def test_recorded_submission_comments() -> None:
         assert fake.unplayed(include_auth=True) == []
 
 
+@pytest.mark.recorded
 def test_recorded_directory_next_page_is_empty() -> None:
     """Cassettes hold one page: asking for more ends the listing instead of failing."""
     with FakeReddit.from_recordings(recordings()) as fake:
@@ -152,6 +157,7 @@ def test_recorded_directory_next_page_is_empty() -> None:
         ]
 
 
+@pytest.mark.recorded
 def test_recordings_take_precedence_over_dataset() -> None:
     cassette = recordings("SubredditListings__test_new.json")
     with FakeReddit.from_recordings(cassette).add_dataset(FakeReddit.sample_path()) as fake:
@@ -406,6 +412,7 @@ def test_slow_beyond_timeout_raises_request_exception(gen: FakeReddit) -> None:
     assert time.perf_counter() - started < 3
 
 
+@pytest.mark.serial  # a wall-clock bound: run alone, not beside a parallel neighbour
 def test_slow_does_not_block_other_requests(gen: FakeReddit) -> None:
     gen.add_fault(Fault(path_pattern=r"/r/sub1/", kind="slow", delay=1.5, times=1))
     slow_reddit, fast_reddit = make_reddit(gen, timeout=5), make_reddit(gen)
@@ -490,6 +497,7 @@ def test_http_control_endpoints(gen: FakeReddit) -> None:
 
 
 @pytest.mark.processes
+@pytest.mark.serial  # asserts the idle class: every process has it in the parallel phase
 def test_cli_serves_until_sigterm() -> None:
     env = {
         **os.environ,

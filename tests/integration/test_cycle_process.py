@@ -70,6 +70,7 @@ async def _wait(condition: object, seconds: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.serial  # asserts the idle class: every process has it in the parallel phase
 async def test_a_cycle_runs_in_a_child_process_and_stores_everything(
     fake: FakeReddit, tmp_path: Path
 ) -> None:

@@ -1,5 +1,8 @@
 """SC-001/SC-006: while a cycle runs against a slowed Reddit, health keeps answering and the
-event loop never runs a callback slower than SLOW_CALLBACK seconds."""
+event loop never runs a callback slower than SLOW_CALLBACK seconds.
+
+Marked serial: these bounds are the property under test, so they run alone (`make test`'s
+serial phase) rather than beside a parallel neighbour that would take the core."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from tests.integration.conftest import settings_for
 
 SLOW_CALLBACK = 0.1  # seconds; a blocking PRAW call or a VADER batch on the loop would be >> this
 HEALTH_BOUND = 0.5  # functional bound, not a benchmark (see `make bench` for the numbers)
+
+pytestmark = pytest.mark.serial
 
 
 class _SlowCallbacks(logging.Handler):

@@ -152,6 +152,7 @@ ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates incl
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # a wall-clock bound per text: run alone, not beside a parallel neighbour
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(FLOODS | ANY_TEXT)
 @example("😀" * 5000)  # 10 s before the work was bounded
