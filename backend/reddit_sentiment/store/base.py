@@ -38,7 +38,7 @@ from ..models import (
 HOUR = 3600
 DAY = 86400
 # Trending's term counts are also kept per 6-hour block (a day's four), so a window edge
-# inside a day reads a few hours and blocks, not up to 23 hours (`shared_pieces`).
+# inside a day reads a few hours and blocks, not up to 12 hours (`shared_pieces`).
 BLOCK = 6 * HOUR
 
 
