@@ -7,10 +7,13 @@ posts, round two eight angry ones (a subreddit served again replaces its listing
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from fastapi import FastAPI
 
 from fakereddit import FakeReddit
 from reddit_sentiment.api.app import create_app
+from reddit_sentiment.models import DeliveryStatus
 from tests.alerts.receiver import Receiver, receiver
 from tests.conftest import STORE_KINDS, open_store
 from tests.integration.conftest import settings_for
@@ -219,3 +223,59 @@ async def test_a_slow_target_does_not_hold_up_the_cycle(
         assert app.state.service.alerting.dispatcher.idle(30)
         (alert,) = (await c.get("/alerts")).json()["items"]
         assert [d["status"] for d in alert["deliveries"]] == ["sent"]
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+async def test_deliveries_a_stopped_service_left_pending_are_sent_by_the_next_one(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, fake: FakeReddit, hook: Receiver
+) -> None:
+    """The target fails, and the service stops while waiting to retry: the delivery is left
+    pending (not given up). The next service on the same store, once it has run a cycle,
+    sends it (the target now answers) and records it sent, without firing the rule again
+    (its cooldown); an alert fired more than a day before, still pending, is recorded failed
+    with the reason instead of sent late."""
+    if kind == "cosmos":
+        request.getfixturevalue("cosmos_server")
+    store = open_store(kind, tmp_path)
+    hook.status = 500
+    values: dict[str, Any] = {
+        "collection_start_delay_seconds": 3600,
+        "admin_api_key": KEY["X-API-Key"],
+        "analyzer_mode": "inline",
+        "alert_delivery_attempts": 3,
+        "alert_delivery_backoff_seconds": 60,
+    }
+    first = create_app(settings_for(fake, [SUB], **values), store=store)
+    async with first.router.lifespan_context(first):
+        transport = httpx.ASGITransport(app=first)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+            body = rule(hook, notify=[f"json://{hook.url}/hook"])
+            assert (await c.post("/alerts/rules", json=body, headers=KEY)).status_code == 201
+            await cycle(first, c)
+            fake.add_dataset(posts("down", ANGRY, 8, 6))
+            await cycle(first, c, delivered=False)
+            deadline = time.monotonic() + 30
+            while not hook.received("/hook") and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)  # (the receiver is a thread: no event to await)
+            assert len(hook.received("/hook")) == 1  # then it waits 60 s to retry: stop now
+    store.open()  # the service closed it: what the next service opens
+    (alert,) = (await store.list_alerts(limit=10)).alerts
+    assert [d.status for d in alert.deliveries] == [DeliveryStatus.PENDING]
+    stale = replace(alert, id="stale", fired_at=alert.fired_at - 2 * 86400,
+                    deliveries=[replace(d) for d in alert.deliveries])  # fmt: skip
+    store.save_alert(stale)
+
+    hook.status = 200
+    second = create_app(settings_for(fake, [SUB], **values), store=store)
+    async with second.router.lifespan_context(second):
+        transport = httpx.ASGITransport(app=second)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+            run = await cycle(second, c)  # resumes, then evaluates: the rule is cooling down
+            assert run["status"] == "succeeded"
+            alerts = {a["id"]: a for a in (await c.get("/alerts")).json()["items"]}
+            assert alerts.keys() == {alert.id, "stale"}
+            assert [d["status"] for d in alerts[alert.id]["deliveries"]] == ["sent"]
+            (gone,) = alerts["stale"]["deliveries"]
+            assert gone["status"] == "failed" and "more than a day" in gone["error"]
+            assert len(hook.received("/hook")) == 2  # the first try, and the resumed one
+            await assert_aggregates_match_items(second.state.store)

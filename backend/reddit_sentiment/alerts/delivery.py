@@ -102,7 +102,8 @@ class Dispatcher:
         return True
 
     def close(self) -> None:
-        """Stop after the current send; what is still queued stays `pending` in the store."""
+        """Stop after the current send; what is still queued, or waiting to be retried, stays
+        `pending` in the store (`Alerting.resume_pending` sends it from the next process)."""
         self._stop.set()
         self._queue.put(None)
 
@@ -120,6 +121,8 @@ class Dispatcher:
 
     def _deliver(self, alert: Alert, rule: AlertRule) -> None:
         for delivery in alert.deliveries:
+            if delivery.status is not DeliveryStatus.PENDING:
+                continue  # sent or given up before this process resumed the alert
             url = rule.notify[delivery.index] if delivery.index < len(rule.notify) else None
             for attempt in range(1, self.attempts + 1):
                 delivery.attempts = attempt
@@ -132,7 +135,9 @@ class Dispatcher:
                     delivery.status, delivery.error = DeliveryStatus.SENT, None
                     break
                 delivery.error = error
-                if attempt < self.attempts and not self._stop.wait(self._backoff(attempt)):
+                if attempt < self.attempts:
+                    if self._stop.wait(self._backoff(attempt)):
+                        return  # stopping: not given up, the next process resumes it
                     continue
                 delivery.status = DeliveryStatus.FAILED
                 break

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ..models import Alert, AlertRule, Delivery, Item, Kind
+from ..models import Alert, AlertRule, Delivery, DeliveryStatus, Item, Kind
 from ..settings import Settings
 from ..store.base import HOUR, Bucket, ItemQuery, Sort, Store, hour_of
 from .delivery import Dispatcher, Sender, apprise_send
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 EVIDENCE_POSTS = 3
+# Deliveries an earlier process left pending (it stopped first) are sent by the next process
+# that evaluates rules, unless their alert fired longer ago than this: those are recorded
+# failed, saying why, rather than sent late.
+RESUME_WITHIN_SECONDS = 86400.0
 # Posts looked at to find a keyword rule's top three that mention it.
 KEYWORD_EVIDENCE_SCAN = 100
 
@@ -46,6 +50,50 @@ class Alerting:
             send=send,
         )
         self.fired: Counter[str] = Counter()
+        self._resumed = False
+
+    def resume_pending(self, run: Runner, now: float | None = None) -> int:
+        """Once per process, before its first evaluation: queue again the alerts whose
+        deliveries an earlier process left pending; how many were queued. Never raises."""
+        if self._resumed:
+            return 0
+        self._resumed = True
+        now = time.time() if now is None else now
+        queued = 0
+        try:
+            cursor: str | None = None
+            while True:  # alerts are few (a rule fires at most once per cooldown)
+                page = run(self.store.list_alerts(limit=100, cursor=cursor))
+                for alert in page.alerts:
+                    if any(d.status is DeliveryStatus.PENDING for d in alert.deliveries):
+                        queued += self._resume(alert, run, now)
+                cursor = page.next_cursor
+                if cursor is None:
+                    return queued
+        except Exception as error:
+            log.error("alerts: pending deliveries could not be resumed: %s", error)
+            return queued
+
+    def _resume(self, alert: Alert, run: Runner, now: float) -> int:
+        rule = run(self.store.get_alert_rule(alert.rule_id))
+        why = (
+            "the rule was deleted before this alert was delivered"
+            if rule is None
+            else "the service stopped before delivering, more than a day before it restarted"
+            if alert.fired_at < now - RESUME_WITHIN_SECONDS
+            else None
+        )
+        if rule is not None and why is None:
+            log.info("alert %s: resuming its pending deliveries", alert.id)
+            self.dispatcher.submit(alert, rule)
+            return 1
+        for delivery in alert.deliveries:
+            if delivery.status is DeliveryStatus.PENDING:
+                delivery.status, delivery.error = DeliveryStatus.FAILED, why
+                delivery.updated_at = now
+                self.dispatcher.failed[alert.rule_id] += 1
+        self.store.save_alert(alert)
+        return 0
 
     def after_cycle(self, run: Runner, now: float | None = None) -> list[Alert]:
         """Evaluate every rule now; record and queue the ones that fire. Never raises."""

@@ -239,6 +239,7 @@ class CollectionService:
             return asyncio.run_coroutine_threadsafe(coroutine, loop).result(ALERT_READ_TIMEOUT)
 
         try:
+            self.alerting.resume_pending(run)  # the first time: what a stopped process left
             self.alerting.after_cycle(run)
         except Exception as error:  # after_cycle catches its own; this is the last guard
             log.error("alert evaluation failed: %s", error)

@@ -763,8 +763,9 @@ class CosmosStore:
         self._containers: dict[str, ContainerProxy] = {}
         self._aclient: AsyncCosmosClient | None = None
         self._acontainers: dict[str, AsyncContainerProxy] = {}
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency,
-                                        thread_name_prefix="cosmos-write")  # fmt: skip
+        self._concurrency = max_concurrency
+        self._pool = self._new_pool()
+        self._closed = False
         # The sync SDK's query path shares a response-headers dict across threads: two
         # queries at once raise "OrderedDict mutated during iteration" (issue 16, item 8).
         self._query_lock = threading.Lock()
@@ -897,6 +898,8 @@ class CosmosStore:
     def open(self) -> None:
         """Connect; with COSMOS_MANAGE_SCHEMA create the database and containers if missing
         (or update their policy), without it only check that they are as the code needs."""
+        if self._closed:  # an app restarted with the same store (tests, schemathesis)
+            self._pool, self._closed = self._new_pool(), False
         try:
             self._client = CosmosClient(
                 self.endpoint,
@@ -921,6 +924,9 @@ class CosmosStore:
             ))  # fmt: skip
         except AzureError as error:
             raise self._error("open", error) from error
+
+    def _new_pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="cosmos-write")
 
     def _ttl_of(self, spec: ContainerSpec) -> int | None:
         return self.retention_seconds if spec.expires else None
@@ -1009,6 +1015,7 @@ class CosmosStore:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._closed = True
         if self._client is not None:
             self._client.close()
             self._client = None
