@@ -189,6 +189,7 @@ from .deltas import (
     KINDS,
     LINK_FIGURES,
     TERM_KINDS,
+    TERM_WIDTHS,
     AggregateKind,
     Deltas,
     Row,
@@ -688,8 +689,7 @@ _TermKey = tuple[str, str, int]
 _TermPatches = dict[_TermKey, dict[str, int]]
 _TERM_LETTERS = {"term_hourly": "h", "term_block": "b", "term_daily": "d"}
 _TERM_SLOTS = {
-    _TERM_LETTERS[kind]: (KINDS[kind].time or "", width)
-    for kind, width in (("term_hourly", HOUR), ("term_block", BLOCK), ("term_daily", DAY))
+    _TERM_LETTERS[kind]: (KINDS[kind].time or "", width) for kind, width in TERM_WIDTHS.items()
 }
 _TERM_FIELDS = {width: field for field, width in _TERM_SLOTS.values()}
 

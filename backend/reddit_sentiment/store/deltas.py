@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from ..models import Item, Kind
 from ..terms import terms_for
-from .base import BLOCK, DAY, hour_of
+from .base import BLOCK, DAY, HOUR, hour_of
 
 FIGURES = ("posts", "comments", "sum_compound", "positive", "neutral", "negative")
 KEYWORD_FIGURES = ("count", "sum_compound", "positive", "neutral", "negative")
@@ -50,7 +50,9 @@ ALL_ITEMS = ""
 # created before that never counts in trending, so its terms are not counted at all: an import
 # of years of history writes no term rows (specs/measurements.md#import-throughput), and
 # retention drops the rows an hour leaves behind once it is out of reach.
-TERM_KINDS = ("term_hourly", "term_block", "term_daily")
+# Each term kind's width: a row counts the items of [start, start + width).
+TERM_WIDTHS = {"term_hourly": HOUR, "term_block": BLOCK, "term_daily": DAY}
+TERM_KINDS = tuple(TERM_WIDTHS)
 TERMS_KEPT_SECONDS = 16 * DAY
 
 Row = tuple[Any, ...]
@@ -319,11 +321,11 @@ class Deltas:
 
     def term_block_rows(self) -> list[Row]:
         """(subreddit, block, term, count): the changed term hours summed per 6-hour block."""
-        return self._term_sums(BLOCK)
+        return self._term_sums(TERM_WIDTHS["term_block"])
 
     def term_daily_rows(self) -> list[Row]:
         """(subreddit, day, term, count): the changed term hours summed per UTC day."""
-        return self._term_sums(DAY)
+        return self._term_sums(TERM_WIDTHS["term_daily"])
 
     def _term_sums(self, width: int) -> list[Row]:
         sums: dict[tuple[str, int, str], int] = {}

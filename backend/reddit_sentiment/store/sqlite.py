@@ -44,7 +44,6 @@ from ..models import (
 from .base import (
     BLOCK,
     DAY,
-    HOUR,
     Aggregate,
     AlertPage,
     Bucket,
@@ -79,6 +78,7 @@ from .deltas import (
     ALL_ITEMS,
     KINDS,
     TERM_KINDS,
+    TERM_WIDTHS,
     Deltas,
     Row,
     Version,
@@ -1559,9 +1559,8 @@ class SqliteStore:
 
 
 _END = 2**62  # a span without an end
-# Each width of trending's term rows: its table and time column (store/deltas.py TERM_KINDS).
-_TERM_TABLES = {HOUR: ("term_hourly", "hour"), BLOCK: ("term_block", "block"),
-                DAY: ("term_daily", "day")}  # fmt: skip
+# Each width of trending's term rows: its table and time column (store/deltas.py TERM_WIDTHS).
+_TERM_TABLES = {TERM_WIDTHS[kind]: (kind, KINDS[kind].time) for kind in TERM_KINDS}
 
 
 def _bucket_query(
